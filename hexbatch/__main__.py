@@ -1,0 +1,5 @@
+"""Allow ``python -m hexbatch``."""
+
+from hexbatch.cli import main
+
+main()

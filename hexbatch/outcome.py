@@ -1,0 +1,140 @@
+"""Outcome records: what happened to each planned run, the input of every report.
+
+One :class:`RunOutcome` per planned run, holding every :class:`Attempt` (a
+trigger and what followed it). :class:`BatchReport` is the whole batch and
+serialises to the ``hexbatch.report/1`` JSON contract; the Markdown, JUnit,
+HTML and console renderings are all drawn from these same records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from hexbatch.status import is_success
+
+REPORT_SCHEMA: Final = "hexbatch.report/1"
+REQUEST_KINDS: Final = ("trigger", "status", "list", "cancel", "throttled")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Render a timestamp as ISO 8601 in UTC with a ``Z`` suffix and milliseconds."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One trigger of a planned run and what became of it."""
+
+    triggered_at: datetime | None
+    run_id: str | None = None
+    run_url: str | None = None
+    status: str | None = None
+    finished_at: datetime | None = None
+    elapsed_ms: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise as one entry of a report's ``attempts`` list."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "triggered_at": iso(self.triggered_at),
+            "finished_at": iso(self.finished_at),
+            "elapsed_ms": self.elapsed_ms,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """The final word on one planned run: its status and every attempt."""
+
+    key: str
+    project_id: str
+    project: str
+    params: dict[str, Any]
+    status: str
+    attempts: list[Attempt] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def last_attempt(self) -> Attempt | None:
+        """The most recent attempt, if the run was ever triggered."""
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def run_id(self) -> str | None:
+        """The Hex run id of the last attempt."""
+        last = self.last_attempt
+        return last.run_id if last else None
+
+    @property
+    def run_url(self) -> str | None:
+        """The Hex UI link of the last attempt."""
+        last = self.last_attempt
+        return last.run_url if last else None
+
+    @property
+    def ok(self) -> bool:
+        """True when the run completed."""
+        return is_success(self.status)
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise as one entry of a report's ``runs`` list."""
+        return {
+            "key": self.key,
+            "project_id": self.project_id,
+            "project": self.project,
+            "params": self.params,
+            "status": self.status,
+            "run_id": self.run_id,
+            "run_url": self.run_url,
+            "attempts": [attempt.to_json() for attempt in self.attempts],
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """A whole batch: every run's outcome, request usage and timing."""
+
+    manifest: str
+    started_at: datetime
+    finished_at: datetime
+    runs: list[RunOutcome]
+    requests: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every planned run completed."""
+        return all(run.ok for run in self.runs)
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock length of the batch in seconds."""
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    def counts(self) -> dict[str, int]:
+        """Number of runs per final status, most frequent first."""
+        return dict(Counter(run.status for run in self.runs).most_common())
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise to the ``hexbatch.report/1`` contract."""
+        requests = {kind: self.requests.get(kind, 0) for kind in REQUEST_KINDS}
+        requests.update(self.requests)
+        return {
+            "schema": REPORT_SCHEMA,
+            "manifest": self.manifest,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration_s": self.duration_s,
+            "ok": self.ok,
+            "counts": self.counts(),
+            "requests": requests,
+            "runs": [run.to_json() for run in self.runs],
+        }
