@@ -1,0 +1,409 @@
+"""The simulator's aiohttp application: Hex API v1 routes, both path families.
+
+Every API request goes through one pipeline: count it in the ledger, pick its
+faults (an ``error`` fault answers before anything else, ``latency`` waits),
+authenticate the Bearer token (401), apply the rate limits (429 with
+``Retry-After`` and ``X-RateLimit-*``), run the handler, then apply the
+after-effects (``malformed`` body, ``slow`` answer, connection ``reset``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import re
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from hexbatch import status as st
+from hexbatch.simulator import payloads
+from hexbatch.simulator.clock import Clock, SimClock
+from hexbatch.simulator.faults import FaultInjector
+from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
+from hexbatch.simulator.ledger import Ledger
+from hexbatch.simulator.ratelimit import RateLimiter
+from hexbatch.simulator.runs import Run, RunStore
+from hexbatch.simulator.scenario import Project, Scenario, Token
+
+Sleep = Callable[[float], Awaitable[None]]
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GATEWAY_PAGES = {
+    502: "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    504: "<html><body><h1>504 Gateway Time-out</h1></body></html>",
+}
+
+
+@dataclass(slots=True)
+class SimState:
+    """Everything a request handler needs: scenario, clock, runs, ledger, limits, faults."""
+
+    scenario: Scenario
+    clock: SimClock
+    runs: RunStore
+    ledger: Ledger
+    limiter: RateLimiter
+    faults: FaultInjector
+    sleep: Sleep
+
+
+STATE_KEY = web.AppKey("hexbatch_simulator_state", SimState)
+LEDGER_KEY = web.AppKey("hexbatch_simulator_ledger", Ledger)
+
+
+@dataclass(slots=True)
+class Call:
+    """One admitted API request: who made it and what faults shape its answer."""
+
+    request: web.Request
+    state: SimState
+    operation: str
+    token: Token
+    flap: bool
+
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port the client used, for absolute URLs."""
+        return str(self.request.url.origin())
+
+    def error(self, status: int, reason: str) -> web.Response:
+        """An error response in the envelope this operation uses."""
+        new = (
+            self.state.scenario.behaviour.error_envelope == "new"
+            and self.operation in payloads.NEW_ENVELOPE_OPERATIONS
+        )
+        return web.json_response(
+            payloads.error_body(status, reason, new_envelope=new), status=status
+        )
+
+    def project(self) -> Project | web.Response:
+        """The project named in the path, or the 400/404 to answer with."""
+        project_id = self.request.match_info["projectId"]
+        if not _UUID.match(project_id):
+            return self.error(400, f"projectId is not a UUID: {project_id}")
+        project = self.state.scenario.project(project_id)
+        if project is None:
+            return self.error(404, f"Project not found: {project_id}")
+        return project
+
+    def run(self, project: Project) -> Run | web.Response:
+        """The run named in the path, or the 400/404 to answer with."""
+        run_id = self.request.match_info["runId"]
+        if not _UUID.match(run_id):
+            return self.error(400, f"runId is not a UUID: {run_id}")
+        run = self.state.runs.get(project.id, run_id)
+        if run is None:
+            return self.error(404, f"Run not found: {run_id}")
+        return run
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Awaitable[Any]]:
+    """Wrap a handler in the shared pipeline: ledger, faults, auth, rate limits."""
+
+    async def pipeline(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE_KEY]
+        state.ledger.record_request(operation)
+        faults = {fault.kind: fault for fault in state.faults.pick(operation)}
+        for kind in faults:
+            state.ledger.record_fault(operation, kind)
+        if "error" in faults:
+            return _fault_error(faults["error"].status)
+        if "latency" in faults:
+            await state.sleep(state.clock.scaled(faults["latency"].delay))
+        token = _authenticate(request, state.scenario)
+        if token is None:
+            body = payloads.error_body(401, "Authorization not provided or invalid")
+            return web.json_response(body, status=401)
+        decision = state.limiter.admit(token.owner, operation)
+        if not decision.allowed:
+            state.ledger.record_throttled(operation)
+            body = payloads.error_body(429, "Rate limit exceeded")
+            return web.json_response(body, status=429, headers=decision.headers())
+        call = Call(request, state, operation, token, flap="flap" in faults)
+        response = await handler(call)
+        response.headers.update(decision.headers())
+        if "malformed" in faults and isinstance(response, web.Response) and response.body:
+            response = _malformed(response)
+        if "slow" in faults:
+            await state.sleep(state.clock.scaled(faults["slow"].delay))
+        if "reset" in faults:
+            _reset_connection(request)
+        return response
+
+    return pipeline
+
+
+def _authenticate(request: web.Request, scenario: Scenario) -> Token | None:
+    """The scenario token named by the Bearer header, if any."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return scenario.token(value.strip())
+
+
+def _fault_error(status: int) -> web.Response:
+    """A failure before anything happened: tsoa JSON for 500, a gateway page otherwise."""
+    if status in _GATEWAY_PAGES:
+        return web.Response(status=status, text=_GATEWAY_PAGES[status], content_type="text/html")
+    return web.json_response(payloads.error_body(status, "Internal server error"), status=status)
+
+
+def _malformed(response: web.Response) -> web.Response:
+    """The same answer with its JSON cut in half."""
+    body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b"{"
+    broken = web.Response(
+        status=response.status, body=body[: max(1, len(body) // 2)], content_type="application/json"
+    )
+    broken.headers.update({k: v for k, v in response.headers.items() if k.startswith("X-")})
+    return broken
+
+
+def _reset_connection(request: web.Request) -> None:
+    """Drop the TCP connection with a reset, after the work was done (the ambiguous case)."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+# --- handlers ---------------------------------------------------------------------------
+
+
+def _query_int(call: Call, name: str, default: int, low: int, high: int | None) -> int | None:
+    """An integer query parameter within bounds, or None when it is invalid."""
+    raw = call.request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    if value < low or (high is not None and value > high):
+        return None
+    return value
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _uncursor(text: str) -> int | None:
+    try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    prefix, _, number = decoded.partition(":")
+    return int(number) if prefix == "offset" and number.isdigit() else None
+
+
+async def list_projects(call: Call) -> web.StreamResponse:
+    """ListProjects: newest first, cursor pagination with ``after``/``before``."""
+    limit = _query_int(call, "limit", 25, 1, 100)
+    if limit is None:
+        return call.error(400, "limit must be an integer between 1 and 100")
+    projects = call.state.scenario.projects
+    start = 0
+    after, before = call.request.query.get("after"), call.request.query.get("before")
+    if after is not None or before is not None:
+        offset = _uncursor(after if after is not None else before or "")
+        if offset is None:
+            return call.error(400, "invalid pagination cursor")
+        start = offset if after is not None else max(0, offset - limit)
+    end = min(len(projects), start + limit)
+    clock = call.state.clock
+    body = {
+        "values": [payloads.project_resource(projects[i], i, clock) for i in range(start, end)],
+        "pagination": {
+            "after": _cursor(end) if end < len(projects) else None,
+            "before": _cursor(start) if start > 0 else None,
+        },
+    }
+    return web.json_response(body)
+
+
+async def get_project(call: Call) -> web.StreamResponse:
+    """GetProject."""
+    project = call.project()
+    if isinstance(project, web.Response):
+        return project
+    position = call.state.scenario.projects.index(project)
+    return web.json_response(payloads.project_resource(project, position, call.state.clock))
+
+
+async def run_project(call: Call) -> web.StreamResponse:
+    """RunProject: validate, honour dryRun and the kernel limit, create the run (201)."""
+    if call.token.read_only:
+        return call.error(403, "Insufficient access: the token cannot run projects")
+    project = call.project()
+    if isinstance(project, web.Response):
+        return project
+    try:
+        body = parse_run_body(await call.request.read())
+    except BadRequest as exc:
+        return call.error(400, str(exc))
+    if not project.published:
+        return call.error(422, "Project has not been published")
+    state = call.state
+    params = body.input_params or {}
+    problems = check_inputs(project, params, state.scenario.behaviour.unknown_inputs == "reject")
+    if problems:
+        payload = {
+            "traceId": payloads.trace_id(),
+            "invalid": problems.invalid,
+            "notFound": problems.not_found,
+        }
+        return web.json_response(payload, status=422)
+    if body.dry_run:
+        dummy = payloads.dry_run_created(project, state.runs.new_id(), call.origin)
+        return web.json_response(dummy, status=201)
+    now = state.clock.now()
+    if state.runs.live_for_user(call.token.owner, now) >= state.scenario.limits.kernel_limit:
+        state.ledger.record_unavailable()
+        return call.error(503, "Concurrent kernel limit reached; no run was created")
+    run = state.runs.create(project, params, call.token.value, call.token.owner, now)
+    state.ledger.record_run(run, state.runs.live(now))
+    return web.json_response(payloads.run_created(run, call.origin), status=201)
+
+
+async def get_run_status(call: Call) -> web.StreamResponse:
+    """GetRunStatus."""
+    project = call.project()
+    if isinstance(project, web.Response):
+        return project
+    run = call.run(project)
+    if isinstance(run, web.Response):
+        return run
+    return web.json_response(_status_payload(call, run, call.state.clock.now()))
+
+
+def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:
+    as_string = call.state.scenario.behaviour.project_version_type == "string"
+    return payloads.run_status(
+        run, now, call.state.clock, call.origin, version_as_string=as_string, flap=call.flap
+    )
+
+
+async def get_project_runs(call: Call) -> web.StreamResponse:
+    """GetProjectRuns: newest first, limit/offset/statusFilter, nextPage URLs."""
+    project = call.project()
+    if isinstance(project, web.Response):
+        return project
+    if not project.published:
+        return call.error(422, "Project has not been published")
+    limit = _query_int(call, "limit", 25, 1, 100)
+    offset = _query_int(call, "offset", 0, 0, None)
+    if limit is None or offset is None:
+        return call.error(400, "limit must be 1..100 and offset at least 0")
+    wanted = call.request.query.get("statusFilter")
+    if wanted is not None and wanted not in st.HEX_STATUSES:
+        return call.error(400, f"statusFilter is not a run status: {wanted}")
+    now = call.state.clock.now()
+    runs = call.state.runs.for_project(project.id)
+    if call.state.scenario.behaviour.list_runs == "api_only":
+        runs = [run for run in runs if run.trigger == "API"]
+    if wanted is not None:
+        runs = [run for run in runs if run.status_at(now) == wanted]
+    page = runs[offset : offset + limit]
+    url = call.request.url
+
+    def page_url(at: int) -> str:
+        return str(url.update_query(limit=str(limit), offset=str(at)))
+
+    body = {
+        "runs": [_status_payload(call, run, now) for run in page],
+        "nextPage": page_url(offset + limit) if offset + limit < len(runs) else None,
+        "previousPage": page_url(max(0, offset - limit)) if offset > 0 else None,
+        "traceId": payloads.trace_id(),
+    }
+    return web.json_response(body)
+
+
+async def cancel_run(call: Call) -> web.StreamResponse:
+    """CancelRun: a live run turns KILLED (204); a finished one per the scenario's choice."""
+    if call.token.read_only:
+        return call.error(403, "Insufficient access: the token cannot cancel runs")
+    project = call.project()
+    if isinstance(project, web.Response):
+        return project
+    run = call.run(project)
+    if isinstance(run, web.Response):
+        return run
+    now = call.state.clock.now()
+    if run.is_live(now):
+        run.killed_at = now
+    elif call.state.scenario.behaviour.cancel_finished == "unprocessable":
+        return call.error(422, f"Run has already finished: {run.status_at(now)}")
+    return web.Response(status=204)
+
+
+async def ledger_view(request: web.Request) -> web.StreamResponse:
+    """The ledger as JSON (simulator introspection; no token needed)."""
+    return web.json_response(request.app[LEDGER_KEY].snapshot())
+
+
+async def run_page(request: web.Request) -> web.StreamResponse:
+    """A plain page standing in for the Hex UI's run view."""
+    state = request.app[STATE_KEY]
+    project = state.scenario.project(request.match_info["projectId"])
+    run = state.runs.get(request.match_info["projectId"], request.match_info["runId"])
+    if project is None or run is None:
+        raise web.HTTPNotFound(text="no such run\n")
+    text = f"{project.title}\nrun {run.run_id}: {run.status_at(state.clock.now())}\n"
+    return web.Response(text=text)
+
+
+def create_app(
+    scenario: Scenario, clock: Clock | None = None, *, sleep: Sleep | None = None
+) -> web.Application:
+    """Build the simulator application; ``app[LEDGER_KEY]`` is its ledger."""
+    sim_clock = SimClock(scenario.time_scale, clock)
+    ledger = Ledger(sim_clock)
+    state = SimState(
+        scenario=scenario,
+        clock=sim_clock,
+        runs=RunStore(scenario, sim_clock),
+        ledger=ledger,
+        limiter=RateLimiter(scenario.limits, sim_clock),
+        faults=FaultInjector(scenario.faults, scenario.seed),
+        sleep=sleep or asyncio.sleep,
+    )
+    app = web.Application()
+    app[STATE_KEY] = state
+    app[LEDGER_KEY] = ledger
+    api = "/api/v1"
+    routes = [
+        ("GET", "/projects", "ListProjects", list_projects),
+        ("GET", "/projects/{projectId}", "GetProject", get_project),
+        ("POST", "/projects/{projectId}/runs", "RunProject", run_project),
+        ("GET", "/projects/{projectId}/runs", "GetProjectRuns", get_project_runs),
+        ("GET", "/projects/{projectId}/runs/{runId}", "GetRunStatus", get_run_status),
+        ("DELETE", "/projects/{projectId}/runs/{runId}", "CancelRun", cancel_run),
+        # The 2022 singular paths, still called by older Hex-maintained clients.
+        ("POST", "/project/{projectId}/run", "RunProject", run_project),
+        ("GET", "/project/{projectId}/runs", "GetProjectRuns", get_project_runs),
+        ("GET", "/project/{projectId}/run/{runId}", "GetRunStatus", get_run_status),
+        ("DELETE", "/project/{projectId}/run/{runId}", "CancelRun", cancel_run),
+    ]
+    for method, path, operation, handler in routes:
+        app.router.add_route(method, api + path, _endpoint(operation, handler))
+    app.router.add_get("/_sim/ledger", ledger_view)
+    app.router.add_get("/app/projects/{projectId}/runs/{runId}", run_page)
+    return app
+
+
+def ledger_of(app: web.Application) -> Ledger:
+    """The ledger of a simulator application."""
+    return app[LEDGER_KEY]

@@ -1,0 +1,141 @@
+"""Response bodies in Hex's shapes (hex-openapi.json), built from simulator state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hexbatch import status as st
+from hexbatch.simulator.clock import SimClock
+from hexbatch.simulator.runs import Run
+from hexbatch.simulator.scenario import Project
+
+# Operations whose errors use the newer {message, code, issues} envelope when the
+# scenario asks for it; ListProjects and CancelRun kept tsoa's (hex-api.md §5).
+NEW_ENVELOPE_OPERATIONS = frozenset({"GetProject", "RunProject", "GetRunStatus", "GetProjectRuns"})
+_CODES = {
+    400: ("BAD_REQUEST", "Invalid input data"),
+    401: ("UNAUTHORIZED", "Authorization not provided"),
+    403: ("FORBIDDEN", "Insufficient access"),
+    404: ("NOT_FOUND", "Not found"),
+    422: ("UNPROCESSABLE_CONTENT", "Unprocessable content"),
+    500: ("INTERNAL_SERVER_ERROR", "Internal server error"),
+    503: ("SERVICE_UNAVAILABLE", "Service unavailable"),
+}
+
+
+def trace_id() -> str:
+    """A fresh request trace id."""
+    return str(uuid.uuid4())
+
+
+def error_body(status: int, reason: str, *, new_envelope: bool = False) -> dict[str, Any]:
+    """An error body: tsoa's ``{reason, traceId}`` or the newer ``{message, code, issues}``."""
+    if new_envelope:
+        code, _default = _CODES.get(status, ("ERROR", reason))
+        return {"message": reason, "code": code, "issues": [{"message": reason}]}
+    return {"reason": reason, "traceId": trace_id()}
+
+
+def project_resource(project: Project, position: int, clock: SimClock) -> dict[str, Any]:
+    """A ProjectApiResource; ``position`` orders creation times (0 is the newest)."""
+    anchor = clock.wall(clock.now()).replace(hour=9, minute=0, second=0, microsecond=0)
+    created = anchor - timedelta(days=30 + position)
+    edited = anchor - timedelta(days=2)
+    published = _iso(anchor - timedelta(days=1)) if project.published else None
+    return {
+        "id": project.id,
+        "title": project.title,
+        "description": project.description,
+        "type": "PROJECT",
+        "creator": {"email": project.owner},
+        "owner": {"email": project.owner},
+        "status": {"name": "Published"} if project.published else None,
+        "categories": [],
+        "reviews": {"required": False},
+        "analytics": {
+            "publishedResultsUpdatedAt": published,
+            "lastViewedAt": None,
+            "appViews": {
+                "lastThirtyDays": 0,
+                "lastFourteenDays": 0,
+                "lastSevenDays": 0,
+                "allTime": 0,
+            },
+        },
+        "lastEditedAt": _iso(edited),
+        "lastPublishedAt": published,
+        "createdAt": _iso(created),
+        "archivedAt": None,
+        "trashedAt": None,
+        "schedules": [],
+    }
+
+
+def _iso(moment: datetime) -> str:
+    """ISO 8601 with milliseconds and ``Z`` for a wall-clock time."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_created(run: Run, origin: str) -> dict[str, Any]:
+    """A ProjectRunResponsePayload for a new run (projectVersion is an int here)."""
+    return {
+        "projectId": run.project_id,
+        "runId": run.run_id,
+        "runUrl": run_url(origin, run.project_id, run.run_id),
+        "runStatusUrl": run_status_url(origin, run.project_id, run.run_id),
+        "traceId": trace_id(),
+        "projectVersion": run.project_version,
+    }
+
+
+def dry_run_created(project: Project, run_id: str, origin: str) -> dict[str, Any]:
+    """The dummy 201 payload of a dry run: same shape, no run behind it."""
+    return {
+        "projectId": project.id,
+        "runId": run_id,
+        "runUrl": run_url(origin, project.id, run_id),
+        "runStatusUrl": run_status_url(origin, project.id, run_id),
+        "traceId": trace_id(),
+        "projectVersion": project.version,
+    }
+
+
+def run_status(
+    run: Run,
+    now: float,
+    clock: SimClock,
+    origin: str,
+    *,
+    version_as_string: bool = False,
+    flap: bool = False,
+) -> dict[str, Any]:
+    """A ProjectStatusResponsePayload for ``run`` as of ``now``."""
+    status = run.status_at(now)
+    if flap and status in (st.PENDING, st.RUNNING):
+        status = st.RUNNING if status == st.PENDING else st.PENDING
+    started = run.started_at(now)
+    ended = run.ended_at(now)
+    elapsed = None if started is None else round(((ended or now) - started) * 1000, 3)
+    return {
+        "projectId": run.project_id,
+        "projectVersion": str(run.project_version) if version_as_string else run.project_version,
+        "runId": run.run_id,
+        "runUrl": run_url(origin, run.project_id, run.run_id),
+        "status": status,
+        "startTime": clock.stamp(started),
+        "endTime": clock.stamp(ended),
+        "elapsedTime": elapsed,
+        "traceId": trace_id(),
+    }
+
+
+def run_url(origin: str, project_id: str, run_id: str) -> str:
+    """Where a person would watch the run in the Hex UI."""
+    return f"{origin}/app/projects/{project_id}/runs/{run_id}"
+
+
+def run_status_url(origin: str, project_id: str, run_id: str) -> str:
+    """The API URL of the run's status."""
+    return f"{origin}/api/v1/projects/{project_id}/runs/{run_id}"

@@ -1,0 +1,203 @@
+"""Run lifecycle: runs whose status is derived lazily from the clock.
+
+A run is created with its whole future fixed: when it starts (after its pending
+time), when it ends and how. Its status at any moment is computed from the clock,
+so no background task drives it and tests can step a fake clock. Durations and
+outcomes are drawn deterministically from the scenario seed, the project, the
+params and the attempt number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from hexbatch import status as st
+from hexbatch.simulator.clock import SimClock
+from hexbatch.simulator.scenario import Project, Scenario, SpanRange
+
+
+def canonical_params(params: dict[str, Any]) -> str:
+    """A stable text form of params, used to group attempts of the same inputs."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class Run:
+    """One project run; times are clock readings (real seconds)."""
+
+    run_id: str
+    project_id: str
+    params: dict[str, Any]
+    token: str
+    user: str
+    created_at: float
+    start_at: float
+    end_at: float
+    outcome: str
+    attempt: int
+    project_version: int
+    trigger: str = "API"
+    killed_at: float | None = field(default=None)
+
+    def status_at(self, now: float) -> str:
+        """The run's status at clock reading ``now``."""
+        if self.killed_at is not None and now >= self.killed_at:
+            return st.KILLED
+        if now < self.start_at:
+            return st.PENDING
+        if self.outcome == st.UNABLE_TO_ALLOCATE_KERNEL:
+            return st.UNABLE_TO_ALLOCATE_KERNEL
+        if now < self.end_at:
+            return st.RUNNING
+        return self.outcome
+
+    def is_live(self, now: float) -> bool:
+        """Whether the run holds a kernel (PENDING or RUNNING) at ``now``."""
+        return not st.is_terminal(self.status_at(now))
+
+    def started_at(self, now: float) -> float | None:
+        """When the run started, if it has (a run killed while pending never starts)."""
+        if self.outcome == st.UNABLE_TO_ALLOCATE_KERNEL or now < self.start_at:
+            return None
+        if self.killed_at is not None and self.killed_at < self.start_at:
+            return None
+        return self.start_at
+
+    def ended_at(self, now: float) -> float | None:
+        """When the run reached its terminal status, if it has."""
+        if self.killed_at is not None and now >= self.killed_at:
+            return self.killed_at
+        if self.outcome == st.UNABLE_TO_ALLOCATE_KERNEL:
+            return self.start_at if now >= self.start_at else None
+        return self.end_at if now >= self.end_at else None
+
+    def timeline(self, now: float) -> list[tuple[str, float]]:
+        """Each status the run has had so far, with the clock reading it began at."""
+        steps = [(st.PENDING, self.created_at)]
+        started = self.started_at(now)
+        if started is not None:
+            steps.append((st.RUNNING, started))
+        ended = self.ended_at(now)
+        if ended is not None:
+            steps.append((self.status_at(now), ended))
+        return steps
+
+
+def _unit_draw(seed: int, *parts: object) -> float:
+    """A number in [0, 1) that depends only on its inputs."""
+    text = "|".join(str(part) for part in (seed, *parts))
+    digest = hashlib.sha256(text.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _draw_span(span: float | SpanRange, draw: float) -> float:
+    """A fixed span as is, or a point in a range chosen by ``draw``."""
+    if isinstance(span, SpanRange):
+        return span.min + (span.max - span.min) * draw
+    return span
+
+
+def decide_outcome(project: Project, params: dict[str, Any], attempt: int) -> str:
+    """The terminal status of a run: the first matching rule's, else the default."""
+    for rule in project.outcome.rules:
+        if rule.first_attempts is not None and attempt > rule.first_attempts:
+            continue
+        if all(key in params and params[key] == value for key, value in rule.when.items()):
+            return rule.status
+    return project.outcome.default
+
+
+class RunStore:
+    """Every run the simulator knows of, by id and by project (oldest first)."""
+
+    def __init__(self, scenario: Scenario, clock: SimClock) -> None:
+        """Create the store and the past scheduled runs the scenario declares."""
+        self._scenario = scenario
+        self._clock = clock
+        self._ids = random.Random(scenario.seed)
+        self._by_id: dict[str, Run] = {}
+        self._by_project: dict[str, list[Run]] = {}
+        self._attempts: dict[tuple[str, str], int] = {}
+        for project in scenario.projects:
+            self._add_scheduled_history(project)
+
+    def new_id(self) -> str:
+        """A UUID4 drawn from the seeded generator, so ids repeat across runs of a scenario."""
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def create(
+        self, project: Project, params: dict[str, Any], token: str, user: str, now: float
+    ) -> Run:
+        """Start a new API run of ``project`` at clock reading ``now``."""
+        key = (project.id, canonical_params(params))
+        attempt = self._attempts.get(key, 0) + 1
+        self._attempts[key] = attempt
+        seed = self._scenario.seed
+        pending = _draw_span(project.pending, _unit_draw(seed, project.id, key[1], attempt, "p"))
+        duration = _draw_span(project.duration, _unit_draw(seed, project.id, key[1], attempt, "d"))
+        start_at = now + self._clock.scaled(pending)
+        run = Run(
+            run_id=self.new_id(),
+            project_id=project.id,
+            params=dict(params),
+            token=token,
+            user=user,
+            created_at=now,
+            start_at=start_at,
+            end_at=start_at + self._clock.scaled(duration),
+            outcome=decide_outcome(project, params, attempt),
+            attempt=attempt,
+            project_version=project.version,
+        )
+        self._add(run)
+        return run
+
+    def get(self, project_id: str, run_id: str) -> Run | None:
+        """A run of the given project, or None."""
+        run = self._by_id.get(run_id.lower())
+        if run is None or run.project_id.lower() != project_id.lower():
+            return None
+        return run
+
+    def for_project(self, project_id: str) -> list[Run]:
+        """The project's runs, newest first."""
+        return list(reversed(self._by_project.get(project_id.lower(), [])))
+
+    def live_for_user(self, user: str, now: float) -> int:
+        """How many runs of ``user`` hold a kernel at ``now``."""
+        return sum(1 for run in self._by_id.values() if run.user == user and run.is_live(now))
+
+    def live(self, now: float) -> list[Run]:
+        """Every run holding a kernel at ``now``."""
+        return [run for run in self._by_id.values() if run.is_live(now)]
+
+    def _add(self, run: Run) -> None:
+        self._by_id[run.run_id] = run
+        self._by_project.setdefault(run.project_id.lower(), []).append(run)
+
+    def _add_scheduled_history(self, project: Project) -> None:
+        """Past, completed SCHEDULED runs: one per scenario hour before now."""
+        now = self._clock.now()
+        for hours_ago in range(project.scheduled_runs, 0, -1):
+            created = now - self._clock.scaled(3600.0 * hours_ago)
+            self._add(
+                Run(
+                    run_id=self.new_id(),
+                    project_id=project.id,
+                    params={},
+                    token="",
+                    user="scheduler",
+                    created_at=created,
+                    start_at=created,
+                    end_at=created + self._clock.scaled(60.0),
+                    outcome=st.COMPLETED,
+                    attempt=0,
+                    project_version=project.version,
+                    trigger="SCHEDULED",
+                )
+            )

@@ -1,0 +1,406 @@
+"""The scenario: what the simulated Hex workspace contains and how it behaves.
+
+A scenario is YAML (or an equivalent mapping). Every duration is in *scenario
+seconds*: a number, or a string such as ``250ms``, ``2s``, ``5m`` or ``1h``. The
+simulator multiplies each one by ``time_scale`` to get real seconds, so a scenario
+written in real minutes can run in seconds (``time_scale: 0.01`` makes a scenario
+minute last 0.6 s). That applies to run durations, rate-limit windows and fault
+delays alike, so one knob speeds everything up consistently.
+
+Example::
+
+    seed: 7                      # makes durations, outcomes and ids repeatable
+    time_scale: 0.05
+    tokens:
+      - {value: hxtp_demo_run, name: demo, user: demo@example.com}
+      - {value: hxtp_demo_read, name: reader, read_only: true}   # 403 on RunProject
+    projects:
+      - id: 5a8591dd-4039-49df-9202-96385ba3eff8
+        title: Daily revenue
+        published: true          # false -> RunProject and GetProjectRuns answer 422
+        version: 4               # projectVersion in payloads
+        inputs:                  # omit to accept any inputParams unchecked
+          run_date: {type: date} # string | number | integer | boolean | date | any
+          region: {type: string, choices: [us, eu]}
+        pending: 2s              # fixed, or {min: 1s, max: 5s}
+        duration: {min: 20, max: 90}   # drawn from seed, params and attempt
+        outcome:
+          default: COMPLETED
+          rules:                 # first matching rule wins
+            - when: {run_date: "2025-01-09"}
+              status: ERRORED
+            - when: {region: eu}
+              status: UNABLE_TO_ALLOCATE_KERNEL
+              first_attempts: 1  # only the first attempt of these params
+        scheduled_runs: 0        # past SCHEDULED runs, listed when list_runs is "all"
+    limits:                      # fixed windows per token user; windows scale too
+      requests: {count: 60, per: 1m}
+      run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
+      kernel_limit: 25           # live runs per user before RunProject gets 503
+    faults:                      # evaluated per request of the named operation
+      - {operation: RunProject, kind: error, status: 502, every_nth: 5}
+      - {operation: GetRunStatus, kind: latency, delay: 1s, probability: 0.1}
+      - {operation: RunProject, kind: reset, every_nth: 7, max_times: 1}
+      # kinds: latency (delay, then serve), error (500/502/504 before anything),
+      # reset (serve, then drop the connection: the run exists), slow (serve, then
+      # wait `delay` before answering), malformed (truncated JSON body),
+      # flap (a live run reports PENDING<->RUNNING swapped)
+    behaviour:                   # where Hex's sources disagree
+      project_version_type: int  # int | string, in status payloads
+      unknown_inputs: ignore     # ignore | reject (422 with notFound)
+      cancel_finished: no_content  # no_content (204) | unprocessable (422)
+      list_runs: api_only        # api_only | all (adds scheduled runs)
+      error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+OPERATIONS = (
+    "ListProjects",
+    "GetProject",
+    "RunProject",
+    "GetRunStatus",
+    "GetProjectRuns",
+    "CancelRun",
+)
+Operation = Literal[
+    "ListProjects", "GetProject", "RunProject", "GetRunStatus", "GetProjectRuns", "CancelRun"
+]
+TerminalStatus = Literal["COMPLETED", "ERRORED", "KILLED", "UNABLE_TO_ALLOCATE_KERNEL"]
+
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names the file, line and key."""
+
+
+def parse_duration(value: Any) -> Any:
+    """Turn ``250ms``/``2s``/``5m``/``1h`` or a number into seconds; pass other values on."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 250ms, 2s, 5m, 1h)")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+def _span(value: Any) -> Any:
+    """Accept a fixed duration or a ``{min, max}`` mapping of durations."""
+    if isinstance(value, Mapping):
+        return {k: parse_duration(v) if k in ("min", "max") else v for k, v in value.items()}
+    return parse_duration(value)
+
+
+def _one_or_many(value: Any) -> Any:
+    """Let a single window mapping stand for a list of one."""
+    return [value] if isinstance(value, Mapping) else value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpanRange(_Model):
+    """A duration drawn uniformly between ``min`` and ``max`` (scenario seconds)."""
+
+    min: Seconds
+    max: Seconds
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max < self.min:
+            raise ValueError("max must not be below min")
+        return self
+
+
+Span = Annotated[float | SpanRange, BeforeValidator(_span)]
+
+
+class Token(_Model):
+    """An API token; runs count against its ``user`` for the kernel and rate limits."""
+
+    value: str = Field(min_length=1)
+    name: str = ""
+    user: str | None = None
+    read_only: bool = False
+
+    @property
+    def owner(self) -> str:
+        """The user the token acts for (its name, or the value itself when unnamed)."""
+        return self.user or self.name or self.value
+
+
+class InputSpec(_Model):
+    """A published app input: its type and, optionally, the values it allows."""
+
+    type: Literal["string", "number", "integer", "boolean", "date", "any"] = "any"
+    choices: list[Any] | None = None
+    cell_type: str | None = None
+
+
+class OutcomeRule(_Model):
+    """Params matching ``when`` (a subset) end in ``status``, maybe only on early attempts."""
+
+    when: dict[str, Any]
+    status: TerminalStatus
+    first_attempts: int | None = Field(default=None, ge=1)
+
+
+class Outcome(_Model):
+    """The final status of a run: the first matching rule's, else the default."""
+
+    default: TerminalStatus = "COMPLETED"
+    rules: list[OutcomeRule] = Field(default_factory=list)
+
+
+class Project(_Model):
+    """A project in the simulated workspace."""
+
+    id: str = Field(pattern=_UUID)
+    title: str = Field(min_length=1)
+    description: str | None = None
+    published: bool = True
+    version: int = Field(default=1, ge=1)
+    owner: str = "owner@example.com"
+    inputs: dict[str, InputSpec] | None = None
+    pending: Span = 2.0
+    duration: Span = 60.0
+    outcome: Outcome = Field(default_factory=Outcome)
+    scheduled_runs: int = Field(default=0, ge=0)
+
+
+class Window(_Model):
+    """At most ``count`` requests per fixed window of ``per`` scenario seconds."""
+
+    count: int = Field(ge=1)
+    per: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+Windows = Annotated[list[Window], BeforeValidator(_one_or_many)]
+
+
+class Limits(_Model):
+    """Hex's limits; the defaults are the documented ones."""
+
+    requests: Windows = Field(default_factory=lambda: [Window(count=60, per=60)])
+    run_project: Windows = Field(
+        default_factory=lambda: [Window(count=20, per=60), Window(count=60, per=3600)]
+    )
+    kernel_limit: int = Field(default=25, ge=1)
+
+
+class Fault(_Model):
+    """A fault injected into requests of one operation (or ``*`` for all)."""
+
+    operation: Operation | Literal["*"]
+    kind: Literal["latency", "error", "reset", "slow", "malformed", "flap"]
+    probability: float | None = Field(default=None, ge=0, le=1)
+    every_nth: int | None = Field(default=None, ge=1)
+    status: Literal[500, 502, 504] = 500
+    delay: Seconds = 0.0
+    max_times: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Self:
+        if (self.probability is None) == (self.every_nth is None):
+            raise ValueError("give exactly one of probability or every_nth")
+        return self
+
+
+class Behaviour(_Model):
+    """Choices where Hex's sources disagree (hex-api.md section 9)."""
+
+    project_version_type: Literal["int", "string"] = "int"
+    unknown_inputs: Literal["ignore", "reject"] = "ignore"
+    cancel_finished: Literal["no_content", "unprocessable"] = "no_content"
+    list_runs: Literal["api_only", "all"] = "api_only"
+    error_envelope: Literal["tsoa", "new"] = "tsoa"
+
+
+class Scenario(_Model):
+    """A validated scenario: tokens, projects, limits, faults and behaviour choices."""
+
+    seed: int = 0
+    time_scale: float = Field(default=1.0, gt=0)
+    tokens: list[Token] = Field(min_length=1)
+    projects: list[Project] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    faults: list[Fault] = Field(default_factory=list)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    _source: str = PrivateAttr(default="<inline>")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        for what, values in (
+            ("tokens", [t.value for t in self.tokens]),
+            ("projects", [p.id.lower() for p in self.projects]),
+        ):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{what} must be unique")
+        return self
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from (a file path or ``<inline>``)."""
+        return self._source
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str = "<inline>") -> Scenario:
+        """Validate a mapping (for example a manifest's inline ``simulate:`` block)."""
+        return _validate(data, source, {})
+
+    @classmethod
+    def default(cls) -> Scenario:
+        """The built-in demo scenario (the same as ``configs/demo-scenario.yaml``)."""
+        from hexbatch.simulator.demo import DEMO_SCENARIO
+
+        return _validate(DEMO_SCENARIO, "<demo>", {})
+
+    def project(self, project_id: str) -> Project | None:
+        """Find a project by id (case-insensitive, as UUIDs are)."""
+        wanted = project_id.lower()
+        return next((p for p in self.projects if p.id.lower() == wanted), None)
+
+    def token(self, value: str) -> Token | None:
+        """Find a token by its value."""
+        return next((t for t in self.tokens if t.value == value), None)
+
+    @property
+    def run_token(self) -> Token:
+        """The first token allowed to run projects."""
+        for token in self.tokens:
+            if not token.read_only:
+                return token
+        raise ScenarioError(f"{self.source}: no token without read_only")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
+    lines: dict[tuple[Any, ...], int] = {}
+    if root is not None:
+        _index_lines(root, (), lines)
+    return _validate(data, source, lines)
+
+
+def _validate(data: Any, source: str, lines: dict[tuple[Any, ...], int]) -> Scenario:
+    """Validate plain data, turning pydantic's errors into one readable ScenarioError."""
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{source}: a scenario must be a mapping")
+    try:
+        scenario = Scenario.model_validate(_plain(data))
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc, source, lines)) from exc
+    scenario._source = source
+    return scenario
+
+
+def _plain(value: Any) -> Any:
+    """Turn YAML dates into ISO strings so they compare equal to params sent as text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _describe(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], int]) -> str:
+    """Name file, line and key path of each problem."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # Union branches add type names to the location; keep only real keys.
+        path = tuple(part for part in loc if isinstance(part, int) or not _is_type_tag(part))
+        line = _nearest_line(path, lines)
+        where = f"{source}:{line}" if line else source
+        key = ".".join(str(part) for part in path) or "(top level)"
+        problems.append(f"{where}: {key}: {error['msg']}")
+    return "\n".join(problems)
+
+
+def _is_type_tag(part: Any) -> bool:
+    """Tell pydantic's union-branch labels (``float``, ``SpanRange``) from keys."""
+    return isinstance(part, str) and (
+        part in {"float", "SpanRange"} or part.startswith(("function-", "literal["))
+    )
+
+
+def _nearest_line(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    """The line of the deepest part of ``path`` present in the file."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _index_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
+    """Record the 1-based line of every key path in a composed YAML tree."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*path, index), lines)
+
+
+__all__ = [
+    "OPERATIONS",
+    "Behaviour",
+    "Fault",
+    "InputSpec",
+    "Limits",
+    "Outcome",
+    "OutcomeRule",
+    "Project",
+    "Scenario",
+    "ScenarioError",
+    "SpanRange",
+    "Token",
+    "Window",
+    "load_scenario",
+    "parse_duration",
+]
