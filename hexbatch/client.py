@@ -1,0 +1,536 @@
+"""An async client for the Hex API v1, safe to use for many runs at once.
+
+Usage::
+
+    async with HexClient("https://app.hex.tech/api/v1", token) as hex:
+        created = await hex.run_project(project_id, {"run_date": "2025-01-01"})
+        info = await hex.get_run_status(project_id, created.run_id)
+
+All requests share one ``aiohttp.ClientSession``, one request budget and (for
+triggers) one trigger budget. Reads and cancels are retried on transient
+failures; a trigger is retried only when it provably created no run (the
+request never left, 429, or 503 kernel limit). Anything else after a trigger
+was sent raises :class:`~hexbatch.errors.OutcomeUnknownError`: the caller must
+reconcile against the project's run list rather than risk a duplicate run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+
+from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
+from hexbatch.errors import (
+    ConfigurationError,
+    HexAPIError,
+    KernelLimitError,
+    MalformedResponseError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RequestNotSentError,
+    ServerError,
+    UnprocessableError,
+)
+from hexbatch.http_errors import http_error
+from hexbatch.limits import WindowLimiter
+from hexbatch.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
+from hexbatch.redact import Secret, redact
+from hexbatch.retry import RetryDecision, RetryPolicy, call_with_retries
+
+log = structlog.get_logger("hexbatch.client")
+
+DEFAULT_BASE_URL: Final = "https://app.hex.tech/api/v1"
+MAX_PAGE: Final = 100
+
+
+def _version() -> str:
+    # Imported late: hexbatch/__init__ imports this module.
+    from hexbatch import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-request time limits in seconds."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = 60.0
+
+    def for_aiohttp(self) -> aiohttp.ClientTimeout:
+        """The equivalent aiohttp setting."""
+        return aiohttp.ClientTimeout(
+            total=self.total, sock_connect=self.connect, sock_read=self.read
+        )
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """How many requests of each kind were sent (every attempt counts)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, amount: int = 1) -> None:
+        """Count ``amount`` more requests of ``kind``."""
+        self.counts[kind] = self.counts.get(kind, 0) + amount
+
+    def __getitem__(self, kind: str) -> int:
+        return self.counts.get(kind, 0)
+
+    def as_dict(self) -> dict[str, int]:
+        """A copy of the counters."""
+        return dict(self.counts)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (where plain http is acceptable)."""
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Validate a Hex API base URL and strip its trailing slash.
+
+    Raises:
+        ConfigurationError: not http(s), no host, or plain http to a non-loopback
+            host without ``allow_insecure_http`` (the token would travel in clear).
+    """
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            f"the Hex base URL {base_url!r} is not an http(s) URL; "
+            "expected something like https://app.hex.tech/api/v1"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise ConfigurationError(
+            f"refusing plain http to {parts.hostname}: the token would cross the network "
+            "unencrypted. Use https, or pass --allow-insecure-http if you really mean it."
+        )
+    return base_url.strip().rstrip("/")
+
+
+def _classify(*, idempotent: bool, retry_kernel_limit: bool) -> Any:
+    def classify(error: Exception) -> RetryDecision:
+        if isinstance(error, RequestNotSentError):
+            return RetryDecision(True)
+        if isinstance(error, RateLimitedError):
+            return RetryDecision(True, error.retry_after)
+        if isinstance(error, KernelLimitError):
+            return RetryDecision(retry_kernel_limit, error.retry_after)
+        if idempotent and isinstance(
+            error, OutcomeUnknownError | ServerError | MalformedResponseError
+        ):
+            return RetryDecision(True, getattr(error, "retry_after", None))
+        return RetryDecision(False)
+
+    return classify
+
+
+class HexClient:
+    """The Hex API, with budgets, retries and the safe/ambiguous failure split.
+
+    Args:
+        base_url: e.g. ``https://app.hex.tech/api/v1`` (or a single-tenant host).
+        token: a Hex API token; it is sent only in the Authorization header and
+            masked everywhere else.
+        session: an existing aiohttp session to use (not closed by this client).
+        timeouts: per-request connect/read/total limits.
+        retry: the policy for retryable failures.
+        request_budget: shared by every request this client sends.
+        trigger_budget: additionally applied to every RunProject request.
+        max_connections: cap on open sockets to Hex.
+        clock, sleep, rng: time and jitter sources (virtual in tests).
+        allow_insecure_http: permit plain http to a non-loopback host.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        request_budget: WindowLimiter | None = None,
+        trigger_budget: WindowLimiter | None = None,
+        max_connections: int = 20,
+        clock: Clock = monotonic,
+        sleep: Sleep = real_sleep,
+        rng: random.Random | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        if not token:
+            raise ConfigurationError("no Hex API token was given")
+        self.base_url = normalize_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._token = Secret(token)
+        self._session = session
+        self._owns_session = session is None
+        self._timeouts = timeouts or Timeouts()
+        self._retry = retry or RetryPolicy()
+        self.request_budget = request_budget
+        self.trigger_budget = trigger_budget
+        self._max_connections = max_connections
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.stats = RequestStats()
+
+    def __repr__(self) -> str:
+        return f"HexClient({self.base_url!r}, token={self._token!r})"
+
+    async def __aenter__(self) -> Self:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=self._timeouts.for_aiohttp(),
+            )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session if this client opened it."""
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None if self._owns_session else self._session
+
+    # -- the endpoints -----------------------------------------------------------------
+
+    async def list_projects(self, *, page_size: int = MAX_PAGE) -> list[Project]:
+        """Every project the token can see, following cursors to the end."""
+        return [project async for page in self.iter_project_pages(page_size) for project in page]
+
+    async def iter_project_pages(self, page_size: int = MAX_PAGE) -> AsyncIterator[list[Project]]:
+        """Yield the workspace's projects a page at a time."""
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if after:
+                params["after"] = after
+            data = await self._json(
+                "ListProjects", "GET", "/projects", kind="projects", params=params
+            )
+            page = ProjectsPage.from_json(data)
+            yield list(page.projects)
+            if not page.after or not page.projects:
+                return
+            after = page.after
+
+    async def get_project(self, project_id: str) -> Project:
+        """One project's metadata (title, published or not)."""
+        data = await self._json(
+            "GetProject", "GET", f"/projects/{project_id}", kind="projects", project_id=project_id
+        )
+        return Project.from_json(data)
+
+    async def run_project(
+        self,
+        project_id: str,
+        input_params: Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+        update_published_results: bool | None = None,
+        use_cached_sql_results: bool | None = None,
+        view_id: str | None = None,
+        notifications: Sequence[Mapping[str, Any]] | None = None,
+        retry_kernel_limit: bool = True,
+    ) -> RunCreated:
+        """Trigger a run of the project's published version.
+
+        Raises:
+            OutcomeUnknownError: the request went out but no usable answer came
+                back; a run may exist. Reconcile with :meth:`list_runs`.
+            KernelLimitError: the user's kernels are all busy and
+                ``retry_kernel_limit`` is False (or retries ran out).
+        """
+        if view_id is not None and input_params:
+            raise ConfigurationError("a run takes either view_id or input_params, not both")
+        body: dict[str, Any] = {}
+        if input_params:
+            body["inputParams"] = dict(input_params)
+        if dry_run:
+            body["dryRun"] = True
+        if update_published_results is not None:
+            body["updatePublishedResults"] = update_published_results
+        if use_cached_sql_results is not None:
+            body["useCachedSqlResults"] = use_cached_sql_results
+        if view_id is not None:
+            body["viewId"] = view_id
+        if notifications:
+            body["notifications"] = [dict(item) for item in notifications]
+        data = await self._json(
+            "RunProject",
+            "POST",
+            f"/projects/{project_id}/runs",
+            kind="trigger",
+            body=body,
+            project_id=project_id,
+            retry_kernel_limit=retry_kernel_limit,
+        )
+        try:
+            return RunCreated.from_json(data)
+        except MalformedResponseError as error:
+            # Hex accepted the trigger, so a run probably exists, but its id is unreadable.
+            raise OutcomeUnknownError(
+                f"the trigger was accepted but the answer is unreadable: {error.message}",
+                operation="RunProject",
+                project_id=project_id,
+            ) from error
+
+    async def get_run_status(self, project_id: str, run_id: str) -> RunInfo:
+        """A run's current status."""
+        data = await self._json(
+            "GetRunStatus",
+            "GET",
+            f"/projects/{project_id}/runs/{run_id}",
+            kind="status",
+            project_id=project_id,
+            run_id=run_id,
+        )
+        return RunInfo.from_json(data)
+
+    async def list_runs_page(
+        self,
+        project_id: str,
+        *,
+        limit: int = 25,
+        offset: int = 0,
+        status_filter: str | None = None,
+    ) -> RunsPage:
+        """One page of the project's runs, newest first."""
+        params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE)), "offset": offset}
+        if status_filter:
+            params["statusFilter"] = status_filter
+        data = await self._json(
+            "GetProjectRuns",
+            "GET",
+            f"/projects/{project_id}/runs",
+            kind="list",
+            params=params,
+            project_id=project_id,
+        )
+        return RunsPage.from_json(data)
+
+    async def list_runs(
+        self,
+        project_id: str,
+        *,
+        limit: int = MAX_PAGE,
+        offset: int = 0,
+        status_filter: str | None = None,
+        max_runs: int | None = None,
+    ) -> list[RunInfo]:
+        """The project's runs, newest first, following pages until the end or ``max_runs``."""
+        runs: list[RunInfo] = []
+        while max_runs is None or len(runs) < max_runs:
+            page = await self.list_runs_page(
+                project_id, limit=limit, offset=offset, status_filter=status_filter
+            )
+            runs.extend(page.runs)
+            if page.next_page is None or not page.runs:
+                break
+            offset += len(page.runs)
+        return runs if max_runs is None else runs[:max_runs]
+
+    async def cancel_run(self, project_id: str, run_id: str) -> bool:
+        """Ask Hex to stop a run.
+
+        Returns:
+            True when Hex accepted the cancel; False when it answered that the run
+            cannot be cancelled (it had already finished), which is not an error.
+        """
+        try:
+            await self._call(
+                "CancelRun",
+                "DELETE",
+                f"/projects/{project_id}/runs/{run_id}",
+                kind="cancel",
+                project_id=project_id,
+                run_id=run_id,
+            )
+        except UnprocessableError:
+            return False
+        return True
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _json(self, operation: str, method: str, path: str, **kwargs: Any) -> Any:
+        return await self._call(operation, method, path, expect_json=True, **kwargs)
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        expect_json: bool = False,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        run_id: str | None = None,
+        retry_kernel_limit: bool = True,
+    ) -> Any:
+        idempotent = method != "POST"
+        context: dict[str, Any] = {
+            "operation": operation,
+            "project_id": project_id,
+            "run_id": run_id,
+        }
+
+        async def attempt() -> Any:
+            return await self._send(
+                method,
+                path,
+                kind=kind,
+                expect_json=expect_json,
+                body=body,
+                params=params,
+                **context,
+            )
+
+        def on_retry(error: Exception, retry: int, wait: float) -> None:
+            log.warning(
+                "request_retrying",
+                operation=operation,
+                project_id=project_id,
+                run_id=run_id,
+                retry=retry + 1,
+                wait_s=round(wait, 3),
+                error=redact(str(error)),
+            )
+
+        return await call_with_retries(
+            attempt,
+            policy=self._retry,
+            classify=_classify(idempotent=idempotent, retry_kernel_limit=retry_kernel_limit),
+            clock=self._clock,
+            sleep=self._sleep,
+            rng=self._rng,
+            on_retry=on_retry,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        expect_json: bool,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        operation: str,
+        project_id: str | None,
+        run_id: str | None,
+    ) -> Any:
+        if self._session is None:
+            raise ConfigurationError("use the client inside 'async with HexClient(...)'")
+        if kind == "trigger" and self.trigger_budget is not None:
+            await self.trigger_budget.acquire()
+        if self.request_budget is not None:
+            await self.request_budget.acquire()
+        self.stats.add(kind)
+        context: dict[str, Any] = {
+            "operation": operation,
+            "project_id": project_id,
+            "run_id": run_id,
+        }
+        headers = {
+            "Authorization": f"Bearer {self._token.reveal()}",
+            "User-Agent": f"hexbatch/{_version()}",
+            "Accept": "application/json",
+        }
+        try:
+            async with self._session.request(
+                method,
+                self.base_url + path,
+                json=body if method == "POST" else None,
+                params=params,
+                headers=headers,
+                timeout=self._timeouts.for_aiohttp(),
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                response_headers = dict(response.headers)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+            raise RequestNotSentError(
+                f"could not connect to {self.base_url}: {error}", **context
+            ) from error
+        except (TimeoutError, aiohttp.ClientError) as error:
+            what = "timed out" if isinstance(error, TimeoutError) else f"failed ({error!r})"
+            raise OutcomeUnknownError(
+                f"the request was sent but {what} before an answer arrived", **context
+            ) from error
+        return self._interpret(status, raw, response_headers, kind, expect_json, context)
+
+    def _interpret(
+        self,
+        status: int,
+        raw: bytes,
+        headers: Mapping[str, str],
+        kind: str,
+        expect_json: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        if 200 <= status < 300:
+            if not expect_json:
+                return None
+            try:
+                return json.loads(raw)
+            except ValueError as bad_json:
+                error_type = OutcomeUnknownError if kind == "trigger" else MalformedResponseError
+                raise error_type(
+                    f"HTTP {status} with a body that is not JSON", status=status, **context
+                ) from bad_json
+        error = http_error(status, raw, headers, **context)
+        if isinstance(error, RateLimitedError):
+            self.stats.add("throttled")
+            if self.request_budget is not None:
+                self.request_budget.penalize(error.retry_after)
+            if kind == "trigger" and self.trigger_budget is not None:
+                self.trigger_budget.penalize(error.retry_after)
+        if (
+            kind == "trigger"
+            and isinstance(error, ServerError)
+            and not isinstance(error, KernelLimitError)
+        ):
+            # A 500/502/504 after the body went out says nothing about whether the
+            # run was created; only reconciliation can tell.
+            raise OutcomeUnknownError(
+                f"Hex answered {status} to a trigger; a run may or may not exist: {error.message}",
+                status=status,
+                trace_id=error.trace_id,
+                **context,
+            ) from error
+        raise error
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "HexAPIError",
+    "HexClient",
+    "RequestStats",
+    "Timeouts",
+    "is_loopback",
+    "normalize_base_url",
+]

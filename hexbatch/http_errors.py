@@ -1,0 +1,165 @@
+"""Turn an HTTP error answer from Hex into the right :mod:`hexbatch.errors` exception.
+
+Hex answers errors in two envelopes (``{reason, traceId, details}`` from older
+handlers, ``{message, code, issues}`` from newer ones), a parameter payload on
+422 (``{traceId, invalid, notFound}``) and sometimes plain text. All of them
+become one readable message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from hexbatch.errors import (
+    AuthenticationError,
+    BadRequestError,
+    HexHTTPError,
+    KernelLimitError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
+
+_TEXT_LIMIT = 300
+# X-RateLimit-Reset above this is an epoch timestamp rather than a delay.
+_EPOCH_THRESHOLD = 1e9
+
+
+def parse_body(raw: bytes) -> tuple[Mapping[str, Any] | None, str]:
+    """Decode a body as a JSON object if it is one; also return it as short text."""
+    text = raw.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if len(text) > _TEXT_LIMIT:
+        text = text[:_TEXT_LIMIT] + "…"
+    return (data if isinstance(data, Mapping) else None), text
+
+
+def _describe_invalid(invalid: list[dict[str, Any]], not_found: list[str]) -> str:
+    parts = []
+    for item in invalid:
+        name = item.get("paramName", "?")
+        value = item.get("paramValue", "?")
+        kind = item.get("dataType")
+        parts.append(f"{name}={value}" + (f" (expected {kind})" if kind else ""))
+    text = ""
+    if parts:
+        text += "invalid inputs: " + ", ".join(parts)
+    if not_found:
+        text += ("; " if text else "") + "inputs not in the published app: " + ", ".join(not_found)
+    return text
+
+
+def error_message(data: Mapping[str, Any] | None, text: str, status: int) -> str:
+    """The most useful human sentence a Hex error body holds."""
+    if data is None:
+        return text or f"HTTP {status} with an empty body"
+    message = data.get("reason") or data.get("message")
+    details = data.get("details")
+    issues = data.get("issues")
+    pieces = [str(message)] if message else []
+    if isinstance(details, str) and details:
+        pieces.append(details)
+    if isinstance(issues, list):
+        pieces.extend(str(issue.get("message")) for issue in issues if isinstance(issue, Mapping))
+    invalid = [i for i in data.get("invalid") or [] if isinstance(i, dict)]
+    not_found = [str(n) for n in data.get("notFound") or []]
+    if invalid or not_found:
+        pieces.append(_describe_invalid(invalid, not_found))
+    return ": ".join(pieces) if pieces else text or f"HTTP {status}"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        return int(float(headers[name]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _reset_header(headers: Mapping[str, str]) -> float | None:
+    try:
+        reset = float(headers["X-RateLimit-Reset"])
+    except (KeyError, ValueError):
+        return None
+    if reset > _EPOCH_THRESHOLD:
+        reset -= time.time()
+    return max(0.0, reset)
+
+
+def http_error(
+    status: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    *,
+    operation: str,
+    project_id: str | None = None,
+    run_id: str | None = None,
+) -> HexHTTPError:
+    """Build the exception for an HTTP error status from Hex."""
+    data, text = parse_body(raw)
+    message = error_message(data, text, status)
+    trace = data.get("traceId") if data else None
+    context: dict[str, Any] = {
+        "operation": operation,
+        "status": status,
+        "trace_id": trace if isinstance(trace, str) else None,
+        "project_id": project_id,
+        "run_id": run_id,
+    }
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if status == 400:
+        return BadRequestError(message, **context)
+    if status == 401:
+        return AuthenticationError(message, **context)
+    if status == 403:
+        return PermissionDeniedError(message, **context)
+    if status == 404:
+        return NotFoundError(message, **context)
+    if status == 422:
+        invalid = [i for i in (data or {}).get("invalid") or [] if isinstance(i, dict)]
+        not_found = [str(n) for n in (data or {}).get("notFound") or []]
+        return UnprocessableError(message, invalid=invalid, not_found=not_found, **context)
+    if status == 429:
+        reset = _reset_header(headers)
+        return RateLimitedError(
+            message,
+            retry_after=retry_after if retry_after is not None else reset,
+            limit=_int_header(headers, "X-RateLimit-Limit"),
+            remaining=_int_header(headers, "X-RateLimit-Remaining"),
+            reset=reset,
+            **context,
+        )
+    if status == 503:
+        error_type = KernelLimitError if operation == "RunProject" else ServiceUnavailableError
+        return error_type(message, retry_after=retry_after, **context)
+    if status >= 500:
+        return ServerError(message, **context)
+    return HexHTTPError(message, **context)

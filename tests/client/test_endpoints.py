@@ -1,0 +1,207 @@
+"""Each HexClient endpoint sends the right request and reads Hex's answer."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aioresponses import aioresponses
+from yarl import URL
+
+from hexbatch import status
+from hexbatch.client import HexClient
+from tests.client.conftest import BASE, PROJECT, RUN, TOKEN, created_payload, run_payload
+
+RUNS_URL = f"{BASE}/projects/{PROJECT}/runs"
+STATUS_URL = f"{RUNS_URL}/{RUN}"
+
+
+def _project(n: int, published: bool = True) -> dict[str, object]:
+    return {
+        "id": f"00000000-0000-4000-8000-{n:012d}",
+        "title": f"Project {n}",
+        "description": None,
+        "type": "PROJECT",
+        "lastPublishedAt": "2025-01-01T00:00:00.000Z" if published else None,
+        "lastEditedAt": "2025-01-01T00:00:00.000Z",
+        "createdAt": "2024-12-01T00:00:00.000Z",
+        "archivedAt": None,
+    }
+
+
+async def test_run_project_sends_inputs_and_options(http: aioresponses, client: HexClient) -> None:
+    """A trigger posts inputParams and the run options in Hex's field names."""
+    http.post(RUNS_URL, status=201, payload=created_payload())
+
+    created = await client.run_project(
+        PROJECT,
+        {"run_date": "2025-01-01"},
+        update_published_results=False,
+        use_cached_sql_results=True,
+        notifications=[{"type": "FAILURE", "includeSuccessScreenshot": False}],
+    )
+
+    assert created.run_id == RUN
+    assert created.project_version == "3"
+    (request,) = http.requests[("POST", URL(RUNS_URL))]
+    assert request.kwargs["json"] == {
+        "inputParams": {"run_date": "2025-01-01"},
+        "updatePublishedResults": False,
+        "useCachedSqlResults": True,
+        "notifications": [{"type": "FAILURE", "includeSuccessScreenshot": False}],
+    }
+    assert request.kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert request.kwargs["headers"]["User-Agent"].startswith("hexbatch/")
+    assert client.stats["trigger"] == 1
+
+
+async def test_dry_run_and_view_id_are_sent(http: aioresponses, client: HexClient) -> None:
+    """dryRun and viewId reach the body; an empty input set sends no inputParams."""
+    http.post(RUNS_URL, status=201, payload=created_payload())
+
+    await client.run_project(PROJECT, {}, dry_run=True, view_id="view-1")
+
+    (request,) = http.requests[("POST", URL(RUNS_URL))]
+    assert request.kwargs["json"] == {"dryRun": True, "viewId": "view-1"}
+
+
+async def test_view_id_with_inputs_is_refused_before_sending(client: HexClient) -> None:
+    """Hex forbids viewId together with inputParams, so nothing is sent."""
+    from hexbatch.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="view_id or input_params"):
+        await client.run_project(PROJECT, {"a": 1}, view_id="v")
+
+    assert client.stats.as_dict() == {}
+
+
+async def test_run_status_reads_both_version_types_and_null_elapsed(
+    http: aioresponses, client: HexClient
+) -> None:
+    """projectVersion may be an int or a string; elapsedTime is null until the run ends."""
+    http.get(STATUS_URL, payload=run_payload(projectVersion="draft"))
+    http.get(
+        STATUS_URL,
+        payload=run_payload(
+            status.COMPLETED, endTime="2025-01-01T10:00:05Z", elapsedTime=4877.0, projectVersion=4
+        ),
+    )
+
+    running = await client.get_run_status(PROJECT, RUN)
+    done = await client.get_run_status(PROJECT, RUN)
+
+    assert (running.status, running.project_version, running.elapsed_ms) == (
+        "RUNNING",
+        "draft",
+        None,
+    )
+    assert not running.terminal
+    assert running.start_time is not None
+    assert running.start_time.microsecond == 123000
+    assert done.terminal
+    assert done.elapsed_ms == 4877.0
+    assert done.project_version == "4"
+    assert done.end_time is not None
+    assert done.end_time.utcoffset() is not None
+
+
+async def test_unknown_status_is_kept_and_not_terminal(
+    http: aioresponses, client: HexClient
+) -> None:
+    """A status value Hex adds later is kept verbatim and does not end polling."""
+    http.get(STATUS_URL, payload=run_payload("QUEUED_FOR_GPU"))
+
+    info = await client.get_run_status(PROJECT, RUN)
+
+    assert info.status == "QUEUED_FOR_GPU"
+    assert not info.terminal
+
+
+async def test_list_projects_follows_cursors_to_the_end(
+    http: aioresponses, client: HexClient
+) -> None:
+    """ListProjects is read page by page until pagination.after is null."""
+    first = {"values": [_project(1), _project(2)], "pagination": {"after": "c1", "before": None}}
+    second = {"values": [_project(3, published=False)], "pagination": {"after": None}}
+    http.get(re.compile(rf"^{re.escape(BASE)}/projects\?limit=100$"), payload=first)
+    http.get(re.compile(rf"^{re.escape(BASE)}/projects\?.*after=c1"), payload=second)
+
+    projects = await client.list_projects()
+
+    assert [p.title for p in projects] == ["Project 1", "Project 2", "Project 3"]
+    assert [p.published for p in projects] == [True, True, False]
+    assert client.stats["projects"] == 2
+
+
+async def test_get_project(http: aioresponses, client: HexClient) -> None:
+    """GetProject returns one project's metadata."""
+    http.get(f"{BASE}/projects/{PROJECT}", payload=_project(9))
+
+    project = await client.get_project(PROJECT)
+
+    assert project.title == "Project 9"
+    assert project.published
+
+
+async def test_list_runs_follows_offset_pages(http: aioresponses, client: HexClient) -> None:
+    """GetProjectRuns is paged by offset while nextPage is set, newest first."""
+    page1 = {
+        "runs": [run_payload(runId=f"r{i}") for i in range(2)],
+        "nextPage": f"{RUNS_URL}?limit=2&offset=2",
+        "previousPage": None,
+        "traceId": "t",
+    }
+    page2 = {
+        "runs": [run_payload(runId="r2")],
+        "nextPage": None,
+        "previousPage": "x",
+        "traceId": "t",
+    }
+    http.get(f"{RUNS_URL}?limit=2&offset=0&statusFilter=RUNNING", payload=page1)
+    http.get(f"{RUNS_URL}?limit=2&offset=2&statusFilter=RUNNING", payload=page2)
+
+    runs = await client.list_runs(PROJECT, limit=2, status_filter="RUNNING")
+
+    assert [r.run_id for r in runs] == ["r0", "r1", "r2"]
+    assert client.stats["list"] == 2
+
+
+async def test_list_runs_stops_at_max_runs(http: aioresponses, client: HexClient) -> None:
+    """max_runs bounds how many pages are read."""
+    page = {
+        "runs": [run_payload(runId=f"r{i}") for i in range(3)],
+        "nextPage": "more",
+        "previousPage": None,
+        "traceId": "t",
+    }
+    http.get(f"{RUNS_URL}?limit=3&offset=0", payload=page)
+
+    runs = await client.list_runs(PROJECT, limit=3, max_runs=2)
+
+    assert [r.run_id for r in runs] == ["r0", "r1"]
+    assert client.stats["list"] == 1
+
+
+async def test_cancel_returns_true_on_204(http: aioresponses, client: HexClient) -> None:
+    """CancelRun's 204 (no body) means Hex accepted the cancel."""
+    http.delete(STATUS_URL, status=204)
+
+    assert await client.cancel_run(PROJECT, RUN) is True
+    assert client.stats["cancel"] == 1
+
+
+async def test_cancelling_a_finished_run_is_not_an_error(
+    http: aioresponses, client: HexClient
+) -> None:
+    """A 422 to a cancel (the run already ended) returns False instead of raising."""
+    http.delete(STATUS_URL, status=422, payload={"reason": "Run already finished", "traceId": "t"})
+
+    assert await client.cancel_run(PROJECT, RUN) is False
+
+
+def test_repr_hides_the_token() -> None:
+    """The client's repr never shows the token."""
+    client = HexClient(BASE, TOKEN)
+
+    assert TOKEN not in repr(client)
+    assert "***" in repr(client)

@@ -1,0 +1,74 @@
+"""Parsing Hex's error answers and rate-limit headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from hexbatch import errors
+from hexbatch.http_errors import error_message, http_error, parse_body, parse_retry_after
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12", 12.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("nan", None),
+        ("Wed, 01 Jan 2025 00:01:00 GMT", 60.0),
+    ],
+)
+def test_retry_after_forms(value: str | None, expected: float | None) -> None:
+    """Retry-After is delta-seconds or an HTTP date; nonsense is ignored."""
+    now = 1735689600.0  # 2025-01-01T00:00:00Z
+
+    assert parse_retry_after(value, now=now) == expected
+
+
+def test_new_envelope_issues_are_joined() -> None:
+    """The {message, code, issues} envelope reads as one sentence."""
+    data, text = parse_body(b'{"message": "Invalid input data", "issues": [{"message": "x"}]}')
+
+    assert error_message(data, text, 400) == "Invalid input data: x"
+
+
+def test_tsoa_details_are_included() -> None:
+    """The {reason, details} envelope keeps its details."""
+    data, text = parse_body(b'{"reason": "Bad request", "details": "limit too big"}')
+
+    assert error_message(data, text, 400) == "Bad request: limit too big"
+
+
+def test_empty_and_long_bodies() -> None:
+    """An empty body still yields a message, and a huge one is cut short."""
+    assert error_message(None, "", 502) == "HTTP 502 with an empty body"
+    _, text = parse_body(b"x" * 1000)
+    assert len(text) < 400
+
+
+def test_unexpected_status_is_a_generic_http_error() -> None:
+    """A status with no class of its own still becomes a HexHTTPError."""
+    error = http_error(418, b"teapot", {}, operation="GetProject")
+
+    assert type(error) is errors.HexHTTPError
+    assert "teapot" in str(error)
+
+
+def test_503_outside_a_trigger_is_not_a_kernel_limit() -> None:
+    """Only RunProject's 503 means the kernel limit; elsewhere it is a plain outage."""
+    error = http_error(503, b"", {"Retry-After": "3"}, operation="GetRunStatus")
+
+    assert type(error) is errors.ServiceUnavailableError
+    assert error.retry_after == 3.0
+
+
+def test_epoch_reset_header_becomes_a_delay() -> None:
+    """An X-RateLimit-Reset given as an epoch time turns into seconds from now."""
+    error = http_error(429, b"", {"X-RateLimit-Reset": "99999999999"}, operation="ListProjects")
+
+    assert isinstance(error, errors.RateLimitedError)
+    assert error.reset is not None
+    assert error.reset > 1e9

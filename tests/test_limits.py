@@ -1,0 +1,135 @@
+"""Request and trigger budgets: no window is ever exceeded, in virtual time."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hexbatch.clock import VirtualClock
+from hexbatch.limits import Window, WindowLimiter, limiter
+
+
+def _max_in_any_window(times: list[float], per: float) -> int:
+    """The largest number of events inside any half-open interval of length ``per``."""
+    times = sorted(times)
+    best = 0
+    start = 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= per:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+windows_strategy = st.lists(
+    st.builds(
+        Window,
+        count=st.integers(min_value=1, max_value=8),
+        per=st.floats(min_value=0.5, max_value=100.0),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    windows=windows_strategy,
+    gaps=st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=1, max_size=60),
+)
+async def test_no_window_is_ever_exceeded(windows: list[Window], gaps: list[float]) -> None:
+    """Whatever the arrival pattern, every window holds at most its count of admissions."""
+    clock = VirtualClock()
+    budget = WindowLimiter(windows, clock=clock, sleep=clock.sleep)
+    admitted: list[float] = []
+
+    for gap in gaps:
+        clock.advance(gap)
+        await budget.acquire()
+        admitted.append(clock())
+
+    for window in windows:
+        assert _max_in_any_window(admitted, window.per) <= window.count
+
+
+@settings(max_examples=50, deadline=None)
+@given(windows=windows_strategy, callers=st.integers(min_value=2, max_value=12))
+async def test_concurrent_callers_share_one_budget(windows: list[Window], callers: int) -> None:
+    """Many tasks acquiring at once are admitted within every window too."""
+    clock = VirtualClock()
+    budget = WindowLimiter(windows, clock=clock, sleep=clock.sleep)
+    admitted: list[float] = []
+
+    async def caller() -> None:
+        for _ in range(3):
+            await budget.acquire()
+            admitted.append(clock())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(callers):
+            group.start_soon(caller)
+
+    assert len(admitted) == 3 * callers
+    for window in windows:
+        assert _max_in_any_window(admitted, window.per) <= window.count
+
+
+async def test_hex_defaults_admit_twenty_triggers_then_wait_a_minute() -> None:
+    """With 20/min and 60/h, the 21st trigger waits for the minute, the 61st for the hour."""
+    clock = VirtualClock()
+    triggers = WindowLimiter([Window(20, 60), Window(60, 3600)], clock=clock, sleep=clock.sleep)
+
+    times = []
+    for _ in range(61):
+        await triggers.acquire()
+        times.append(clock())
+
+    assert times[19] == 0
+    assert times[20] == pytest.approx(60)
+    assert times[59] == pytest.approx(120)
+    assert times[60] == pytest.approx(3600)
+
+
+async def test_penalty_pauses_and_shrinks_then_recovers() -> None:
+    """After a 429 everyone waits the advised time, the budget shrinks, then grows back."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(8, 10)], clock=clock, sleep=clock.sleep)
+    await budget.acquire()
+
+    budget.penalize(retry_after=5)
+    await budget.acquire()
+
+    assert clock() == pytest.approx(5)
+    assert budget.scale == pytest.approx(0.75)
+    assert budget.rate() == pytest.approx(0.6)
+    assert budget.penalties == 1
+    clock.advance(11)
+    await budget.acquire()
+    assert budget.scale == 1.0
+
+
+async def test_safety_margin_stretches_windows() -> None:
+    """A safety margin keeps admissions apart by a little more than the window."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(1, 10)], clock=clock, sleep=clock.sleep, safety=0.1)
+
+    await budget.acquire()
+    await budget.acquire()
+
+    assert clock() == pytest.approx(11)
+
+
+def test_window_rejects_nonsense() -> None:
+    """A window needs a positive count and length."""
+    with pytest.raises(ValueError, match="count >= 1"):
+        Window(0, 60)
+
+
+def test_limiter_helper_returns_none_without_windows() -> None:
+    """No windows means no limiter at all (nothing to wait for)."""
+    assert limiter([]) is None
+    built = limiter([Window(60, 60)])
+    assert built is not None
+    assert "60/60s" in repr(built)
