@@ -1,0 +1,35 @@
+"""The batch manifest: YAML in, a validated :class:`Manifest` out, with precise errors."""
+
+from __future__ import annotations
+
+from hexbatch.manifest.durations import DateStep, parse_duration
+from hexbatch.manifest.errors import ManifestError, ManifestIssue
+from hexbatch.manifest.loader import load_manifest
+from hexbatch.manifest.model import (
+    DateRange,
+    Limits,
+    Manifest,
+    PollSettings,
+    ProjectSpec,
+    RetrySettings,
+    RunOptions,
+    SourceLocation,
+    Window,
+)
+
+__all__ = [
+    "DateRange",
+    "DateStep",
+    "Limits",
+    "Manifest",
+    "ManifestError",
+    "ManifestIssue",
+    "PollSettings",
+    "ProjectSpec",
+    "RetrySettings",
+    "RunOptions",
+    "SourceLocation",
+    "Window",
+    "load_manifest",
+    "parse_duration",
+]

@@ -1,0 +1,246 @@
+"""The manifest file format (version 1) as pydantic models: the validator and the JSON Schema.
+
+These models describe what a user may write; :mod:`hexbatch.manifest.model`
+holds the effective settings after defaults are merged. Every model forbids
+unknown keys and is strict (``"10"`` is not an integer), because a typo in a
+batch manifest should stop the batch before anything runs, not after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainValidator,
+    WithJsonSchema,
+)
+
+from hexbatch import status
+from hexbatch.manifest.durations import (
+    DURATION_PATTERN,
+    STEP_PATTERN,
+    DateStep,
+    describe,
+    parse_date_step,
+    parse_duration,
+    parse_positive_duration,
+)
+
+RETRYABLE_STATUSES = tuple(sorted(status.HEX_TERMINAL - {status.COMPLETED}))
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
+
+_DURATION_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": DURATION_PATTERN},
+    ],
+    "description": "Seconds, or a duration such as 250ms, 2s, 5m, 1h, 1h30m.",
+}
+
+
+def _project_id(value: Any) -> str:
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise ValueError(
+            f"{describe(value)} is not a project id"
+            " (a UUID such as 5a8591dd-4039-49df-9202-96385ba3eff8, from the project's URL)"
+        )
+    return value.lower()
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(
+        f"{describe(value) if not isinstance(value, str) else value} is not a date"
+        " (write YYYY-MM-DD)"
+    )
+
+
+def _retry_status(value: Any) -> str:
+    if value not in RETRYABLE_STATUSES:
+        choices = ", ".join(RETRYABLE_STATUSES)
+        raise ValueError(
+            f"{describe(value)} is not a failure status Hex reports (one of {choices})"
+        )
+    return str(value)
+
+
+def _env_name(value: Any) -> str:
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{describe(value)} is not an environment variable name")
+    return value
+
+
+def _base_url(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError(f"{describe(value)} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+Duration = Annotated[float, PlainValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+PositiveDuration = Annotated[
+    float, PlainValidator(parse_positive_duration), WithJsonSchema(_DURATION_SCHEMA)
+]
+ProjectId = Annotated[
+    str,
+    PlainValidator(_project_id),
+    WithJsonSchema({"type": "string", "pattern": UUID_PATTERN, "description": "Hex project id."}),
+]
+DateValue = Annotated[
+    dt.date,
+    PlainValidator(_date),
+    WithJsonSchema({"type": "string", "format": "date", "description": "YYYY-MM-DD"}),
+]
+Step = Annotated[
+    DateStep,
+    PlainValidator(parse_date_step),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": STEP_PATTERN},
+            ],
+            "description": "Days (1d, or a number), weeks (2w) or months (1mo).",
+        }
+    ),
+]
+RetryStatus = Annotated[
+    str, PlainValidator(_retry_status), WithJsonSchema({"enum": list(RETRYABLE_STATUSES)})
+]
+EnvName = Annotated[
+    str, PlainValidator(_env_name), WithJsonSchema({"type": "string", "pattern": ENV_NAME_PATTERN})
+]
+BaseUrl = Annotated[
+    str, PlainValidator(_base_url), WithJsonSchema({"type": "string", "format": "uri"})
+]
+Params = dict[str, JsonValue]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PollDoc(_Strict):
+    """How often a run's status is polled: starts at ``initial``, grows by ``multiplier``."""
+
+    initial: PositiveDuration | None = None
+    max: PositiveDuration | None = None
+    multiplier: float | None = Field(default=None, ge=1.0, le=10.0)
+
+
+class RetriesDoc(_Strict):
+    """Re-triggers of a run that ended in one of the ``on`` statuses."""
+
+    attempts: int | None = Field(default=None, ge=0, le=20)
+    on: list[RetryStatus] | None = None
+
+
+class NotificationDoc(BaseModel):
+    """Hex's ProjectRunNotification, passed through to the RunProject call."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["SUCCESS", "FAILURE", "ALL"]
+    includeSuccessScreenshot: bool  # Hex's own field names, camelCase
+    screenshotFormat: Literal["png", "pdf"] | None = None
+    slackChannelIds: list[str] | None = None
+    userIds: list[str] | None = None
+    groupIds: list[str] | None = None
+    subject: str | None = None
+    body: str | None = None
+
+
+class RunDoc(_Strict):
+    """Options sent with every RunProject call."""
+
+    update_published_results: bool | None = None
+    use_cached_sql_results: bool | None = None
+    view_id: str | None = Field(default=None, min_length=1)
+    notifications: list[NotificationDoc] | None = None
+
+
+class SettingsDoc(_Strict):
+    """Settings every project inherits from ``defaults`` and may override."""
+
+    max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
+    timeout: PositiveDuration | None = None
+    poll: PollDoc | None = None
+    retries: RetriesDoc | None = None
+    run: RunDoc | None = None
+
+
+class DatesDoc(_Strict):
+    """A date range: one run per date from ``start`` to ``end`` inclusive."""
+
+    param: str = Field(min_length=1)
+    start: DateValue
+    end: DateValue
+    step: Step = DateStep(1, "day")
+    format: str = Field(default="%Y-%m-%d", min_length=1)
+
+
+class ProjectDoc(SettingsDoc):
+    """One Hex project and the parameter sets to run it with."""
+
+    id: ProjectId
+    name: str | None = Field(default=None, min_length=1)
+    params: Params | None = None
+    runs: list[Params] | None = Field(default=None, min_length=1)
+    matrix: dict[str, Annotated[list[JsonValue], Field(min_length=1)]] | None = None
+    include: list[Params] | None = Field(default=None, min_length=1)
+    exclude: list[Params] | None = Field(default=None, min_length=1)
+    dates: DatesDoc | None = None
+
+
+class HexDoc(_Strict):
+    """Where the Hex API is and which environment variable holds the token."""
+
+    base_url: BaseUrl | None = None
+    token_env: EnvName | None = None
+
+
+class WindowDoc(_Strict):
+    """At most ``count`` calls in any window of ``per``."""
+
+    count: int = Field(ge=1)
+    per: PositiveDuration
+
+
+Windows = Annotated[list[WindowDoc], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+class LimitsDoc(_Strict):
+    """Client-side budgets: all API requests, and run triggers."""
+
+    requests: Windows | None = None
+    triggers: Windows | None = None
+
+
+class ManifestDoc(_Strict):
+    """A hexbatch manifest, version 1."""
+
+    version: Literal[1]
+    hex: HexDoc | None = None
+    defaults: SettingsDoc | None = None
+    limits: LimitsDoc | None = None
+    projects: list[ProjectDoc] = Field(min_length=1)
+    simulate: dict[str, Any] | None = None

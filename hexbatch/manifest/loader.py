@@ -1,0 +1,338 @@
+"""``load_manifest``: read a file, parse YAML with positions, expand ``${VAR}``, validate, merge.
+
+Every problem found is reported at once in one :class:`ManifestError`; no other
+exception escapes, whatever the file holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hexbatch import status
+from hexbatch.manifest.document import ManifestDoc, ProjectDoc, SettingsDoc, WindowDoc
+from hexbatch.manifest.envsubst import expand_env
+from hexbatch.manifest.errors import KeyPath, ManifestError, ManifestIssue, did_you_mean
+from hexbatch.manifest.model import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_TOKEN_ENV,
+    DateRange,
+    Limits,
+    Manifest,
+    PollSettings,
+    ProjectSpec,
+    RetrySettings,
+    RunOptions,
+    SourceLocation,
+    Window,
+)
+from hexbatch.manifest.translate import translate
+from hexbatch.manifest.yamlpos import LoadFailed, YamlDocument, load_yaml
+
+DEFAULT_MAX_IN_FLIGHT = 10
+DEFAULT_TIMEOUT = 30 * 60.0
+DEFAULT_POLL = PollSettings(initial=2.0, max=30.0, multiplier=1.5)
+DEFAULT_RETRIES = RetrySettings(attempts=2, on=frozenset({status.UNABLE_TO_ALLOCATE_KERNEL}))
+DEFAULT_RUN = RunOptions(
+    update_published_results=False, use_cached_sql_results=True, view_id=None, notifications=()
+)
+DEFAULT_LIMITS = Limits(
+    requests=(Window(60, 60.0),),
+    triggers=(Window(20, 60.0), Window(60, 3600.0)),
+)
+# A plan larger than this is almost certainly a mistake (a date range in the wrong century).
+MAX_RUNS = 1_000_000
+
+
+def load_manifest(path: str | Path, env: Mapping[str, str] | None = None) -> Manifest:
+    """Load and validate a manifest; raise :class:`ManifestError` listing every problem.
+
+    ``env`` (default ``os.environ``) feeds ``${VAR}`` expansion and the
+    ``HEX_API_BASE_URL`` override of ``hex.base_url``.
+    """
+    environment = os.environ if env is None else env
+    file = str(path)
+    raw = _read(file)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ManifestError(
+            [ManifestIssue(file, 1, 1, "", f"not UTF-8 text (byte {error.start})")]
+        ) from None
+    try:
+        document = load_yaml(text, file, on_string=lambda value: expand_env(value, environment))
+    except LoadFailed as failed:
+        raise ManifestError(failed.issues) from None
+    if not isinstance(document.data, dict):
+        kind = (
+            "empty" if document.data is None else f"not a mapping ({type(document.data).__name__})"
+        )
+        raise ManifestError(
+            [document.issue((), f"the manifest is {kind}; start with 'version: 1' and 'projects:'")]
+        )
+    try:
+        parsed = ManifestDoc.model_validate(document.data)
+    except ValidationError as error:
+        raise ManifestError(_issues(document, error)) from None
+    except RecursionError:
+        raise ManifestError([document.issue((), "the manifest is nested too deeply")]) from None
+    return _build(document, parsed, hashlib.sha256(raw).hexdigest(), environment)
+
+
+def _read(file: str) -> bytes:
+    try:
+        return Path(file).read_bytes()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ManifestError(
+            [ManifestIssue(file, 1, 1, "", f"cannot read the file: {reason}")]
+        ) from None
+
+
+def _issues(document: YamlDocument, error: ValidationError) -> list[ManifestIssue]:
+    issues = []
+    for detail in error.errors(include_url=False):
+        path, message = translate(ManifestDoc, detail)
+        if path == () and message == "'version' is required":
+            message = "'version' is required (write 'version: 1' at the top)"
+        at_key = detail["type"] == "extra_forbidden"
+        issues.append(document.issue(path, message, at_key=at_key))
+    return sorted(issues, key=lambda issue: (issue.line, issue.column))
+
+
+def _windows(windows: list[WindowDoc] | None, default: tuple[Window, ...]) -> tuple[Window, ...]:
+    if windows is None:
+        return default
+    return tuple(Window(window.count, window.per) for window in windows)
+
+
+def _merged_settings(
+    base: tuple[float, PollSettings, RetrySettings, RunOptions], override: SettingsDoc | None
+) -> tuple[float, PollSettings, RetrySettings, RunOptions]:
+    """Merge a defaults/project settings block key by key over ``base``."""
+    timeout, poll, retries, run = base
+    if override is None:
+        return base
+    if override.timeout is not None:
+        timeout = override.timeout
+    if override.poll is not None:
+        poll = PollSettings(
+            initial=override.poll.initial if override.poll.initial is not None else poll.initial,
+            max=override.poll.max if override.poll.max is not None else poll.max,
+            multiplier=override.poll.multiplier or poll.multiplier,
+        )
+    if override.retries is not None:
+        retries = RetrySettings(
+            attempts=retries.attempts
+            if override.retries.attempts is None
+            else override.retries.attempts,
+            on=retries.on if override.retries.on is None else frozenset(override.retries.on),
+        )
+    if override.run is not None:
+        given = override.run
+        run = RunOptions(
+            update_published_results=run.update_published_results
+            if given.update_published_results is None
+            else given.update_published_results,
+            use_cached_sql_results=run.use_cached_sql_results
+            if given.use_cached_sql_results is None
+            else given.use_cached_sql_results,
+            view_id=given.view_id if given.view_id is not None else run.view_id,
+            notifications=run.notifications
+            if given.notifications is None
+            else tuple(n.model_dump(exclude_none=True) for n in given.notifications),
+        )
+    return timeout, poll, retries, run
+
+
+def _build(
+    document: YamlDocument, parsed: ManifestDoc, digest: str, env: Mapping[str, str]
+) -> Manifest:
+    issues: list[ManifestIssue] = []
+    base = _merged_settings(
+        (DEFAULT_TIMEOUT, DEFAULT_POLL, DEFAULT_RETRIES, DEFAULT_RUN), parsed.defaults
+    )
+    projects = []
+    for index, project in enumerate(parsed.projects):
+        path: KeyPath = ("projects", index)
+        timeout, poll, retries, run = _merged_settings(base, project)
+        line, column = document.position(path)
+        spec = ProjectSpec(
+            id=project.id,
+            name=project.name or project.id,
+            max_in_flight=project.max_in_flight,
+            timeout=timeout,
+            poll=poll,
+            retries=retries,
+            run=run,
+            params=project.params or {},
+            runs=tuple(project.runs) if project.runs is not None else None,
+            matrix={key: tuple(values) for key, values in project.matrix.items()}
+            if project.matrix is not None
+            else None,
+            include=tuple(project.include or ()),
+            exclude=tuple(project.exclude or ()),
+            dates=_date_range(project),
+            index=index,
+            location=SourceLocation(document.file, line, column),
+        )
+        issues.extend(document.issue(p, m) for p, m in _check_project(project, spec, path))
+        projects.append(spec)
+    if issues:
+        raise ManifestError(sorted(issues, key=lambda issue: (issue.line, issue.column)))
+    hex_settings = parsed.hex
+    base_url = (hex_settings.base_url if hex_settings else None) or DEFAULT_BASE_URL
+    if env.get(BASE_URL_ENV):
+        base_url = env[BASE_URL_ENV].rstrip("/")
+    limits = parsed.limits
+    return Manifest(
+        source=Path(document.file),
+        sha256=digest,
+        base_url=base_url,
+        token_env=(hex_settings.token_env if hex_settings else None) or DEFAULT_TOKEN_ENV,
+        max_in_flight=(parsed.defaults.max_in_flight if parsed.defaults else None)
+        or DEFAULT_MAX_IN_FLIGHT,
+        limits=Limits(
+            requests=_windows(limits.requests if limits else None, DEFAULT_LIMITS.requests),
+            triggers=_windows(limits.triggers if limits else None, DEFAULT_LIMITS.triggers),
+        ),
+        projects=tuple(projects),
+        simulate=_simulate(parsed.simulate, Path(document.file)),
+    )
+
+
+def _date_range(project: ProjectDoc) -> DateRange | None:
+    dates = project.dates
+    if dates is None:
+        return None
+    return DateRange(dates.param, dates.start, dates.end, dates.step, dates.format)
+
+
+def _simulate(section: dict[str, Any] | None, source: Path) -> dict[str, Any] | None:
+    """Keep the ``simulate:`` section as data; resolve a scenario path against the manifest."""
+    if section is None:
+        return None
+    scenario = section.get("scenario")
+    if isinstance(scenario, str):
+        resolved = Path(scenario)
+        if not resolved.is_absolute():
+            resolved = source.resolve().parent / resolved
+        return {**section, "scenario": str(resolved)}
+    return dict(section)
+
+
+def _check_project(
+    project: ProjectDoc, spec: ProjectSpec, path: KeyPath
+) -> list[tuple[KeyPath, str]]:
+    """Rules that span several keys of one project entry."""
+    problems: list[tuple[KeyPath, str]] = []
+    matrix = project.matrix or {}
+    problems.extend(
+        ((*path, "matrix", key), f"write {key} beside matrix, at the project level")
+        for key in ("include", "exclude")
+        if key in matrix
+    )
+    for position, entry in enumerate(project.exclude or ()):
+        if not matrix:
+            problems.append(((*path, "exclude"), "exclude needs a matrix to exclude from"))
+            break
+        if not entry:
+            problems.append(
+                ((*path, "exclude", position), "is empty (it would exclude everything)")
+            )
+        for key in entry:
+            if key not in matrix:
+                hint = did_you_mean(key, matrix)
+                problems.append(
+                    ((*path, "exclude", position, key), f"{key!r} is not a matrix key{hint}")
+                )
+    for position, entry in enumerate(project.include or ()):
+        if not entry:
+            problems.append(((*path, "include", position), "is empty (it adds nothing)"))
+    if spec.dates is not None:
+        if spec.dates.end < spec.dates.start:
+            problems.append(
+                (
+                    (*path, "dates", "end"),
+                    f"{spec.dates.end} is before start {spec.dates.start}",
+                )
+            )
+        if spec.dates.param in matrix:
+            problems.append(
+                ((*path, "dates", "param"), f"{spec.dates.param!r} is also a matrix key")
+            )
+        try:
+            spec.dates.start.strftime(spec.dates.format)
+        except ValueError as error:
+            problems.append(((*path, "dates", "format"), f"not a date format: {error}"))
+    if spec.poll.initial > spec.poll.max:
+        problems.append(
+            ((*path, "poll"), f"initial {spec.poll.initial:g}s is above max {spec.poll.max:g}s")
+        )
+    if spec.run.view_id is not None and spec.has_inputs:
+        problems.append(
+            (
+                _inputs_path(project, path),
+                "view_id runs a saved view with its own inputs; it cannot be combined with"
+                " params, runs, matrix, include or dates (Hex refuses both at once)",
+            )
+        )
+    elif spec.run.update_published_results and spec.has_inputs:
+        problems.append(
+            (
+                _inputs_path(project, path),
+                "update_published_results: true cannot be combined with input parameters"
+                " (Hex refuses it); drop the parameters or set update_published_results: false",
+            )
+        )
+    problems.extend(_check_params(project, path))
+    size = _expansion_bound(spec)
+    if size > MAX_RUNS:
+        problems.append((path, f"expands to {size:,} runs; a plan holds at most {MAX_RUNS:,}"))
+    return problems
+
+
+def _inputs_path(project: ProjectDoc, path: KeyPath) -> KeyPath:
+    for key in ("params", "runs", "matrix", "include", "dates"):
+        if getattr(project, key):
+            return (*path, key)
+    return path  # pragma: no cover - only called when some input exists
+
+
+def _check_params(project: ProjectDoc, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Refuse numbers JSON cannot carry (NaN, infinity) anywhere in the parameters."""
+    problems: list[tuple[KeyPath, str]] = []
+
+    def visit(value: Any, where: KeyPath) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append((where, f"{value} cannot be sent to Hex (not a finite number)"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, (*where, key))
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                visit(item, (*where, position))
+
+    for key in ("params", "runs", "matrix", "include"):
+        visit(getattr(project, key), (*path, key))
+    return problems
+
+
+def _expansion_bound(spec: ProjectSpec) -> int:
+    """An upper bound of the runs a project expands to (before excludes and duplicates)."""
+    size = len(spec.runs) if spec.runs is not None else 1
+    if spec.matrix:
+        size *= math.prod(len(values) for values in spec.matrix.values()) + len(spec.include)
+    elif spec.include:
+        size *= len(spec.include)
+    if spec.dates is not None:
+        days = (spec.dates.end - spec.dates.start).days + 1
+        size *= max(days, 1)
+    return size

@@ -1,0 +1,142 @@
+"""The validated manifest: effective settings per project, with defaults merged in."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hexbatch.manifest.durations import DateStep
+
+DEFAULT_BASE_URL = "https://app.hex.tech/api/v1"
+DEFAULT_TOKEN_ENV = "HEX_API_TOKEN"  # noqa: S105 - a variable name, not a secret
+BASE_URL_ENV = "HEX_API_BASE_URL"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A budget: at most ``count`` calls in any ``per`` seconds."""
+
+    count: int
+    per: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Client-side budgets for all API requests and for run triggers, each with several windows."""
+
+    requests: tuple[Window, ...]
+    triggers: tuple[Window, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    """Status polling backoff in seconds: ``initial``, growing by ``multiplier`` up to ``max``."""
+
+    initial: float
+    max: float
+    multiplier: float
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """``attempts`` re-triggers after the first run, when it ends in one of the ``on`` statuses."""
+
+    attempts: int
+    on: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Options sent with each RunProject call (Hex's camelCase names are the engine's concern)."""
+
+    update_published_results: bool
+    use_cached_sql_results: bool
+    view_id: str | None
+    notifications: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """One run per date from ``start`` to ``end`` inclusive, rendered with ``format``."""
+
+    param: str
+    start: dt.date
+    end: dt.date
+    step: DateStep
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where something was written: file and 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSpec:
+    """One project entry of a manifest: effective settings and the inputs of its expansion.
+
+    ``index`` is the entry's position under ``projects`` (for error paths);
+    ``location`` is where it starts in the file. The hash uses the id and the
+    index only, so specs can key dictionaries although they hold mappings.
+    """
+
+    id: str
+    name: str
+    max_in_flight: int | None
+    timeout: float
+    poll: PollSettings
+    retries: RetrySettings
+    run: RunOptions
+    params: Mapping[str, Any] = field(default_factory=dict)
+    runs: tuple[Mapping[str, Any], ...] | None = None
+    matrix: Mapping[str, tuple[Any, ...]] | None = None
+    include: tuple[Mapping[str, Any], ...] = ()
+    exclude: tuple[Mapping[str, Any], ...] = ()
+    dates: DateRange | None = None
+    index: int = 0
+    location: SourceLocation = field(default=SourceLocation("", 1, 1), compare=False)
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.index))
+
+    @property
+    def has_inputs(self) -> bool:
+        """Tell whether any run of this project sends input parameters."""
+        return bool(
+            self.params
+            or (self.runs and any(self.runs))
+            or self.matrix
+            or self.include
+            or self.dates
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A loaded, validated manifest (version 1).
+
+    ``base_url`` is already the effective one for the manifest and the
+    environment (``HEX_API_BASE_URL`` overrides the file); a command-line
+    ``--base-url`` is applied with :meth:`with_base_url`.
+    """
+
+    source: Path
+    sha256: str
+    base_url: str
+    token_env: str
+    max_in_flight: int
+    limits: Limits
+    projects: tuple[ProjectSpec, ...]
+    simulate: Mapping[str, Any] | None = None
+
+    def with_base_url(self, base_url: str) -> Manifest:
+        """Return a copy pointed at another API base URL (the ``--base-url`` override)."""
+        return dataclasses.replace(self, base_url=base_url.rstrip("/"))

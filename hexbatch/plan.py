@@ -1,0 +1,223 @@
+"""From a manifest to the exact, ordered list of runs, each with a deterministic key.
+
+Expansion of one project (the order runs are listed, triggered and reported in):
+for each ``runs`` entry (or one empty set), for each matrix combination (or one
+empty set), for each date (or none): ``params``, then the run entry, then the
+combination, then the date parameter, later values winning on equal keys.
+
+The matrix follows GitHub Actions: the cartesian product in declaration order;
+``exclude`` drops every combination that matches all of an entry's pairs (a
+partial match); then each ``include`` entry is added to every remaining
+combination it does not contradict on an original matrix key (keys it adds may
+be overwritten by later includes), and becomes a new combination of its own
+when it fits none.
+
+A run key is the first 20 hex digits of
+``sha256(project_id + "\\n" + canonical JSON of params)``, where canonical JSON
+has sorted keys, no whitespace and ASCII escapes: the same in every process,
+on every machine, whatever the dict order.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hexbatch.manifest import ManifestError, ManifestIssue
+from hexbatch.manifest.errors import format_path
+from hexbatch.manifest.model import DateRange, Manifest, ProjectSpec
+
+PLAN_SCHEMA = "hexbatch.plan/1"
+KEY_LENGTH = 20
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise JSON-able data the one way keys are computed from (sorted, compact, ASCII)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+
+
+def run_key(project_id: str, params: Mapping[str, Any]) -> str:
+    """Return the deterministic key of one run of a project with these parameters."""
+    text = f"{project_id.lower()}\n{canonical_json(params)}"
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:KEY_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One planned run: its key, its project, the input parameters sent, and its plan position."""
+
+    key: str
+    project: ProjectSpec
+    params: Mapping[str, Any]
+    index: int
+
+    @property
+    def project_id(self) -> str:
+        """The Hex project id."""
+        return self.project.id
+
+    @property
+    def project_name(self) -> str:
+        """The project's label in logs and reports."""
+        return self.project.name
+
+    def as_json(self) -> dict[str, Any]:
+        """The run as it appears in ``hexbatch plan --json``."""
+        return {
+            "key": self.key,
+            "project_id": self.project.id,
+            "project": self.project.name,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The runs a manifest expands to, in order, with a hash of their keys and any warnings."""
+
+    manifest: Manifest
+    items: tuple[RunSpec, ...]
+    plan_hash: str
+    warnings: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def counts(self) -> dict[int, int]:
+        """Runs per project entry, keyed by the entry's index under ``projects``."""
+        return dict(Counter(item.project.index for item in self.items))
+
+    def as_json(self) -> dict[str, Any]:
+        """The plan as ``hexbatch plan --json`` prints it (schema ``hexbatch.plan/1``)."""
+        return {
+            "schema": PLAN_SCHEMA,
+            "manifest": str(self.manifest.source),
+            "plan_hash": self.plan_hash,
+            "warnings": list(self.warnings),
+            "runs": [item.as_json() for item in self.items],
+        }
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Compare YAML values the way JSON would (so ``1`` and ``true`` differ)."""
+    return canonical_json(left) == canonical_json(right)
+
+
+def _matches(combination: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
+    return all(
+        key in combination and _same(combination[key], value) for key, value in entry.items()
+    )
+
+
+def matrix_combinations(
+    matrix: Mapping[str, Sequence[Any]] | None,
+    include: Sequence[Mapping[str, Any]] = (),
+    exclude: Sequence[Mapping[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """Expand a matrix with GitHub-Actions-like ``exclude`` and ``include``."""
+    keys = list(matrix or {})
+    combinations: list[dict[str, Any]] = []
+    if matrix:
+        for values in itertools.product(*(matrix[key] for key in keys)):
+            combination = dict(zip(keys, values, strict=True))
+            if not any(_matches(combination, entry) for entry in exclude):
+                combinations.append(combination)
+    original = set(keys)
+    added: list[dict[str, Any]] = []
+    for entry in include:
+        fixed = {key: value for key, value in entry.items() if key in original}
+        fitting = [c for c in combinations if _matches(c, fixed)] if combinations else []
+        for combination in fitting:
+            combination.update(entry)
+        if not fitting:
+            added.append(dict(entry))
+    return combinations + added
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def date_values(dates: DateRange) -> list[str]:
+    """Render every date of the range, ``start`` to ``end`` inclusive, with its format."""
+    rendered = []
+    step = dates.step
+    for number in itertools.count():
+        if step.unit == "month":  # counted from start so Jan 31 gives Feb 28, then Mar 31
+            day = _add_months(dates.start, number * step.count)
+        else:
+            days = step.count * (7 if step.unit == "week" else 1)
+            day = dates.start + dt.timedelta(days=number * days)
+        if day > dates.end:
+            break
+        rendered.append(day.strftime(dates.format))
+    return rendered
+
+
+def expand_project(project: ProjectSpec) -> Iterator[dict[str, Any]]:
+    """Yield the parameter sets of one project in plan order (duplicates included)."""
+    runs: Sequence[Mapping[str, Any]] = project.runs if project.runs is not None else ({},)
+    has_matrix = bool(project.matrix) or bool(project.include)
+    combinations: Sequence[Mapping[str, Any]] = (
+        matrix_combinations(project.matrix, project.include, project.exclude)
+        if has_matrix
+        else ({},)
+    )
+    dates: Sequence[str | None] = (
+        date_values(project.dates) if project.dates is not None else (None,)
+    )
+    date_param = project.dates.param if project.dates is not None else ""
+    for run in runs:
+        for combination in combinations:
+            base = {**project.params, **run, **combination}
+            for day in dates:
+                yield base if day is None else {**base, date_param: day}
+
+
+def build_plan(manifest: Manifest) -> Plan:
+    """Expand every project into runs; raise ManifestError if a project expands to nothing."""
+    items: list[RunSpec] = []
+    seen: dict[str, int] = {}
+    warnings: list[str] = []
+    issues: list[ManifestIssue] = []
+    for project in manifest.projects:
+        produced = duplicates = 0
+        for params in expand_project(project):
+            produced += 1
+            key = run_key(project.id, params)
+            if key in seen:
+                duplicates += 1
+                continue
+            seen[key] = len(items)
+            items.append(RunSpec(key, project, params, len(items)))
+        where = format_path(("projects", project.index))
+        if produced == 0:
+            location = project.location
+            issues.append(
+                ManifestIssue(
+                    location.file,
+                    location.line,
+                    location.column,
+                    where,
+                    "expands to no runs (every matrix combination is excluded)",
+                )
+            )
+        elif duplicates:
+            warnings.append(
+                f"{where} ({project.name}): {duplicates} duplicate run(s) collapsed into one"
+            )
+    if issues:
+        raise ManifestError(issues)
+    digest = hashlib.sha256("\n".join(item.key for item in items).encode("ascii")).hexdigest()
+    return Plan(manifest, tuple(items), digest, tuple(warnings))
