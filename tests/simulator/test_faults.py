@@ -1,0 +1,177 @@
+"""Injected faults observed from a real HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from hexbatch.simulator import ledger_of
+from tests.simulator.conftest import (
+    AUTH,
+    OPEN,
+    FakeClock,
+    MakeClient,
+    RecordingSleep,
+    scenario_with,
+)
+
+Client = TestClient[Any, Any]
+RUNS = f"/api/v1/projects/{OPEN}/runs"
+
+
+async def _with_faults(make_client: MakeClient, *faults: dict[str, Any], **kw: Any) -> Client:
+    return await make_client(scenario_with(faults=list(faults)), **kw)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_error_fault_answers_before_doing_anything(
+    make_client: MakeClient, status: int
+) -> None:
+    """An error fault answers its status and creates no run."""
+    client = await _with_faults(
+        make_client, {"operation": "RunProject", "kind": "error", "status": status, "every_nth": 1}
+    )
+    response = await client.post(RUNS, json={}, headers=AUTH)
+
+    assert response.status == status
+    assert ledger_of(client.app).runs == []
+
+
+async def test_gateway_errors_are_not_json(make_client: MakeClient) -> None:
+    """A 502 looks like a gateway's HTML page, not an API error."""
+    client = await _with_faults(
+        make_client, {"operation": "*", "kind": "error", "status": 502, "every_nth": 1}
+    )
+    response = await client.get("/api/v1/projects", headers=AUTH)
+
+    assert response.content_type == "text/html"
+
+
+async def test_every_nth_fires_on_multiples(make_client: MakeClient) -> None:
+    """every_nth: 3 fails the third and sixth requests only."""
+    client = await _with_faults(
+        make_client, {"operation": "ListProjects", "kind": "error", "every_nth": 3}
+    )
+    statuses = [(await client.get("/api/v1/projects", headers=AUTH)).status for _ in range(6)]
+
+    assert statuses == [200, 200, 500, 200, 200, 500]
+
+
+async def test_faults_apply_only_to_their_operation(make_client: MakeClient) -> None:
+    """A RunProject fault leaves other operations alone."""
+    client = await _with_faults(
+        make_client, {"operation": "RunProject", "kind": "error", "every_nth": 1}
+    )
+    response = await client.get("/api/v1/projects", headers=AUTH)
+
+    assert response.status == 200
+
+
+async def test_max_times_caps_a_fault(make_client: MakeClient) -> None:
+    """max_times: 1 fires a fault once and never again."""
+    client = await _with_faults(
+        make_client, {"operation": "*", "kind": "error", "every_nth": 1, "max_times": 1}
+    )
+    statuses = [(await client.get("/api/v1/projects", headers=AUTH)).status for _ in range(3)]
+
+    assert statuses == [500, 200, 200]
+
+
+async def test_probability_is_repeatable_under_the_seed(make_client: MakeClient) -> None:
+    """The same seed makes a probabilistic fault fire on the same requests."""
+    patterns = []
+    for _ in range(2):
+        client = await _with_faults(
+            make_client, {"operation": "*", "kind": "error", "probability": 0.5}
+        )
+        patterns.append(
+            [(await client.get("/api/v1/projects", headers=AUTH)).status for _ in range(12)]
+        )
+
+    assert patterns[0] == patterns[1]
+    assert {200, 500} == set(patterns[0])
+
+
+async def test_latency_waits_before_serving(make_client: MakeClient) -> None:
+    """A latency fault sleeps its scaled delay and then serves normally."""
+    sleep = RecordingSleep()
+    client = await make_client(
+        scenario_with(
+            time_scale=0.5,
+            faults=[{"operation": "*", "kind": "latency", "delay": "3s", "every_nth": 1}],
+        ),
+        sleep=sleep,
+    )
+    response = await client.get("/api/v1/projects", headers=AUTH)
+
+    assert response.status == 200
+    assert sleep.calls == [1.5]
+
+
+async def test_slow_answer_outlasts_client_timeout_after_creating_run(
+    make_client: MakeClient,
+) -> None:
+    """A slow RunProject times the client out although the run was created."""
+    client = await _with_faults(
+        make_client, {"operation": "RunProject", "kind": "slow", "delay": 0.3, "every_nth": 1}
+    )
+    with pytest.raises(asyncio.TimeoutError):
+        await client.post(RUNS, json={}, headers=AUTH, timeout=aiohttp.ClientTimeout(total=0.05))
+
+    assert len(ledger_of(client.app).runs) == 1
+
+
+async def test_reset_drops_connection_after_creating_run(make_client: MakeClient) -> None:
+    """A reset fault breaks the connection, yet the run exists (the ambiguous case)."""
+    client = await _with_faults(
+        make_client, {"operation": "RunProject", "kind": "reset", "every_nth": 1}
+    )
+    with pytest.raises(aiohttp.ClientError):
+        await client.post(RUNS, json={}, headers=AUTH)
+
+    assert len(ledger_of(client.app).runs) == 1
+    assert [f.kind for f in ledger_of(client.app).faults] == ["reset"]
+
+
+async def test_malformed_body_is_not_json(make_client: MakeClient) -> None:
+    """A malformed fault sends a truncated JSON body with the normal status."""
+    client = await _with_faults(
+        make_client, {"operation": "RunProject", "kind": "malformed", "every_nth": 1}
+    )
+    response = await client.post(RUNS, json={}, headers=AUTH)
+    text = await response.text()
+
+    assert response.status == 201
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    assert len(ledger_of(client.app).runs) == 1
+
+
+async def test_flap_swaps_running_for_pending(make_client: MakeClient, clock: FakeClock) -> None:
+    """A flap fault reports a RUNNING run as PENDING on the affected request."""
+    client = await _with_faults(
+        make_client, {"operation": "GetRunStatus", "kind": "flap", "every_nth": 2}, clock=clock
+    )
+    created = await (await client.post(RUNS, json={}, headers=AUTH)).json()
+    clock.advance(10)
+    path = f"{RUNS}/{created['runId']}"
+    seen = [(await (await client.get(path, headers=AUTH)).json())["status"] for _ in range(4)]
+
+    assert seen == ["RUNNING", "PENDING", "RUNNING", "PENDING"]
+
+
+async def test_flap_leaves_finished_runs_alone(make_client: MakeClient, clock: FakeClock) -> None:
+    """Flapping never changes a terminal status."""
+    client = await _with_faults(
+        make_client, {"operation": "GetProjectRuns", "kind": "flap", "every_nth": 1}, clock=clock
+    )
+    await client.post(RUNS, json={}, headers=AUTH)
+    clock.advance(1000)
+    body = await (await client.get(RUNS, headers=AUTH)).json()
+
+    assert body["runs"][0]["status"] == "COMPLETED"
