@@ -194,7 +194,7 @@ class DatesDoc(_Strict):
     param: str = Field(min_length=1)
     start: DateValue
     end: DateValue
-    step: Step = DateStep(1, "day")
+    step: Step = Field(default="1d", validate_default=True)
     format: str = Field(default="%Y-%m-%d", min_length=1)
 
 
