@@ -1,0 +1,155 @@
+"""The HTML report in a real browser: headless Chromium renders it without errors.
+
+Why: string tests cannot prove that the page's script runs, that hostile strings
+stay text once the DOM is built, or that nothing is fetched from the network. So
+these tests write a report with ~2,000 runs plus hostile params, errors, names and
+URLs, open it in headless Debian ``chromium`` and read back the DOM it built
+(``--dump-dom``) and the browser's console log (``--enable-logging=stderr``).
+The page marks ``<body data-ready="1">`` once drawn and records script errors on
+``<html data-js-error>``; any console message (a script error, a blocked fetch
+reported by the page's Content-Security-Policy) fails the test. A screenshot is
+kept as an artefact: in ``$HEXBATCH_TEST_ARTIFACTS`` if set, else pytest's tmp dir.
+
+The tests skip only when no chromium binary exists (install it with
+``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hexbatch import status as st
+from hexbatch.outcome import BatchReport, RunOutcome
+from hexbatch.report import render_html
+from tests.report.builders import HOSTILE, attempt, large_report, small_report
+
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary (apt-get install -y chromium)"
+)
+ESCAPED_HOSTILE = "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+
+
+def _hostile_report() -> BatchReport:
+    """~2,000 runs, led by runs whose every user string is hostile, so they are drawn first."""
+    base = large_report(2000)
+    hostile_run = RunOutcome(
+        "hostile",
+        "pid-x",
+        HOSTILE,
+        {"segment": HOSTILE, "q": '"quoted" & <b>bold</b>'},
+        st.ERRORED,
+        [attempt(5, 60, st.ERRORED, HOSTILE, error=HOSTILE, url="javascript:alert(1)")],
+        error=HOSTILE,
+    )
+    return replace(base, runs=[hostile_run, *small_report().runs, *base.runs])
+
+
+def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    """Run headless chromium with networking extras off and a throwaway profile."""
+    assert CHROMIUM is not None
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        # Lets the page's script finish before the DOM is dumped or the shot taken.
+        "--virtual-time-budget=5000",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hostile 2,000-run report written to a temporary file."""
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    path.write_text(render_html(_hostile_report()), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def loaded(page: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The DOM chromium built from the page, and its log."""
+    done = _chromium("--dump-dom", page.as_uri(), profile=tmp_path_factory.mktemp("profile"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, done.stderr
+
+
+def test_page_renders_and_marks_itself_ready(loaded: tuple[str, str]) -> None:
+    """The script ran to the end: <body data-ready="1"> and some, not all, rows drawn."""
+    dom, _ = loaded
+
+    body = re.search(r"<body[^>]*>", dom)
+    assert body is not None
+    assert 'data-ready="1"' in body.group()
+    rows = re.search(r'data-rows="(\d+)"', body.group())
+    assert rows is not None
+    assert 0 < int(rows.group(1)) < 500  # the table draws lazily, not 2,000 rows at once
+
+
+def test_no_script_error_or_console_message(loaded: tuple[str, str]) -> None:
+    """Neither the page's error hook nor the browser's console saw any message."""
+    dom, log = loaded
+
+    html_tag = re.search(r"<html[^>]*>", dom)
+    assert html_tag is not None
+    assert "data-js-error" not in html_tag.group()
+    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    assert console == []
+
+
+def test_hostile_strings_stay_text_in_the_dom(loaded: tuple[str, str]) -> None:
+    """Hostile names, params and errors are shown as text and never become elements or links."""
+    dom, _ = loaded
+
+    assert "<img" not in dom
+    assert "<b>bold</b>" not in dom
+    assert ESCAPED_HOSTILE in dom
+    assert 'href="javascript:' not in dom
+
+
+def test_header_counts_include_every_status(loaded: tuple[str, str]) -> None:
+    """The header shows a count chip per status present in the batch."""
+    dom, _ = loaded
+
+    for status in (st.ERRORED, st.TRIGGER_FAILED, st.SKIPPED, st.COMPLETED):
+        assert f'data-status="{status}"' in dom
+
+
+def test_screenshot_is_saved(page: Path, tmp_path: Path) -> None:
+    """A 1400x900 screenshot of the page is written as a test artefact."""
+    artefacts = Path(os.environ.get("HEXBATCH_TEST_ARTIFACTS") or tmp_path)
+    artefacts.mkdir(parents=True, exist_ok=True)
+    shot = artefacts / "report-browser.png"
+
+    done = _chromium(
+        f"--screenshot={shot}",
+        "--window-size=1400,900",
+        "--hide-scrollbars",
+        page.as_uri(),
+        profile=tmp_path / "profile",
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    assert shot.stat().st_size > 20_000  # a blank page would compress far smaller
+    sys.stdout.write(f"screenshot: {shot}\n")
