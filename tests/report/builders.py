@@ -113,7 +113,11 @@ def large_report(count: int, seed: int = 7, hostile: bool = True) -> BatchReport
         if n % 31 == 0:
             attempts.append(attempt(start, 4, st.UNABLE_TO_ALLOCATE_KERNEL, f"r{n}a"))
             start += 10
-        error = f"cell failed on row {n} <b>&amp;</b>" if final != st.COMPLETED else None
+        error = None
+        if final != st.COMPLETED:
+            error = f"cell 'load_{project}' raised ValueError on partition {n}"
+            if hostile:
+                error += " <b>&amp;</b>"
         attempts.append(attempt(start, took, final, f"r{n}", error=error))
         lanes[lane] = start + took
         runs.append(RunOutcome(f"k{n}", project_id, project, params, final, attempts, error))

@@ -77,11 +77,11 @@ def test_long_failure_lists_are_cut() -> None:
     report = large_report(400, hostile=False)
     failures = sum(1 for run in report.runs if not run.ok)
 
-    render_console(report, Console(file=out, width=80))
+    render_console(report, Console(file=out, width=200))
 
     text = out.getvalue()
     assert f"Did not complete ({failures}), first {FAILURES_SHOWN} shown" in text
-    assert text.count("cell failed on row") == FAILURES_SHOWN
+    assert text.count("raised ValueError") == FAILURES_SHOWN
 
 
 def test_user_strings_are_not_read_as_rich_markup() -> None:

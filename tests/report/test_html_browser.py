@@ -153,3 +153,61 @@ def test_screenshot_is_saved(page: Path, tmp_path: Path) -> None:
     assert shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size > 20_000  # a blank page would compress far smaller
     sys.stdout.write(f"screenshot: {shot}\n")
+
+
+# Appended to the page only in the test below: it drives the page like a user
+# (types a filter, picks a status, clicks a column twice) and writes what the
+# table then shows into attributes on <body> for the DOM dump to carry out.
+DRIVER = """
+<script>
+window.setTimeout(function () {
+  var search = document.getElementById("search");
+  search.value = "churn-model";
+  search.dispatchEvent(new Event("input"));
+  window.setTimeout(function () {
+    var body = document.body;
+    body.dataset.afterText = document.getElementById("shown").textContent;
+    var select = document.getElementById("status-filter");
+    select.value = "ERRORED";
+    select.dispatchEvent(new Event("change"));
+    body.dataset.afterStatus = document.getElementById("shown").textContent;
+    var duration = document.querySelector('th[data-key="duration"]');
+    duration.click();
+    duration.click();
+    var cells = document.querySelectorAll("#rows tr:not(.spacer) td:nth-child(6)");
+    body.dataset.firstDurations = Array.prototype.map.call(
+      Array.prototype.slice.call(cells, 0, 3), function (td) { return td.textContent; }).join("|");
+    body.dataset.sort = duration.getAttribute("aria-sort");
+  }, 400);
+}, 50);
+</script>
+"""
+
+
+def _seconds(text: str) -> float:
+    """Parse the table's duration text (``12.3s``, ``4m 05s``) back into seconds."""
+    minutes = re.match(r"(\d+)m (\d+)s", text)
+    if minutes:
+        return int(minutes.group(1)) * 60 + int(minutes.group(2))
+    return float(text.rstrip("s"))
+
+
+def test_filter_and_sort_work_in_the_browser(tmp_path: Path) -> None:
+    """Typing a filter, picking a status and sorting by duration update the table."""
+    report = large_report(600, hostile=False)
+    churn = [run for run in report.runs if run.project == "churn-model"]
+    churn_errored = [run for run in churn if run.status == st.ERRORED]
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report).replace("</body>", DRIVER + "</body>"), encoding="utf-8")
+
+    done = _chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
+
+    body = re.search(r"<body[^>]*>", done.stdout)
+    assert body is not None
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group()))
+    assert attrs["after-text"] == f"showing {len(churn)} of 600 runs"
+    assert attrs["after-status"] == f"showing {len(churn_errored)} of 600 runs"
+    assert attrs["sort"] == "descending"
+    durations = [_seconds(text) for text in attrs["first-durations"].split("|")]
+    assert durations == sorted(durations, reverse=True)
+    assert len(durations) == min(3, len(churn_errored))
