@@ -57,17 +57,25 @@ def simulate(host: str, port: int, scenario_path: Path | None, allow_remote: boo
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
-async def _serve(scenario: Scenario, host: str, port: int) -> None:
-    """Start the server, print how to use it, wait for a stop signal."""
-    stop = asyncio.Event()
+async def _serve(
+    scenario: Scenario, host: str, port: int, stop: asyncio.Event | None = None
+) -> None:
+    """Start the server, print how to use it, serve until SIGINT/SIGTERM (or ``stop``)."""
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Not every platform's event loop supports signal handlers; Ctrl-C still works there.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    async with run_simulator(scenario, host=host, port=port) as handle:
-        _announce(handle)
-        await stop.wait()
+            installed.append(signum)
+    try:
+        async with run_simulator(scenario, host=host, port=port) as handle:
+            _announce(handle)
+            await stop.wait()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
     click.echo("simulator stopped")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from hexbatch.simulator.cli import is_loopback, simulate
+from hexbatch.simulator import Scenario
+from hexbatch.simulator import cli as cli_module
+from hexbatch.simulator.cli import _serve, is_loopback, simulate
 
 LAUNCH = "from hexbatch.simulator.cli import simulate; simulate()"
 
@@ -89,3 +92,49 @@ def test_bad_scenario_is_a_usage_error(tmp_path: Path) -> None:
 def test_is_loopback(host: str, loopback: bool) -> None:
     """Only addresses of this machine count as loopback."""
     assert is_loopback(host) is loopback
+
+
+async def test_serve_announces_and_stops_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process, the server prints its URL, token and curl line, and stops when told."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(_serve(Scenario.default(), "127.0.0.1", 0, stop))
+    printed = ""
+    for _ in range(500):
+        printed += capsys.readouterr().out
+        if "Press Ctrl-C" in printed:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    printed += capsys.readouterr().out
+
+    assert "token:    hxtp_simulator_demo" in printed
+    assert "curl -H" in printed
+    assert "simulator stopped" in printed
+
+
+def test_port_in_use_is_reported() -> None:
+    """A port that is already taken ends the command with a clear message."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(simulate, ["--port", str(port)])
+
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_remote_host_is_served_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --allow-remote a non-loopback host is accepted, with a warning."""
+    served: list[tuple[str, int]] = []
+
+    async def fake_serve(scenario: Scenario, host: str, port: int) -> None:
+        served.append((host, port))
+
+    monkeypatch.setattr(cli_module, "_serve", fake_serve)
+    result = CliRunner().invoke(simulate, ["--host", "0.0.0.0", "--allow-remote"])  # noqa: S104
+
+    assert result.exit_code == 0
+    assert served == [("0.0.0.0", 8765)]  # noqa: S104
+    assert "WARNING" in result.output
