@@ -156,11 +156,16 @@ def test_screenshot_is_saved(page: Path, tmp_path: Path) -> None:
 
 
 # Appended to the page only in the test below: it drives the page like a user
-# (types a filter, picks a status, clicks a column twice) and writes what the
+# (hovers the first bar, types a filter, picks a status, clicks a column twice) and writes what the
 # table then shows into attributes on <body> for the DOM dump to carry out.
 DRIVER = """
 <script>
 window.setTimeout(function () {
+  var canvas = document.getElementById("timeline");
+  var box = canvas.getBoundingClientRect();
+  canvas.dispatchEvent(new MouseEvent("mousemove", {clientX: box.left + 2, clientY: box.top + 21}));
+  var tooltip = document.getElementById("tooltip");
+  document.body.dataset.tooltip = tooltip.hidden ? "" : tooltip.textContent.split("\\n")[0];
   var search = document.getElementById("search");
   search.value = "churn-model";
   search.dispatchEvent(new Event("input"));
@@ -193,7 +198,7 @@ def _seconds(text: str) -> float:
 
 
 def test_filter_and_sort_work_in_the_browser(tmp_path: Path) -> None:
-    """Typing a filter, picking a status and sorting by duration update the table."""
+    """Hovering a bar, typing a filter, picking a status and sorting do what they say."""
     report = large_report(600, hostile=False)
     churn = [run for run in report.runs if run.project == "churn-model"]
     churn_errored = [run for run in churn if run.status == st.ERRORED]
@@ -205,6 +210,7 @@ def test_filter_and_sort_work_in_the_browser(tmp_path: Path) -> None:
     body = re.search(r"<body[^>]*>", done.stdout)
     assert body is not None
     attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group()))
+    assert attrs["tooltip"].startswith("daily-revenue [run_date=")
     assert attrs["after-text"] == f"showing {len(churn)} of 600 runs"
     assert attrs["after-status"] == f"showing {len(churn_errored)} of 600 runs"
     assert attrs["sort"] == "descending"

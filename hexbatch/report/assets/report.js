@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  var startedAt = window.performance.now();
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
   var RUNS = DATA.runs;
   var PROJECTS = DATA.projects;
@@ -391,4 +392,5 @@
   rebuildView();
   document.body.setAttribute("data-ready", "1");
   document.body.setAttribute("data-rows", String(tbody.querySelectorAll("tr:not(.spacer)").length));
+  document.body.setAttribute("data-render-ms", String(Math.round(window.performance.now() - startedAt)));
 }());
