@@ -349,6 +349,8 @@ def _describe(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], in
     problems = []
     for error in exc.errors():
         loc = tuple(error["loc"])
+        if _wrong_union_branch(loc, error.get("input")):
+            continue
         # Union branches add type names to the location; keep only real keys.
         path = tuple(part for part in loc if isinstance(part, int) or not _is_type_tag(part))
         line = _nearest_line(path, lines)
@@ -356,6 +358,13 @@ def _describe(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], in
         key = ".".join(str(part) for part in path) or "(top level)"
         problems.append(f"{where}: {key}: {error['msg']}")
     return "\n".join(problems)
+
+
+def _wrong_union_branch(loc: tuple[Any, ...], given: Any) -> bool:
+    """A span's complaint from the branch the value clearly was not meant for."""
+    if "float" in loc:
+        return isinstance(given, Mapping)
+    return False
 
 
 def _is_type_tag(part: Any) -> bool:

@@ -149,3 +149,14 @@ def test_scenario_without_run_token_cannot_hand_one_out() -> None:
     scenario = Scenario.from_mapping({"tokens": [{"value": "r", "read_only": True}]})
     with pytest.raises(ScenarioError, match="read_only"):
         _ = scenario.run_token
+
+
+def test_range_errors_skip_the_fixed_number_branch(tmp_path: Path) -> None:
+    """A bad {min, max} range is reported once, without a "valid number" complaint."""
+    path = tmp_path / "range.yaml"
+    path.write_text(HEAD + "    duration: {min: 5, max: 2}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert str(caught.value).count("\n") == 0
+    assert "max must not be below min" in str(caught.value)
