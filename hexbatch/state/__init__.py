@@ -1,0 +1,25 @@
+"""The durable state store: batches, plans and attempts that survive crashes.
+
+``StateStore(path)`` opens (or creates) a store; :meth:`StateStore.lock` keeps a
+second process from driving it; the ``record_*`` methods journal what the batch
+engine does, and the reading methods rebuild runs, reports and history.
+"""
+
+from __future__ import annotations
+
+from hexbatch.state.errors import StateError, StateLockedError
+from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
+from hexbatch.state.schema import SCHEMA_VERSION
+from hexbatch.state.store import StateStore
+
+__all__ = [
+    "PLANNED",
+    "SCHEMA_VERSION",
+    "BatchInfo",
+    "BatchSummary",
+    "PlannedRun",
+    "StateError",
+    "StateLockedError",
+    "StateStore",
+    "StoredRun",
+]

@@ -1,0 +1,139 @@
+"""The records a state store reads and writes: plan entries, batch headers, stored runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from hexbatch.outcome import Attempt, RunOutcome
+from hexbatch.status import FINAL_STATUSES
+
+PLANNED: Final = "PLANNED"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """One run of a batch's plan, as stored when the batch is created."""
+
+    key: str
+    project_id: str
+    project: str
+    params: dict[str, Any]
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """A batch's header: what it was started from and where it talks to (never the token)."""
+
+    id: int
+    manifest: str
+    manifest_hash: str
+    plan_hash: str
+    base_url: str
+    token_env: str
+    hexbatch_version: str
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """True once the batch has been marked finished."""
+        return self.finished_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """One line of history: a batch, its timing and how many runs ended in each status."""
+
+    id: int
+    manifest: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall-clock length in seconds, or None while the batch is unfinished."""
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    @property
+    def total(self) -> int:
+        """Number of planned runs."""
+        return sum(self.counts.values())
+
+
+@dataclass(slots=True)
+class StoredRun:
+    """A planned run with every attempt recorded so far.
+
+    ``attempts[i]`` is attempt number ``i + 1``. An attempt's ``triggered_at`` is
+    when Hex answered the trigger or, before that answer was recorded, when the
+    intent to trigger was recorded; ``last_intent_at`` keeps the intent time of
+    the last attempt for reconciling a trigger whose answer was lost.
+    """
+
+    key: str
+    project_id: str
+    project: str
+    params: dict[str, Any]
+    index: int
+    attempts: list[Attempt] = field(default_factory=list)
+    final_status: str | None = None
+    error: str | None = None
+    last_intent_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        """The final status, else the last attempt's status, else ``PLANNED``."""
+        if self.final_status is not None:
+            return self.final_status
+        last = self.attempts[-1] if self.attempts else None
+        if last is not None and last.status is not None:
+            return last.status
+        return PLANNED
+
+    @property
+    def next_attempt(self) -> int:
+        """The number the next trigger of this run gets (attempts count from 1)."""
+        return len(self.attempts) + 1
+
+    @property
+    def in_flight(self) -> Attempt | None:
+        """The last attempt when it has a run id, no final status and the run has no final."""
+        last = self.attempts[-1] if self.attempts else None
+        if self.final_status is not None or last is None or last.run_id is None:
+            return None
+        if last.status in FINAL_STATUSES:
+            return None
+        return last
+
+    @property
+    def unresolved(self) -> bool:
+        """True when the last trigger's outcome was never recorded: neither run id nor status.
+
+        Such a run may or may not exist in Hex; it must be reconciled, never blindly
+        triggered again.
+        """
+        last = self.attempts[-1] if self.attempts else None
+        return (
+            self.final_status is None
+            and last is not None
+            and last.run_id is None
+            and last.status is None
+        )
+
+    def to_outcome(self) -> RunOutcome:
+        """The run as a report entry; its status is :attr:`status`."""
+        return RunOutcome(
+            key=self.key,
+            project_id=self.project_id,
+            project=self.project,
+            params=dict(self.params),
+            status=self.status,
+            attempts=list(self.attempts),
+            error=self.error,
+        )

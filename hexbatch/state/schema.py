@@ -1,0 +1,146 @@
+"""The on-disk layout of a state store, how a file is recognised, and schema upgrades.
+
+A hexbatch store is an SQLite file whose ``application_id`` is :data:`APPLICATION_ID`
+and whose ``user_version`` is its schema version. Any other SQLite file is foreign
+and is never written to; a file with a newer version was written by a newer hexbatch
+and is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from hexbatch.state.errors import StateError
+
+# "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
+APPLICATION_ID: Final = 0x48584254
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA_V1: Final = """
+CREATE TABLE batches (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    manifest         TEXT NOT NULL,
+    manifest_hash    TEXT NOT NULL,
+    plan_hash        TEXT NOT NULL,
+    base_url         TEXT NOT NULL,
+    token_env        TEXT NOT NULL,
+    hexbatch_version TEXT NOT NULL,
+    started_at       TEXT NOT NULL,
+    finished_at      TEXT
+);
+CREATE INDEX batches_by_manifest ON batches (manifest, id);
+
+CREATE TABLE runs (
+    batch_id     INTEGER NOT NULL REFERENCES batches (id),
+    key          TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    project_id   TEXT NOT NULL,
+    project      TEXT NOT NULL,
+    params       TEXT NOT NULL,
+    final_status TEXT,
+    error        TEXT,
+    PRIMARY KEY (batch_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE attempts (
+    batch_id     INTEGER NOT NULL,
+    key          TEXT NOT NULL,
+    attempt      INTEGER NOT NULL CHECK (attempt >= 1),
+    intent_at    TEXT,
+    run_id       TEXT,
+    run_url      TEXT,
+    triggered_at TEXT,
+    status       TEXT,
+    finished_at  TEXT,
+    elapsed_ms   REAL,
+    error        TEXT,
+    PRIMARY KEY (batch_id, key, attempt),
+    FOREIGN KEY (batch_id, key) REFERENCES runs (batch_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE requests (
+    batch_id INTEGER NOT NULL REFERENCES batches (id),
+    kind     TEXT NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, kind)
+) WITHOUT ROWID;
+"""
+
+_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests"})
+
+# Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction.
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {}
+
+
+def prepare(connection: sqlite3.Connection, path: Path) -> None:
+    """Create the schema in an empty file, upgrade an older one, or refuse a file not ours.
+
+    Raises:
+        StateError: the file is not an SQLite database, is another program's
+            database, is damaged, or was written by a newer hexbatch.
+    """
+    application_id = _pragma_int(connection, "application_id")
+    version = _pragma_int(connection, "user_version")
+    if application_id == 0 and version == 0 and not _table_names(connection):
+        _create(connection)
+        return
+    if application_id != APPLICATION_ID:
+        raise StateError(
+            f"{path} is an SQLite database of another program, not a hexbatch state store; "
+            "choose another --state path"
+        )
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer hexbatch (state schema {version}; this version "
+            f"reads up to {SCHEMA_VERSION}): upgrade hexbatch to use it"
+        )
+    if version < SCHEMA_VERSION:
+        _migrate(connection, version, path)
+    missing = _TABLES - _table_names(connection)
+    if missing:
+        raise StateError(
+            f"{path} is a damaged hexbatch state store (missing tables: "
+            f"{', '.join(sorted(missing))}); move it aside to start afresh"
+        )
+
+
+def _create(connection: sqlite3.Connection) -> None:
+    script = (
+        "BEGIN IMMEDIATE;\n"
+        f"{_SCHEMA_V1}\n"
+        f"PRAGMA application_id = {APPLICATION_ID};\n"
+        f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+        "COMMIT;"
+    )
+    connection.executescript(script)
+
+
+def _migrate(connection: sqlite3.Connection, version: int, path: Path) -> None:
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise StateError(
+                f"{path} has state schema {version}, which this hexbatch cannot upgrade"
+            )
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            step(connection)
+            version += 1
+            connection.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _pragma_int(connection: sqlite3.Connection, name: str) -> int:
+    row = connection.execute(f"PRAGMA {name}").fetchone()
+    return int(row[0])
+
+
+def _table_names(connection: sqlite3.Connection) -> set[str]:
+    rows = connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchall()
+    return {str(row[0]) for row in rows}

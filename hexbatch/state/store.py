@@ -1,0 +1,491 @@
+"""The durable state store: every batch of a manifest, its plan and every attempt of every run.
+
+One SQLite file in WAL mode. The two writes a crash must never lose, the intent
+recorded just before a trigger and the run id recorded just after it, are
+committed with ``synchronous=FULL`` (fsynced) before their method returns. Status
+updates and request counts are committed at once too, but without waiting for the
+disk: a killed process keeps them (they sit in the WAL in the OS cache); only a
+power cut can drop them, and the next poll writes them again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from hexbatch.outcome import Attempt, BatchReport
+from hexbatch.state.errors import StateError
+from hexbatch.state.lock import exclusive_lock
+from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
+from hexbatch.state.schema import prepare
+from hexbatch.status import COMPLETED, REPORT_ORDER
+
+_BUSY_TIMEOUT_S = 5.0
+_SELECT_BATCHES = (
+    "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
+    " started_at, finished_at FROM batches"
+)
+
+
+def _to_text(moment: datetime | None) -> str | None:
+    """Store times as ISO 8601 in UTC; a naive time is taken to be UTC already."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _to_moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _required_moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class StateStore:
+    """A hexbatch state store at ``path``, created (with its parent folders) when absent.
+
+    Raises:
+        StateError: the file exists but is not a usable hexbatch store.
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.is_file():
+            raise StateError(f"{self.path} does not exist: no batch has been run with this state")
+        elif self.path.stat().st_size == 0:
+            raise StateError(f"{self.path} is empty, not a hexbatch state store")
+        self._connection = self._connect()
+        self._durable: bool | None = None
+        self._set_durable(True)
+
+    @classmethod
+    def open_existing(cls, path: Path | str) -> StateStore:
+        """Open a store that must already exist (for report, cancel and history).
+
+        Raises:
+            StateError: the file is absent, empty or not a usable hexbatch store.
+        """
+        return cls(path, create=False)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise StateError(f"{self.path} cannot be opened: {error}") from error
+        try:
+            prepare(connection, self.path)
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise StateError(
+                f"{self.path} is not a hexbatch state store ({error}); "
+                "choose another --state path or move the file aside"
+            ) from error
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def close(self) -> None:
+        """Close the database connection; the store cannot be used afterwards."""
+        self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's exclusive process lock while driving a batch.
+
+        Raises:
+            StateLockedError: another process holds it; the message names its pid.
+        """
+        return exclusive_lock(self.path)
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _set_durable(self, durable: bool) -> None:
+        """Choose whether the next commits wait for the disk (FULL) or only for the OS."""
+        if self._durable is durable:
+            return
+        level = "FULL" if durable else "NORMAL"
+        with self._guard():
+            self._connection.execute(f"PRAGMA synchronous = {level}")
+        self._durable = durable
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str = "") -> Iterator[None]:
+        """Turn SQLite's errors into a StateError that names the file and what failed."""
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            raise StateError(f"{self.path}: cannot {doing}: {error}") from error
+        except sqlite3.Error as error:
+            action = f" while trying to {doing}" if doing else ""
+            raise StateError(f"{self.path} failed{action}: {error}") from error
+
+    def _write(self, sql: str, params: Sequence[Any], *, durable: bool, doing: str) -> int:
+        """Run one statement as its own committed transaction; return the rows it changed."""
+        self._set_durable(durable)
+        with self._guard(doing):
+            return self._connection.execute(sql, params).rowcount
+
+    @contextlib.contextmanager
+    def _transaction(self, *, durable: bool, doing: str) -> Iterator[sqlite3.Connection]:
+        """Run several statements as one transaction, committed when the block ends."""
+        self._set_durable(durable)
+        connection = self._connection
+        with self._guard(doing):
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._guard("read"):
+            return self._connection.execute(sql, params).fetchall()
+
+    # -- batches -----------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        *,
+        manifest: str,
+        manifest_hash: str,
+        plan_hash: str,
+        base_url: str,
+        token_env: str,
+        hexbatch_version: str,
+        runs: Sequence[PlannedRun],
+        started_at: datetime,
+    ) -> BatchInfo:
+        """Start a new batch with its whole plan; durable before it returns."""
+        header = (
+            manifest,
+            manifest_hash,
+            plan_hash,
+            base_url,
+            token_env,
+            hexbatch_version,
+            _to_text(started_at),
+        )
+        with self._transaction(durable=True, doing="create the batch") as connection:
+            cursor = connection.execute(
+                "INSERT INTO batches (manifest, manifest_hash, plan_hash, base_url, token_env,"
+                " hexbatch_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                header,
+            )
+            batch_id = cursor.lastrowid
+            if batch_id is None:  # pragma: no cover - SQLite always gives a rowid here
+                raise AssertionError("unreachable")
+            connection.executemany(
+                "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (batch_id, run.key, run.index, run.project_id, run.project, _dump(run.params))
+                    for run in runs
+                ),
+            )
+        return self.batch(batch_id)
+
+    def batch(self, batch_id: int) -> BatchInfo:
+        """The header of one batch.
+
+        Raises:
+            StateError: the store has no batch with that id.
+        """
+        rows = self._read(_SELECT_BATCHES + " WHERE id = ?", (batch_id,))
+        if not rows:
+            raise StateError(f"{self.path} has no batch {batch_id}")
+        return _batch_info(rows[0])
+
+    def latest_batch(self, manifest: str) -> BatchInfo | None:
+        """The most recent batch started from ``manifest`` (its resolved path), if any."""
+        rows = self._read(
+            _SELECT_BATCHES + " WHERE manifest = ? ORDER BY id DESC LIMIT 1",
+            (manifest,),
+        )
+        return _batch_info(rows[0]) if rows else None
+
+    def latest_batch_id(self) -> int | None:
+        """The id of the most recent batch of any manifest, if the store has one."""
+        rows = self._read("SELECT MAX(id) FROM batches")
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    def update_manifest_hash(self, batch_id: int, manifest_hash: str) -> None:
+        """Record a new manifest hash after only execution settings changed."""
+        changed = self._write(
+            "UPDATE batches SET manifest_hash = ? WHERE id = ?",
+            (manifest_hash, batch_id),
+            durable=True,
+            doing="update the manifest hash",
+        )
+        self._require(changed, f"has no batch {batch_id}")
+
+    def finish_batch(self, batch_id: int, finished_at: datetime) -> None:
+        """Mark the batch finished: the next run of its manifest starts a new batch."""
+        changed = self._write(
+            "UPDATE batches SET finished_at = ? WHERE id = ?",
+            (_to_text(finished_at), batch_id),
+            durable=True,
+            doing="finish the batch",
+        )
+        self._require(changed, f"has no batch {batch_id}")
+
+    def _require(self, changed: int, missing: str) -> None:
+        if changed == 0:
+            raise StateError(f"{self.path} {missing}")
+
+    # -- attempts and outcomes ---------------------------------------------------------
+
+    def record_intent(self, batch_id: int, key: str, attempt: int, at: datetime) -> None:
+        """Note, durably, that attempt ``attempt`` of run ``key`` is about to be triggered."""
+        self._write(
+            "INSERT INTO attempts (batch_id, key, attempt, intent_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at",
+            (batch_id, key, attempt, _to_text(at)),
+            durable=True,
+            doing=f"record the intent of attempt {attempt} of run {key} in batch {batch_id}",
+        )
+
+    def record_triggered(
+        self,
+        batch_id: int,
+        key: str,
+        attempt: int,
+        run_id: str,
+        run_url: str | None,
+        at: datetime,
+    ) -> None:
+        """Note, durably, the run id Hex gave attempt ``attempt`` of run ``key``."""
+        self._write(
+            "INSERT INTO attempts (batch_id, key, attempt, run_id, run_url, triggered_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET run_id = excluded.run_id,"
+            " run_url = excluded.run_url, triggered_at = excluded.triggered_at",
+            (batch_id, key, attempt, run_id, run_url, _to_text(at)),
+            durable=True,
+            doing=f"record the run id of attempt {attempt} of run {key} in batch {batch_id}",
+        )
+
+    def record_status(
+        self,
+        batch_id: int,
+        key: str,
+        attempt: int,
+        status: str,
+        *,
+        finished_at: datetime | None = None,
+        elapsed_ms: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Note the latest status of an attempt (committed at once, not fsynced).
+
+        Fields passed as None keep what was recorded before.
+        """
+        self._write(
+            "INSERT INTO attempts (batch_id, key, attempt, status, finished_at, elapsed_ms, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET status = excluded.status,"
+            " finished_at = COALESCE(excluded.finished_at, attempts.finished_at),"
+            " elapsed_ms = COALESCE(excluded.elapsed_ms, attempts.elapsed_ms),"
+            " error = COALESCE(excluded.error, attempts.error)",
+            (batch_id, key, attempt, status, _to_text(finished_at), elapsed_ms, error),
+            durable=False,
+            doing=f"record the status of attempt {attempt} of run {key} in batch {batch_id}",
+        )
+
+    def record_final(self, batch_id: int, key: str, status: str, error: str | None = None) -> None:
+        """Settle run ``key``'s final status (durable: resume decisions depend on it)."""
+        changed = self._write(
+            "UPDATE runs SET final_status = ?, error = ? WHERE batch_id = ? AND key = ?",
+            (status, error, batch_id, key),
+            durable=True,
+            doing=f"record the final status of run {key}",
+        )
+        self._require(changed, f"has no run {key} in batch {batch_id}")
+
+    def clear_final(self, batch_id: int, keys: Iterable[str]) -> None:
+        """Make runs pending again (``--rerun``); the batch counts as unfinished again."""
+        with self._transaction(durable=True, doing="clear final statuses") as connection:
+            connection.executemany(
+                "UPDATE runs SET final_status = NULL, error = NULL WHERE batch_id = ? AND key = ?",
+                ((batch_id, key) for key in keys),
+            )
+            connection.execute("UPDATE batches SET finished_at = NULL WHERE id = ?", (batch_id,))
+
+    def record_requests(self, batch_id: int, counts: Mapping[str, int]) -> None:
+        """Add ``counts`` (requests per kind) to the batch's stored totals."""
+        with self._transaction(durable=False, doing="record request counts") as connection:
+            connection.executemany(
+                "INSERT INTO requests (batch_id, kind, count) VALUES (?, ?, ?)"
+                " ON CONFLICT (batch_id, kind) DO UPDATE SET count = count + excluded.count",
+                ((batch_id, kind, int(count)) for kind, count in counts.items()),
+            )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def runs(self, batch_id: int) -> list[StoredRun]:
+        """Every planned run of the batch in plan order, with all its attempts."""
+        self.batch(batch_id)
+        runs = {
+            key: StoredRun(
+                key=key,
+                project_id=project_id,
+                project=project,
+                params=json.loads(params),
+                index=position,
+                final_status=final_status,
+                error=error,
+            )
+            for key, position, project_id, project, params, final_status, error in self._read(
+                "SELECT key, position, project_id, project, params, final_status, error"
+                " FROM runs WHERE batch_id = ? ORDER BY position, key",
+                (batch_id,),
+            )
+        }
+        for row in self._read(
+            "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
+            " elapsed_ms, error FROM attempts WHERE batch_id = ? ORDER BY key, attempt",
+            (batch_id,),
+        ):
+            key, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error = row
+            intent = _to_moment(intent_at)
+            run = runs[key]
+            run.attempts.append(
+                Attempt(
+                    triggered_at=_to_moment(triggered_at) or intent,
+                    run_id=run_id,
+                    run_url=run_url,
+                    status=status,
+                    finished_at=_to_moment(finished_at),
+                    elapsed_ms=elapsed,
+                    error=error,
+                )
+            )
+            run.last_intent_at = intent
+        return list(runs.values())
+
+    def requests(self, batch_id: int) -> dict[str, int]:
+        """The batch's request totals per kind."""
+        rows = self._read(
+            "SELECT kind, count FROM requests WHERE batch_id = ? ORDER BY kind", (batch_id,)
+        )
+        return {str(kind): int(count) for kind, count in rows}
+
+    def report(self, batch_id: int) -> BatchReport:
+        """The batch's report from its stored records, finished or not.
+
+        An unfinished batch ends, for the report, at the latest moment it recorded.
+        """
+        info = self.batch(batch_id)
+        runs = self.runs(batch_id)
+        finished_at = info.finished_at or _latest_moment(info.started_at, runs)
+        return BatchReport(
+            manifest=info.manifest,
+            started_at=info.started_at,
+            finished_at=finished_at,
+            runs=[run.to_outcome() for run in runs],
+            requests=self.requests(batch_id),
+        )
+
+    def durations(self, manifest: str) -> dict[str, float]:
+        """Seconds each run key took in its last COMPLETED attempt among the manifest's batches.
+
+        The newest batch wins; an attempt without a recorded elapsed time is measured
+        from its trigger to its end.
+        """
+        durations: dict[str, float] = {}
+        rows = self._read(
+            "SELECT a.key, a.elapsed_ms, a.triggered_at, a.finished_at"
+            " FROM attempts AS a JOIN batches AS b ON b.id = a.batch_id"
+            " WHERE b.manifest = ? AND a.status = ? ORDER BY b.id, a.attempt",
+            (manifest, COMPLETED),
+        )
+        for key, elapsed_ms, triggered_at, finished_at in rows:
+            if elapsed_ms is not None:
+                durations[key] = float(elapsed_ms) / 1000
+            elif triggered_at is not None and finished_at is not None:
+                span = _required_moment(finished_at) - _required_moment(triggered_at)
+                durations[key] = span.total_seconds()
+        return durations
+
+    def batches(self) -> list[BatchSummary]:
+        """Every batch in the store, oldest first, with its counts per status."""
+        counts: dict[int, dict[str, int]] = {}
+        for batch_id, status, count in self._read(
+            "SELECT r.batch_id, COALESCE(r.final_status,"
+            " (SELECT a.status FROM attempts AS a WHERE a.batch_id = r.batch_id"
+            "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
+            " FROM runs AS r GROUP BY 1, 2",
+            (PLANNED,),
+        ):
+            counts.setdefault(batch_id, {})[status] = count
+        return [
+            BatchSummary(
+                id=info.id,
+                manifest=info.manifest,
+                started_at=info.started_at,
+                finished_at=info.finished_at,
+                counts=_ordered_counts(counts.get(info.id, {})),
+            )
+            for info in (_batch_info(row) for row in self._read(_SELECT_BATCHES + " ORDER BY id"))
+        ]
+
+
+def _dump(params: Mapping[str, Any]) -> str:
+    # default=str keeps dates and other scalars a manifest may produce readable.
+    return json.dumps(dict(params), separators=(",", ":"), default=str)
+
+
+def _batch_info(row: Sequence[Any]) -> BatchInfo:
+    return BatchInfo(
+        id=int(row[0]),
+        manifest=row[1],
+        manifest_hash=row[2],
+        plan_hash=row[3],
+        base_url=row[4],
+        token_env=row[5],
+        hexbatch_version=row[6],
+        started_at=_required_moment(row[7]),
+        finished_at=_to_moment(row[8]),
+    )
+
+
+def _latest_moment(start: datetime, runs: Sequence[StoredRun]) -> datetime:
+    moments = [start]
+    for run in runs:
+        for attempt in run.attempts:
+            moments.extend(m for m in (attempt.triggered_at, attempt.finished_at) if m)
+    return max(moments)
+
+
+def _ordered_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Statuses in report order (failures first), then any others alphabetically."""
+    known = [status for status in REPORT_ORDER if status in counts]
+    others = sorted(set(counts) - set(known))
+    return {status: counts[status] for status in [*known, *others]}

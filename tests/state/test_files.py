@@ -1,0 +1,104 @@
+"""Files that are not usable stores: each gives one clear StateError, never a raw sqlite error."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hexbatch.state import SCHEMA_VERSION, StateError, StateStore
+from hexbatch.state.schema import APPLICATION_ID
+from tests.state.conftest import new_batch
+
+
+def test_open_existing_missing_file(tmp_path: Path) -> None:
+    """open_existing refuses a path with no file and does not create one."""
+    path = tmp_path / "absent.db"
+    with pytest.raises(StateError, match="does not exist"):
+        StateStore.open_existing(path)
+    assert not path.exists()
+
+
+def test_open_existing_empty_file(tmp_path: Path) -> None:
+    """open_existing refuses an empty file."""
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(StateError, match="is empty"):
+        StateStore.open_existing(path)
+
+
+def test_random_bytes(tmp_path: Path) -> None:
+    """A file of random bytes is not a state store."""
+    path = tmp_path / "noise.db"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(StateError, match="not a hexbatch state store"):
+        StateStore(path)
+
+
+def test_foreign_sqlite_database(tmp_path: Path) -> None:
+    """An SQLite database with unrelated tables is refused and left untouched."""
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(StateError, match="another program"):
+        StateStore(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema(tmp_path: Path) -> None:
+    """A store written by a newer hexbatch is refused with advice to upgrade."""
+    path = tmp_path / "state.db"
+    StateStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StateError, match=r"newer hexbatch.*upgrade"):
+        StateStore.open_existing(path)
+
+
+def test_older_schema_without_migration(tmp_path: Path) -> None:
+    """A store with a schema version this hexbatch cannot upgrade is refused."""
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE batches (id INTEGER)")
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute("PRAGMA user_version = 0")
+    with pytest.raises(StateError, match="cannot upgrade"):
+        StateStore(path)
+
+
+def test_missing_tables(tmp_path: Path) -> None:
+    """A store of ours with tables dropped is reported as damaged."""
+    path = tmp_path / "state.db"
+    StateStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE requests")
+    with pytest.raises(StateError, match=r"damaged.*requests"):
+        StateStore(path)
+
+
+def test_truncated_store(tmp_path: Path) -> None:
+    """A store cut short after its header fails with a StateError when read."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        new_batch(store)
+    with path.open("r+b") as handle:
+        handle.truncate(1024)
+    with pytest.raises(StateError), StateStore.open_existing(path) as store:
+        store.batches()
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    """A directory at the state path gives a StateError."""
+    with pytest.raises(StateError, match="cannot be opened"):
+        StateStore(tmp_path)
+
+
+def test_reopening_keeps_data(state_path: Path) -> None:
+    """A store closed and opened again keeps its batches."""
+    with StateStore(state_path) as store:
+        batch = new_batch(store)
+    with StateStore.open_existing(state_path) as store:
+        assert store.batch(batch.id) == batch
