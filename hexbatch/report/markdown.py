@@ -94,7 +94,7 @@ def _title(report: BatchReport) -> list[str]:
 
 def _counts_section(report: BatchReport) -> list[str]:
     """Runs per status, failures first."""
-    rows = [(status, str(count)) for status, count in ordered_counts(report)]
+    rows = [(escape_md(status), str(count)) for status, count in ordered_counts(report)]
     return ["", "## Runs per status", "", *_table(("Status", "Runs"), rows, "lr")]
 
 
@@ -108,7 +108,7 @@ def _failures_section(report: BatchReport, max_rows: int | None) -> list[str]:
         (
             escape_md(run.project),
             _params_cell(run),
-            run.status,
+            escape_md(run.status),
             escape_md(run.error) if run.error else "-",
             md_link(run.run_id or "run", run.run_url),
         )
@@ -134,7 +134,7 @@ def _slowest_section(report: BatchReport, max_rows: int | None) -> list[str]:
         (
             escape_md(run.project),
             _params_cell(run),
-            run.status,
+            escape_md(run.status),
             format_seconds(seconds),
             md_link(run.run_id or "run", run.run_url),
         )
@@ -156,7 +156,7 @@ def _retries_section(report: BatchReport, max_rows: int | None) -> list[str]:
             _params_cell(run),
             str(len(run.attempts)),
             escape_md(" → ".join(a.status or "?" for a in run.attempts)),
-            run.status,
+            escape_md(run.status),
         )
         for run in shown
     ]

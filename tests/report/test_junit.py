@@ -138,3 +138,10 @@ def test_an_empty_batch_is_a_valid_empty_report() -> None:
 
     SCHEMA.validate(text)
     assert _parse(text).get("tests") == "0"
+
+
+def test_suite_time_is_wall_clock_not_a_sum() -> None:
+    """Overlapping runs give a suite time from first trigger to last finish."""
+    suite = _parse(render_junit(small_report())).findall("testsuite")[0]
+
+    assert suite.get("time") == "42.500"  # runs span 0 s to 42.5 s; their sum would be 81.5 s
