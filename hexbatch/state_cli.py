@@ -1,0 +1,206 @@
+"""The ``history``, ``report`` and ``cancel`` commands: look at and act on a state store.
+
+Every problem with the store itself (absent, damaged, foreign, newer) or with the
+configuration prints one line to stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from hexbatch.client import HexClient
+from hexbatch.errors import ConfigurationError
+from hexbatch.outcome import iso
+from hexbatch.report import FORMATS, render
+from hexbatch.state import BatchInfo, BatchSummary, StateError, StateLockedError, StateStore
+from hexbatch.state.cancel import CancelSummary, cancel_in_flight
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+_STATE = click.argument("state", type=click.Path(path_type=Path))
+_BATCH = click.option(
+    "--batch", "batch_id", type=int, help="Batch id (see `hexbatch history`); default: the latest."
+)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def _opened(state: Path) -> Iterator[StateStore]:
+    """Open an existing store; any StateError, now or while it is used, exits 2."""
+    try:
+        with StateStore.open_existing(state) as store:
+            yield store
+    except StateError as error:
+        _fail(str(error))
+
+
+def _chosen_batch(store: StateStore, batch_id: int | None) -> BatchInfo:
+    if batch_id is None:
+        batch_id = store.latest_batch_id()
+        if batch_id is None:
+            raise StateError(f"{store.path} holds no batches yet")
+    return store.batch(batch_id)
+
+
+def _duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "unfinished"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{seconds:.1f}s"
+
+
+def history_line(summary: BatchSummary) -> str:
+    """One batch as a line: id, start, duration, counts per status, manifest."""
+    started = summary.started_at.strftime("%Y-%m-%d %H:%M:%S")
+    counts = " ".join(f"{status}={count}" for status, count in summary.counts.items())
+    return (
+        f"{summary.id:>4}  {started}  {_duration_text(summary.duration_s):>10}  "
+        f"{counts or 'no runs'}  {summary.manifest}"
+    )
+
+
+def history_json(summary: BatchSummary) -> dict[str, Any]:
+    """One batch as a JSON object for ``history --json``."""
+    return {
+        "id": summary.id,
+        "manifest": summary.manifest,
+        "started_at": iso(summary.started_at),
+        "finished_at": iso(summary.finished_at),
+        "duration_s": summary.duration_s,
+        "runs": summary.total,
+        "counts": summary.counts,
+    }
+
+
+@click.command()
+@_STATE
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
+def history(state: Path, as_json: bool) -> None:
+    """List every batch kept in STATE: id, start (UTC), duration, counts, manifest."""
+    with _opened(state) as store:
+        summaries = store.batches()
+    if as_json:
+        click.echo(json.dumps([history_json(summary) for summary in summaries], indent=2))
+        return
+    if not summaries:
+        click.echo(f"{state} holds no batches yet.")
+        return
+    for summary in summaries:
+        click.echo(history_line(summary))
+
+
+@click.command()
+@_STATE
+@_BATCH
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="json",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file instead of standard output.",
+)
+def report(state: Path, batch_id: int | None, fmt: str, output: Path | None) -> None:
+    """Render the report of a batch in STATE (the latest by default), finished or not."""
+    with _opened(state) as store:
+        text = render(store.report(_chosen_batch(store, batch_id).id), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror}")
+    click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@_STATE
+@_BATCH
+def cancel(state: Path, batch_id: int | None) -> None:
+    """Cancel in Hex every run that a batch in STATE (the latest by default) shows in flight."""
+    with _opened(state) as store:
+        info = _chosen_batch(store, batch_id)
+        if not any(run.in_flight for run in store.runs(info.id)):
+            click.echo(f"batch {info.id} has no runs in flight; nothing to cancel.")
+            _print_unresolved([run.key for run in store.runs(info.id) if run.unresolved])
+            return
+        token = os.environ.get(info.token_env)
+        if not token:
+            _fail(
+                f"{info.token_env} is not set: export the Hex API token of batch {info.id} "
+                "in it to cancel its runs"
+            )
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(store.lock())
+            except StateLockedError as error:
+                holder = f"process {error.pid}" if error.pid else "another process"
+                click.echo(
+                    f"note: {holder} is driving this store; cancelling its runs anyway", err=True
+                )
+            summary = _run_cancel(store, info, token)
+    _print_summary(info, summary)
+    if summary.count("failed"):
+        sys.exit(EXIT_FAILED)
+
+
+def _run_cancel(store: StateStore, info: BatchInfo, token: str) -> CancelSummary:
+    async def cancel_all() -> CancelSummary:
+        async with HexClient(info.base_url, token) as client:
+            return await cancel_in_flight(store, info.id, client)
+
+    try:
+        return asyncio.run(cancel_all())
+    except ConfigurationError as error:
+        _fail(str(error))
+
+
+def _print_summary(info: BatchInfo, summary: CancelSummary) -> None:
+    for result in summary.results:
+        where = f"{result.project} {result.key} (run {result.run_id})"
+        if result.action == "cancelled":
+            click.echo(f"cancelled  {where}")
+        elif result.action == "finished":
+            click.echo(f"finished   {where} had already ended: {result.status}")
+        else:
+            click.echo(f"FAILED     {where}: {result.error}", err=True)
+    _print_unresolved(summary.unresolved)
+    click.echo(
+        f"batch {info.id}: {summary.count('cancelled')} cancelled, "
+        f"{summary.count('finished')} already finished, {summary.count('failed')} failed."
+    )
+
+
+def _print_unresolved(keys: list[str]) -> None:
+    for key in keys:
+        click.echo(
+            f"unknown    {key}: its trigger's outcome was never recorded, so there is no run id "
+            "to cancel; `hexbatch run` reconciles it",
+            err=True,
+        )

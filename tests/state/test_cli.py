@@ -1,0 +1,297 @@
+"""The history, report and cancel commands, driven through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from hexbatch.state import SCHEMA_VERSION, PlannedRun, StateStore
+from hexbatch.state_cli import cancel, history, report
+from tests.state.conftest import MANIFEST, at, new_batch
+from tests.state.simulated import QUICK, SLOW, TOKEN, serve, status, trigger
+
+
+def invoke(command: click.Command, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run a command with separate stdout and stderr."""
+    return CliRunner(env=env).invoke(command, list(args))
+
+
+def finished_batch(store: StateStore) -> int:
+    """A finished batch: k0 completed, k1 errored, k2 skipped."""
+    batch = new_batch(store)
+    store.record_triggered(batch.id, "k0", 1, "r0", "https://hex/r0", at(1))
+    store.record_status(batch.id, "k0", 1, "COMPLETED", finished_at=at(61), elapsed_ms=60000.0)
+    store.record_final(batch.id, "k0", "COMPLETED")
+    store.record_final(batch.id, "k1", "ERRORED", "bad input")
+    store.record_final(batch.id, "k2", "SKIPPED")
+    store.finish_batch(batch.id, at(65))
+    return batch.id
+
+
+# -- history ---------------------------------------------------------------------------
+
+
+def test_history_one_line_per_batch(store: StateStore, state_path: Path) -> None:
+    """history prints each batch's id, start, duration, counts and manifest on one line."""
+    first = finished_batch(store)
+    second = new_batch(store, started_at=at(100)).id
+    result = invoke(history, str(state_path))
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].split()[:4] == [str(first), "2025-03-01", "12:00:00", "1m05s"]
+    assert "ERRORED=1 SKIPPED=1 COMPLETED=1" in lines[0]
+    assert lines[0].endswith(MANIFEST)
+    assert lines[1].split()[0] == str(second)
+    assert "unfinished" in lines[1]
+    assert "PLANNED=3" in lines[1]
+
+
+def test_history_json(store: StateStore, state_path: Path) -> None:
+    """history --json lists the batches as objects with counts and duration."""
+    finished_batch(store)
+    result = invoke(history, str(state_path), "--json")
+    assert result.exit_code == 0
+    (entry,) = json.loads(result.stdout)
+    assert entry["counts"] == {"ERRORED": 1, "SKIPPED": 1, "COMPLETED": 1}
+    assert (entry["duration_s"], entry["runs"], entry["manifest"]) == (65.0, 3, MANIFEST)
+    assert entry["finished_at"] == "2025-03-01T12:01:05.000Z"
+
+
+def test_history_of_empty_store(store: StateStore, state_path: Path) -> None:
+    """history says so when the store holds no batches."""
+    result = invoke(history, str(state_path))
+    assert result.exit_code == 0
+    assert "no batches" in result.stdout
+
+
+def test_history_short_durations_in_seconds(store: StateStore, state_path: Path) -> None:
+    """A batch under a minute shows its duration in seconds."""
+    batch = new_batch(store)
+    store.finish_batch(batch.id, at(4.25))
+    assert " 4.2s " in invoke(history, str(state_path)).stdout
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def test_report_latest_batch_as_json(store: StateStore, state_path: Path) -> None:
+    """report prints the latest batch's hexbatch.report/1 JSON by default."""
+    finished_batch(store)
+    latest = new_batch(store, manifest="/latest.yaml")
+    result = invoke(report, str(state_path))
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["schema"] == "hexbatch.report/1"
+    assert document["manifest"] == "/latest.yaml"
+    assert [run["status"] for run in document["runs"]] == ["PLANNED"] * 3
+    assert latest.id == 2
+
+
+def test_report_chosen_batch(store: StateStore, state_path: Path) -> None:
+    """--batch picks an older batch."""
+    first = finished_batch(store)
+    new_batch(store)
+    document = json.loads(invoke(report, str(state_path), "--batch", str(first)).stdout)
+    assert document["counts"] == {"COMPLETED": 1, "ERRORED": 1, "SKIPPED": 1}
+    assert document["duration_s"] == 65.0
+
+
+def test_report_markdown_to_file(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+    """--format md --output writes a Markdown report to the file."""
+    finished_batch(store)
+    output = tmp_path / "report.md"
+    result = invoke(report, str(state_path), "--format", "md", "--output", str(output))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    text = output.read_text()
+    assert "ERRORED" in text
+    assert "bad input" in text
+
+
+def test_report_unwritable_output(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+    """An output path in a missing folder is a one-line error, exit 2."""
+    finished_batch(store)
+    result = invoke(report, str(state_path), "--output", str(tmp_path / "no" / "such" / "r.json"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot write")
+
+
+def test_report_unknown_batch(store: StateStore, state_path: Path) -> None:
+    """An unknown --batch is a one-line error, exit 2."""
+    finished_batch(store)
+    result = invoke(report, str(state_path), "--batch", "77")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("has no batch 77")
+
+
+def test_report_of_empty_store(store: StateStore, state_path: Path) -> None:
+    """A store without batches has nothing to report: exit 2."""
+    result = invoke(report, str(state_path))
+    assert result.exit_code == 2
+    assert "holds no batches" in result.stderr
+
+
+# -- unusable files, for every command ---------------------------------------------------
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(8192))
+
+
+def _foreign(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+
+
+def _newer(path: Path) -> None:
+    StateStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+
+
+def _absent(path: Path) -> None:
+    """Leave the path empty."""
+
+
+@pytest.mark.parametrize("command", [history, report, cancel], ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_absent, "does not exist"),
+        (_random_bytes, "not a hexbatch state store"),
+        (_foreign, "another program"),
+        (_newer, "newer hexbatch"),
+    ],
+    ids=["absent", "random-bytes", "foreign-sqlite", "newer-schema"],
+)
+def test_unusable_state_file(
+    command: click.Command, make: object, expected: str, tmp_path: Path
+) -> None:
+    """Each unusable file gives one line on stderr and exit 2, never a traceback."""
+    path = tmp_path / "state.db"
+    assert callable(make)
+    make(path)
+    result = invoke(command, str(path))
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+# -- cancel ------------------------------------------------------------------------------
+
+
+def _simulated_batch(store: StateStore, base_url: str, projects: list[str]) -> int:
+    runs = [
+        PlannedRun(key=f"k{index}", project_id=project, project=f"p{index}", params={}, index=index)
+        for index, project in enumerate(projects)
+    ]
+    return new_batch(store, runs, base_url=base_url).id
+
+
+def _start(store: StateStore, batch_id: int, key: str, base_url: str, project: str) -> str:
+    store.record_intent(batch_id, key, 1, at(1))
+    run_id, run_url = trigger(base_url, project)
+    store.record_triggered(batch_id, key, 1, run_id, run_url, at(2))
+    store.record_status(batch_id, key, 1, "RUNNING")
+    return run_id
+
+
+def test_cancel_live_runs(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+    """cancel kills every in-flight run in Hex and records CANCELLED finals."""
+    with serve(tmp_path) as sim:
+        batch_id = _simulated_batch(store, sim.base_url, [SLOW, SLOW, SLOW])
+        first = _start(store, batch_id, "k0", sim.base_url, SLOW)
+        second = _start(store, batch_id, "k1", sim.base_url, SLOW)
+        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        assert result.exit_code == 0, result.output
+        assert status(sim.base_url, SLOW, first).status == "KILLED"
+        assert status(sim.base_url, SLOW, second).status == "KILLED"
+        assert len(sim.ledger.runs) == 2
+    runs = store.runs(batch_id)
+    assert [run.status for run in runs] == ["CANCELLED", "CANCELLED", "PLANNED"]
+    assert "batch 1: 2 cancelled, 0 already finished, 0 failed." in result.stdout
+    assert store.requests(batch_id)["cancel"] == 2
+
+
+def test_cancel_keeps_status_of_finished_run(
+    store: StateStore, state_path: Path, tmp_path: Path
+) -> None:
+    """A run that had already ended on its own keeps the status Hex reports."""
+    with serve(tmp_path) as sim:
+        batch_id = _simulated_batch(store, sim.base_url, [QUICK])
+        _start(store, batch_id, "k0", sim.base_url, QUICK)
+        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    assert store.runs(batch_id)[0].final_status == "COMPLETED"
+    assert "had already ended: COMPLETED" in result.stdout
+
+
+def test_cancel_refused_by_hex(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+    """A finished run whose cancel Hex refuses (422) is recorded with Hex's status."""
+    with serve(tmp_path, cancel_finished="unprocessable") as sim:
+        batch_id = _simulated_batch(store, sim.base_url, [QUICK])
+        _start(store, batch_id, "k0", sim.base_url, QUICK)
+        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    assert store.runs(batch_id)[0].final_status == "COMPLETED"
+
+
+def test_cancel_failure_exits_1(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+    """A cancel Hex answers with an error is reported, left in flight, and exits 1."""
+    with serve(tmp_path) as sim:
+        batch_id = _simulated_batch(store, sim.base_url, [SLOW])
+        _start(store, batch_id, "k0", sim.base_url, SLOW)
+        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": "hxtp_wrong"})
+    assert result.exit_code == 1
+    assert "FAILED" in result.stderr
+    assert store.runs(batch_id)[0].in_flight is not None
+
+
+def test_cancel_without_token(store: StateStore, state_path: Path) -> None:
+    """cancel exits 2 naming the variable when the token is not set."""
+    batch = new_batch(store)
+    store.record_triggered(batch.id, "k0", 1, "r0", None, at(1))
+    result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": ""})
+    assert result.exit_code == 2
+    assert "HEX_API_TOKEN is not set" in result.stderr
+
+
+def test_cancel_nothing_in_flight(store: StateStore, state_path: Path) -> None:
+    """A batch with nothing in flight needs no token and changes nothing."""
+    finished_batch(store)
+    result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": ""})
+    assert result.exit_code == 0
+    assert "no runs in flight" in result.stdout
+
+
+def test_cancel_lists_unresolved_triggers(store: StateStore, state_path: Path) -> None:
+    """A run with an intent but no run id is named as unknown, not cancelled."""
+    batch = new_batch(store)
+    store.record_intent(batch.id, "k1", 1, at(1))
+    result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": ""})
+    assert result.exit_code == 0
+    assert "unknown    k1" in result.stderr
+    assert store.runs(batch.id)[1].unresolved
+
+
+def test_cancel_while_another_holds_lock(
+    store: StateStore, state_path: Path, tmp_path: Path
+) -> None:
+    """cancel still cancels when the store is locked, and says who holds it."""
+    with serve(tmp_path) as sim:
+        batch_id = _simulated_batch(store, sim.base_url, [SLOW])
+        _start(store, batch_id, "k0", sim.base_url, SLOW)
+        with store.lock():
+            result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    assert f"process {os.getpid()} is driving this store" in result.stderr
+    assert store.runs(batch_id)[0].final_status == "CANCELLED"
