@@ -1,16 +1,15 @@
 """From a manifest to the exact, ordered list of runs, each with a deterministic key.
 
 Expansion of one project (the order runs are listed, triggered and reported in):
-for each ``runs`` entry (or one empty set), for each matrix combination (or one
-empty set), for each date (or none): ``params``, then the run entry, then the
-combination, then the date parameter, later values winning on equal keys.
-
-The matrix follows GitHub Actions: the cartesian product in declaration order;
-``exclude`` drops every combination that matches all of an entry's pairs (a
-partial match); then each ``include`` entry is added to every remaining
-combination it does not contradict on an original matrix key (keys it adds may
-be overwritten by later includes), and becomes a new combination of its own
-when it fits none.
+the cells are each ``runs`` entry (or one empty set) crossed with each matrix
+combination (or one empty set), the matrix varying fastest; ``exclude`` and
+``include`` then act on those cells like GitHub Actions' matrix: ``exclude``
+drops every cell that matches all of an entry's pairs (a partial match); each
+``include`` entry is then added to every remaining cell it does not contradict
+on the cell's original keys (keys it adds may be overwritten by later
+includes), and becomes a cell of its own when it fits none. Each cell finally
+runs once per date (or once without dates): ``params``, then the cell, then the
+date parameter, later values winning on equal keys.
 
 A run key is the first 20 hex digits of
 ``sha256(project_id + "\\n" + canonical JSON of params)``, where canonical JSON
@@ -118,29 +117,44 @@ def _matches(combination: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
     )
 
 
+def combinations(
+    runs: Sequence[Mapping[str, Any]] | None,
+    matrix: Mapping[str, Sequence[Any]] | None,
+    include: Sequence[Mapping[str, Any]] = (),
+    exclude: Sequence[Mapping[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """Cross ``runs`` with the matrix, then apply GitHub-Actions-like ``exclude`` and ``include``.
+
+    The keys a cell got from its run entry and its matrix values are its
+    original keys: an include never changes them, only matches on them.
+    """
+    keys = list(matrix or {})
+    cells: list[tuple[dict[str, Any], frozenset[str]]] = []
+    if runs is not None or matrix:
+        for run in runs if runs is not None else ({},):
+            for values in itertools.product(*(matrix[key] for key in keys) if matrix else ()):
+                cell = {**run, **dict(zip(keys, values, strict=True))}
+                if not any(_matches(cell, entry) for entry in exclude):
+                    cells.append((cell, frozenset(cell)))
+    added: list[dict[str, Any]] = []
+    for entry in include:
+        fitted = False
+        for cell, original in cells:
+            if _matches(cell, {key: value for key, value in entry.items() if key in original}):
+                cell.update(entry)
+                fitted = True
+        if not fitted:
+            added.append(dict(entry))
+    return [cell for cell, _ in cells] + added
+
+
 def matrix_combinations(
     matrix: Mapping[str, Sequence[Any]] | None,
     include: Sequence[Mapping[str, Any]] = (),
     exclude: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """Expand a matrix with GitHub-Actions-like ``exclude`` and ``include``."""
-    keys = list(matrix or {})
-    combinations: list[dict[str, Any]] = []
-    if matrix:
-        for values in itertools.product(*(matrix[key] for key in keys)):
-            combination = dict(zip(keys, values, strict=True))
-            if not any(_matches(combination, entry) for entry in exclude):
-                combinations.append(combination)
-    original = set(keys)
-    added: list[dict[str, Any]] = []
-    for entry in include:
-        fixed = {key: value for key, value in entry.items() if key in original}
-        fitting = [c for c in combinations if _matches(c, fixed)] if combinations else []
-        for combination in fitting:
-            combination.update(entry)
-        if not fitting:
-            added.append(dict(entry))
-    return combinations + added
+    """Expand a matrix alone with GitHub-Actions-like ``exclude`` and ``include``."""
+    return combinations(None, matrix, include, exclude)
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -167,22 +181,18 @@ def date_values(dates: DateRange) -> list[str]:
 
 def expand_project(project: ProjectSpec) -> Iterator[dict[str, Any]]:
     """Yield the parameter sets of one project in plan order (duplicates included)."""
-    runs: Sequence[Mapping[str, Any]] = project.runs if project.runs is not None else ({},)
-    has_matrix = bool(project.matrix) or bool(project.include)
-    combinations: Sequence[Mapping[str, Any]] = (
-        matrix_combinations(project.matrix, project.include, project.exclude)
-        if has_matrix
-        else ({},)
-    )
+    if project.runs is None and not project.matrix and not project.include:
+        cells: Sequence[Mapping[str, Any]] = ({},)
+    else:
+        cells = combinations(project.runs, project.matrix, project.include, project.exclude)
     dates: Sequence[str | None] = (
         date_values(project.dates) if project.dates is not None else (None,)
     )
     date_param = project.dates.param if project.dates is not None else ""
-    for run in runs:
-        for combination in combinations:
-            base = {**project.params, **run, **combination}
-            for day in dates:
-                yield base if day is None else {**base, date_param: day}
+    for cell in cells:
+        base = {**project.params, **cell}
+        for day in dates:
+            yield base if day is None else {**base, date_param: day}
 
 
 def build_plan(manifest: Manifest) -> Plan:

@@ -239,19 +239,23 @@ def _check_project(
         for key in ("include", "exclude")
         if key in matrix
     )
+    cell_keys = set(matrix) | {key for run in project.runs or () for key in run}
     for position, entry in enumerate(project.exclude or ()):
-        if not matrix:
-            problems.append(((*path, "exclude"), "exclude needs a matrix to exclude from"))
+        if not cell_keys:
+            problems.append(((*path, "exclude"), "exclude needs runs or a matrix to exclude from"))
             break
         if not entry:
             problems.append(
                 ((*path, "exclude", position), "is empty (it would exclude everything)")
             )
         for key in entry:
-            if key not in matrix:
-                hint = did_you_mean(key, matrix)
+            if key not in cell_keys:
+                hint = did_you_mean(key, cell_keys)
                 problems.append(
-                    ((*path, "exclude", position, key), f"{key!r} is not a matrix key{hint}")
+                    (
+                        (*path, "exclude", position, key),
+                        f"{key!r} is not a key of runs or matrix{hint}",
+                    )
                 )
     for position, entry in enumerate(project.include or ()):
         if not entry:
@@ -329,9 +333,8 @@ def _expansion_bound(spec: ProjectSpec) -> int:
     """An upper bound of the runs a project expands to (before excludes and duplicates)."""
     size = len(spec.runs) if spec.runs is not None else 1
     if spec.matrix:
-        size *= math.prod(len(values) for values in spec.matrix.values()) + len(spec.include)
-    elif spec.include:
-        size *= len(spec.include)
+        size *= math.prod(len(values) for values in spec.matrix.values())
+    size += len(spec.include)
     if spec.dates is not None:
         days = (spec.dates.end - spec.dates.start).days + 1
         size *= max(days, 1)

@@ -190,7 +190,7 @@ CASES = [
         5,
         22,
         "projects[0].exclude[0].teir",
-        "'teir' is not a matrix key (did you mean 'tier'?)",
+        "'teir' is not a key of runs or matrix (did you mean 'tier'?)",
     ),
     Case(
         "exclude without matrix",
@@ -198,7 +198,7 @@ CASES = [
         4,
         14,
         "projects[0].exclude",
-        "exclude needs a matrix",
+        "exclude needs runs or a matrix",
     ),
     Case(
         "include inside matrix",

@@ -61,3 +61,39 @@ def test_run_spec_exposes_project_id_and_name(tmp_path: Path) -> None:
 def test_canonical_json_is_sorted_compact_ascii() -> None:
     """Canonical JSON sorts keys, drops whitespace and escapes non-ASCII."""
     assert canonical_json({"b": "é", "a": [1, 2]}) == '{"a":[1,2],"b":"\\u00e9"}'
+
+
+DESIGN_EXAMPLE = """
+version: 1
+projects:
+  - id: 5a8591dd-4039-49df-9202-96385ba3eff8
+    name: revenue
+    max_in_flight: 2
+    params: {region: us}
+    runs: [{segment: a}, {segment: b}]
+    matrix: {tier: [free, pro]}
+    exclude: [{tier: free, segment: b}]
+    include: [{tier: enterprise, segment: a}]
+    dates: {param: run_date, start: 2025-01-01, end: 2025-01-31, step: 1d}
+"""
+
+
+def test_contract_example_crosses_runs_with_the_matrix(tmp_path: Path) -> None:
+    """Exclude and include act on runs x matrix cells; each cell then runs for every date."""
+    path = tmp_path / "design.yaml"
+    path.write_text(DESIGN_EXAMPLE, encoding="utf-8")
+    plan = build_plan(load_manifest(path, env={}))
+    cells = [
+        (item.params["segment"], item.params["tier"])
+        for item in plan.items
+        if item.params["run_date"] == "2025-01-01"
+    ]
+    assert cells == [("a", "free"), ("a", "pro"), ("b", "pro"), ("a", "enterprise")]
+    assert len(plan.items) == 4 * 31
+    assert all(item.params["region"] == "us" for item in plan.items)
+
+
+def test_include_extends_run_entries_without_a_matrix(tmp_path: Path) -> None:
+    """With runs only, an include adds keys to the runs it agrees with."""
+    plan = _plan(tmp_path, "    runs: [{a: 1}, {a: 2}]\n    include: [{a: 2, b: x}]\n")
+    assert [dict(item.params) for item in plan.items] == [{"a": 1}, {"a": 2, "b": "x"}]
