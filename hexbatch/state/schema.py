@@ -82,11 +82,10 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
         StateError: the file is not an SQLite database, is another program's
             database, is damaged, or was written by a newer hexbatch.
     """
+    if _is_blank(connection) and create_schema(connection):
+        return
     application_id = _pragma_int(connection, "application_id")
     version = _pragma_int(connection, "user_version")
-    if application_id == 0 and version == 0 and not _table_names(connection):
-        _create(connection)
-        return
     if application_id != APPLICATION_ID:
         raise StateError(
             f"{path} is an SQLite database of another program, not a hexbatch state store; "
@@ -107,15 +106,37 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _create(connection: sqlite3.Connection) -> None:
-    script = (
-        "BEGIN IMMEDIATE;\n"
-        f"{_SCHEMA_V1}\n"
-        f"PRAGMA application_id = {APPLICATION_ID};\n"
-        f"PRAGMA user_version = {SCHEMA_VERSION};\n"
-        "COMMIT;"
+def _is_blank(connection: sqlite3.Connection) -> bool:
+    """True for a file with no tables and no hexbatch marks: a new store to create."""
+    return (
+        _pragma_int(connection, "application_id") == 0
+        and _pragma_int(connection, "user_version") == 0
+        and not _table_names(connection)
     )
-    connection.executescript(script)
+
+
+def create_schema(connection: sqlite3.Connection) -> bool:
+    """Create the tables and marks in a blank file, in one transaction.
+
+    Returns:
+        False when another process created them first (two runs starting on a new
+        store at once); the caller then validates what that process wrote.
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if not _is_blank(connection):
+            connection.execute("ROLLBACK")
+            return False
+        for statement in _SCHEMA_V1.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return True
 
 
 def _migrate(connection: sqlite3.Connection, version: int, path: Path) -> None:

@@ -295,3 +295,10 @@ def test_cancel_while_another_holds_lock(
     assert result.exit_code == 0, result.output
     assert f"process {os.getpid()} is driving this store" in result.stderr
     assert store.runs(batch_id)[0].final_status == "CANCELLED"
+
+
+def test_history_long_durations_in_hours(store: StateStore, state_path: Path) -> None:
+    """A batch over an hour shows hours and minutes."""
+    batch = new_batch(store)
+    store.finish_batch(batch.id, at(2 * 3600 + 5 * 60))
+    assert " 2h05m " in invoke(history, str(state_path)).stdout

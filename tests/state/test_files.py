@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hexbatch.state import SCHEMA_VERSION, StateError, StateStore
-from hexbatch.state.schema import APPLICATION_ID
+from hexbatch.state.schema import APPLICATION_ID, create_schema
 from tests.state.conftest import new_batch
 
 
@@ -102,3 +102,15 @@ def test_reopening_keeps_data(state_path: Path) -> None:
         batch = new_batch(store)
     with StateStore.open_existing(state_path) as store:
         assert store.batch(batch.id) == batch
+
+
+def test_schema_created_once(state_path: Path) -> None:
+    """Creating the schema where another process just created it is a no-op, not an error."""
+    StateStore(state_path).close()
+    connection = sqlite3.connect(state_path, isolation_level=None)
+    try:
+        assert create_schema(connection) is False
+    finally:
+        connection.close()
+    with StateStore.open_existing(state_path) as store:
+        assert store.batches() == []
