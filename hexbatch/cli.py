@@ -17,6 +17,20 @@ def cli() -> None:
     """Run Hex projects many times as one batch: sweeps, backfills, bulk refreshes."""
 
 
+def _register() -> None:
+    # Imported here so `hexbatch --version` stays fast and import cycles stay impossible.
+    from hexbatch.plan_cli import plan, schema, validate
+    from hexbatch.run_cli import run_command
+    from hexbatch.simulator.cli import simulate
+    from hexbatch.state_cli import cancel, history, report
+
+    for command in (run_command, plan, validate, schema, simulate, report, cancel, history):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="hexbatch")

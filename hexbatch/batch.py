@@ -1,0 +1,242 @@
+"""Run a manifest as a batch: the library entry point under ``hexbatch run``.
+
+:func:`run_batch` takes a manifest (a path or a loaded :class:`Manifest`),
+connects to Hex (or to the built-in simulator), checks that every project can
+be run before triggering anything, drives the plan through the
+:class:`~hexbatch.engine.Engine` and returns a :class:`BatchReport`. Airflow,
+Dagster or Prefect tasks call it directly::
+
+    report = await hexbatch.run_batch("nightly.yaml")
+    if not report.ok:
+        raise RuntimeError(report.counts())
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import anyio
+import structlog
+
+from hexbatch.client import HexClient
+from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
+from hexbatch.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HexAPIError,
+    HexbatchError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from hexbatch.limits import Window, WindowLimiter
+from hexbatch.manifest import Manifest, load_manifest
+from hexbatch.manifest import Window as ManifestWindow
+from hexbatch.manifest.model import BASE_URL_ENV
+from hexbatch.outcome import BatchReport
+from hexbatch.plan import Plan, build_plan
+from hexbatch.simulator import Scenario, load_scenario, run_simulator
+
+log = structlog.get_logger("hexbatch.batch")
+
+
+class PreflightError(HexbatchError):
+    """A project cannot be run (unknown, unpublished, or the token is refused): nothing was
+    triggered."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """Command-line level choices for one batch.
+
+    Attributes:
+        base_url: overrides ``HEX_API_BASE_URL`` and the manifest's ``hex.base_url``.
+        simulate: run against the built-in simulator (no token needed).
+        max_in_flight: overrides the manifest's ``defaults.max_in_flight``.
+        fail_fast: stop triggering after the first run that does not complete.
+        cancel_on_fail_fast: with fail_fast, also cancel the live runs.
+        dry_run: send every trigger with Hex's dryRun flag (nothing runs).
+        allow_insecure_http: permit plain http to a non-loopback Hex host.
+        env: where the token (and base URL override) are read from.
+    """
+
+    base_url: str | None = None
+    simulate: bool = False
+    max_in_flight: int | None = None
+    fail_fast: bool = False
+    cancel_on_fail_fast: bool = False
+    dry_run: bool = False
+    allow_insecure_http: bool = False
+    env: Mapping[str, str] | None = None
+
+
+def scenario_for(manifest: Manifest) -> Scenario:
+    """The simulator scenario a manifest asks for, or the built-in demo."""
+    section = manifest.simulate
+    if not section:
+        return Scenario.default()
+    path = section.get("scenario")
+    if isinstance(path, str):
+        return load_scenario(path)
+    return Scenario.from_mapping(dict(section), source=f"{manifest.source} (simulate:)")
+
+
+def _limiter(windows: Sequence[ManifestWindow], settings: EngineSettings) -> WindowLimiter | None:
+    if not windows:
+        return None
+    # Two percent of slack per window absorbs network jitter between here and Hex.
+    return WindowLimiter(
+        (Window(w.count, w.per) for w in windows),
+        clock=settings.clock,
+        sleep=settings.sleep,
+        safety=0.02,
+    )
+
+
+@dataclass(slots=True)
+class Connection:
+    """Where a batch sends its requests."""
+
+    base_url: str
+    token: str
+    simulated: bool = False
+
+
+@asynccontextmanager
+async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Connection]:
+    """The Hex endpoint and token for this batch; starts the simulator when asked."""
+    if options.simulate:
+        async with run_simulator(scenario_for(manifest)) as simulator:
+            log.info("simulator_started", base_url=simulator.base_url)
+            yield Connection(simulator.base_url, simulator.token, simulated=True)
+        return
+    env = os.environ if options.env is None else options.env
+    token = env.get(manifest.token_env, "").strip()
+    if not token:
+        raise ConfigurationError(
+            f"no Hex API token: set the environment variable {manifest.token_env} "
+            "(or run against the built-in simulator with --simulate)"
+        )
+    base_url = options.base_url or env.get(BASE_URL_ENV) or manifest.base_url
+    yield Connection(base_url, token)
+
+
+async def preflight(client: HexClient, plan: Plan) -> None:
+    """Check that every project exists, is published and is visible to the token.
+
+    Raises:
+        PreflightError: listing every project that cannot be run.
+    """
+    problems: list[str] = []
+    projects = {item.project_id: item.project_name for item in plan.items}
+
+    async def check(project_id: str, name: str) -> None:
+        try:
+            project = await client.get_project(project_id)
+        except (AuthenticationError, PermissionDeniedError) as error:
+            problems.append(str(error))
+        except NotFoundError:
+            problems.append(
+                f"{name} ({project_id}): not found; check the id and that the project is "
+                "shared with the token's user"
+            )
+        except HexAPIError as error:
+            problems.append(f"{name} ({project_id}): {error}")
+        else:
+            if not project.published:
+                problems.append(
+                    f"{name} ({project_id}): {project.title!r} is not published; publish it in "
+                    "Hex (only the published version can be run)"
+                )
+
+    async with anyio.create_task_group() as group:
+        for project_id, name in projects.items():
+            group.start_soon(check, project_id, name)
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise PreflightError("nothing was triggered:\n  " + "\n  ".join(unique))
+
+
+@dataclass
+class BatchRun:
+    """One execution of a manifest, observable while it runs (for progress displays).
+
+    Args:
+        manifest: a path to a manifest, or a loaded one.
+        options: command-line level choices.
+        settings: engine settings (time sources for tests; max_in_flight and
+            fail-fast are taken from the manifest and options).
+        control: stop/cancel switches, e.g. held by signal handlers.
+    """
+
+    manifest: Manifest | str | Path
+    options: BatchOptions = field(default_factory=BatchOptions)
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    control: Control = field(default_factory=Control)
+    engine: Engine | None = None
+    connection: Connection | None = None
+
+    def _load(self) -> Manifest:
+        if isinstance(self.manifest, Manifest):
+            return self.manifest
+        return load_manifest(self.manifest, env=self.options.env)
+
+    async def execute(self) -> BatchReport:
+        """Run the batch to the end and report every planned run."""
+        manifest = self._load()
+        plan = build_plan(manifest)
+        for warning in plan.warnings:
+            log.warning("plan_warning", message=warning)
+        settings = replace(
+            self.settings,
+            max_in_flight=self.options.max_in_flight or manifest.max_in_flight,
+            fail_fast=self.options.fail_fast,
+            cancel_on_fail_fast=self.options.cancel_on_fail_fast,
+            dry_run=self.options.dry_run,
+        )
+        started = settings.now()
+        async with connect(manifest, self.options) as connection:
+            self.connection = connection
+            client = HexClient(
+                connection.base_url,
+                connection.token,
+                request_budget=_limiter(manifest.limits.requests, settings),
+                trigger_budget=_limiter(manifest.limits.triggers, settings),
+                max_connections=max(4, min(settings.max_in_flight, 50)),
+                clock=settings.clock,
+                sleep=settings.sleep,
+                rng=settings.rng,
+                allow_insecure_http=self.options.allow_insecure_http,
+            )
+            async with client:
+                await preflight(client, plan)
+                self.engine = Engine(client, settings, control=self.control)
+                outcomes = await self.engine.run([WorkItem(item) for item in plan.items])
+                requests = client.stats.as_dict()
+        return BatchReport(
+            manifest=str(manifest.source),
+            started_at=started,
+            finished_at=settings.now(),
+            runs=outcomes,
+            requests=requests,
+        )
+
+
+async def run_batch(
+    manifest: Manifest | str | Path,
+    options: BatchOptions | None = None,
+    *,
+    settings: EngineSettings | None = None,
+    control: Control | None = None,
+) -> BatchReport:
+    """Run a manifest's batch and return its report (see :class:`BatchRun`)."""
+    run = BatchRun(
+        manifest,
+        options or BatchOptions(),
+        settings or EngineSettings(),
+        control or Control(),
+    )
+    return await run.execute()

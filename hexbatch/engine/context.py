@@ -1,0 +1,80 @@
+"""Everything the workers of one batch share."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+
+from hexbatch.client import HexClient
+from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
+from hexbatch.engine.control import Control
+from hexbatch.engine.gate import KernelGate
+from hexbatch.engine.journal import Journal, NullJournal
+from hexbatch.engine.statuses import StatusBoard
+
+
+def utc_now() -> datetime:
+    """The current wall-clock time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How the engine runs a batch (the manifest supplies per-project settings).
+
+    Attributes:
+        max_in_flight: runs alive at once across the batch.
+        fail_fast: stop triggering after the first run that does not complete.
+        cancel_on_fail_fast: with fail_fast, also cancel the live runs.
+        dry_run: send every trigger with Hex's dryRun flag (validates, runs nothing).
+        durations: seconds per run key from earlier batches; when given, the
+            longest runs start first.
+        trigger_rounds: how many times a trigger that was throttled or never
+            sent is tried again after the client's own retries gave up.
+        reconcile_checks: how many times the run list is read to settle an
+            ambiguous trigger.
+        reconcile_skew: seconds of clock difference tolerated between this
+            machine and Hex when matching a run to an ambiguous trigger.
+        cancel_grace: seconds allowed for cancelling runs in Hex (timeouts, interrupts).
+        clock, sleep, rng, now: time and randomness (virtual in tests).
+    """
+
+    max_in_flight: int = 10
+    fail_fast: bool = False
+    cancel_on_fail_fast: bool = False
+    dry_run: bool = False
+    durations: Mapping[str, float] = field(default_factory=dict)
+    trigger_rounds: int = 5
+    reconcile_checks: int = 3
+    reconcile_skew: float = 15.0
+    cancel_grace: float = 30.0
+    clock: Clock = monotonic
+    sleep: Sleep = real_sleep
+    rng: random.Random = field(default_factory=random.Random)
+    now: Callable[[], datetime] = utc_now
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """The shared state of a running batch."""
+
+    client: HexClient
+    settings: EngineSettings
+    journal: Journal = field(default_factory=NullJournal)
+    control: Control = field(default_factory=Control)
+    board: StatusBoard = field(init=False)
+    gate: KernelGate = field(init=False)
+    claimed: set[str] = field(default_factory=set)
+    trigger_locks: dict[str, anyio.Lock] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.board = StatusBoard(self.client, self.settings.clock)
+        self.gate = KernelGate(self.settings.sleep)
+
+    def trigger_lock(self, project_id: str) -> anyio.Lock:
+        """Triggers of one project go one at a time, so an ambiguous one can be matched."""
+        return self.trigger_locks.setdefault(project_id, anyio.Lock())

@@ -1,0 +1,154 @@
+"""The scheduler: a bounded pool of workers drives every planned run to its end.
+
+``max_in_flight`` workers take runs from the :class:`Dispatcher` (plan order,
+or longest-first when earlier durations are known) and drive each one with a
+:class:`RunLifecycle`. A worker catches everything a run can throw, so one
+run's failure never cancels its siblings, and every planned run ends with
+exactly one outcome: runs never started are SKIPPED.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import anyio
+import structlog
+
+from hexbatch import status
+from hexbatch.client import HexClient
+from hexbatch.engine.context import BatchContext, EngineSettings
+from hexbatch.engine.control import Control
+from hexbatch.engine.dispatch import Dispatcher
+from hexbatch.engine.journal import Journal, NullJournal
+from hexbatch.engine.lifecycle import RunLifecycle
+from hexbatch.engine.work import WorkItem
+from hexbatch.outcome import RunOutcome
+
+log = structlog.get_logger("hexbatch.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a running batch stands, for progress displays."""
+
+    total: int
+    finished: Counter[str]
+    live: int
+    pending: int
+    elapsed: float
+
+
+def longest_first(items: Sequence[WorkItem], durations: dict[str, float]) -> list[WorkItem]:
+    """Order runs longest-expected first (LPT); runs without history get the mean."""
+    if not durations:
+        return list(items)
+    known = [durations[item.key] for item in items if item.key in durations]
+    typical = statistics.fmean(known) if known else 0.0
+    return sorted(items, key=lambda item: -durations.get(item.key, typical))
+
+
+class Engine:
+    """Runs a list of work items against Hex and returns their outcomes.
+
+    Args:
+        client: an entered :class:`HexClient` (its budgets apply to every request).
+        settings: scheduling knobs, time sources and earlier durations.
+        journal: where intents, run ids and statuses are recorded.
+        control: stop/cancel switches (signal handlers hold a reference).
+    """
+
+    def __init__(
+        self,
+        client: HexClient,
+        settings: EngineSettings | None = None,
+        *,
+        journal: Journal | None = None,
+        control: Control | None = None,
+        known_run_ids: Iterable[str] = (),
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        self.ctx = BatchContext(
+            client=client,
+            settings=self.settings,
+            journal=journal or NullJournal(),
+            control=control or Control(),
+        )
+        self.ctx.claimed.update(known_run_ids)
+        self.outcomes: dict[str, RunOutcome] = {}
+        self._total = 0
+        self._started = self.settings.clock()
+        self._dispatcher: Dispatcher | None = None
+
+    @property
+    def control(self) -> Control:
+        """The batch's stop and cancel switches."""
+        return self.ctx.control
+
+    def snapshot(self) -> Snapshot:
+        """Counts for a progress display."""
+        pending = self._dispatcher.pending() if self._dispatcher else 0
+        finished = Counter(outcome.status for outcome in self.outcomes.values())
+        return Snapshot(
+            total=self._total,
+            finished=finished,
+            live=self._total - pending - len(self.outcomes),
+            pending=pending,
+            elapsed=self.settings.clock() - self._started,
+        )
+
+    async def run(self, items: Sequence[WorkItem]) -> list[RunOutcome]:
+        """Drive every item to its final status; outcomes come back in plan order."""
+        self._total = len(items)
+        self._started = self.settings.clock()
+        for item in items:
+            self.ctx.claimed.update(a.run_id for a in item.attempts if a.run_id)
+        ordered = longest_first(items, dict(self.settings.durations))
+        caps = {item.project_id: item.spec.project.max_in_flight for item in items}
+        self._dispatcher = dispatcher = Dispatcher(ordered, caps)
+        skipped: list[WorkItem] = []
+        self.control.on_stop(lambda: skipped.extend(dispatcher.stop()))
+        log.info("batch_started", runs=len(items), max_in_flight=self.settings.max_in_flight)
+        async with anyio.create_task_group() as group:
+            for _ in range(min(self.settings.max_in_flight, len(items))):
+                group.start_soon(self._worker, dispatcher)
+        for item in skipped:
+            self._finish(item.outcome(status.SKIPPED, f"not triggered: {self.control.reason}"))
+        position = {item.key: n for n, item in enumerate(items)}
+        return sorted(self.outcomes.values(), key=lambda outcome: position[outcome.key])
+
+    async def _worker(self, dispatcher: Dispatcher) -> None:
+        while (item := await dispatcher.take()) is not None:
+            try:
+                outcome = await RunLifecycle(self.ctx, item).run()
+            except Exception as error:  # a bug in one run must not sink the others
+                log.exception("run_crashed", key=item.key)
+                outcome = item.outcome(status.UNKNOWN, f"internal error: {error!r}")
+            finally:
+                dispatcher.release(item.project_id)
+                self.ctx.gate.open()  # a run ended, so a kernel may be free
+            self._finish(outcome)
+
+    def _finish(self, outcome: RunOutcome) -> None:
+        self.outcomes[outcome.key] = outcome
+        if outcome.status != status.SKIPPED:
+            # SKIPPED is not final in the journal: a resumed batch starts those runs.
+            self.ctx.journal.record_final(outcome.key, outcome.status, outcome.error)
+        event = log.info if outcome.ok else log.warning
+        event(
+            "run_finished",
+            project=outcome.project,
+            key=outcome.key,
+            run_id=outcome.run_id,
+            status=outcome.status,
+            attempts=len(outcome.attempts),
+            error=outcome.error,
+        )
+        if not outcome.ok and outcome.status != status.SKIPPED and self.settings.fail_fast:
+            reason = f"--fail-fast after {outcome.project} {outcome.key} ended {outcome.status}"
+            if self.settings.cancel_on_fail_fast:
+                self.control.cancel_live(reason)
+            else:
+                self.control.stop(reason)

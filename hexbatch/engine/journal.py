@@ -1,0 +1,67 @@
+"""Where the engine writes down what it does, so a crash or Ctrl-C loses nothing.
+
+The engine calls a :class:`Journal` at the two moments that matter for never
+triggering twice (just before a trigger, and just after Hex returned the run
+id) and whenever a run's status or final outcome changes. The state store
+implements it durably; :class:`NullJournal` keeps nothing (library use without
+a state file).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class Journal(Protocol):
+    """The engine's write-ahead record of intents, run ids, statuses and outcomes."""
+
+    def record_intent(self, key: str, attempt: int, at: datetime) -> None:
+        """About to send a trigger for ``key`` (durable before the POST)."""
+
+    def record_triggered(
+        self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
+    ) -> None:
+        """Hex created ``run_id`` for this attempt (durable before polling)."""
+
+    def record_status(
+        self,
+        key: str,
+        attempt: int,
+        status: str,
+        *,
+        finished_at: datetime | None = None,
+        elapsed_ms: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """The attempt's latest known status."""
+
+    def record_final(self, key: str, status: str, error: str | None = None) -> None:
+        """The run's final status; it will not be touched again in this batch."""
+
+
+class NullJournal:
+    """A journal that forgets everything."""
+
+    def record_intent(self, key: str, attempt: int, at: datetime) -> None:
+        """Forget the intent."""
+
+    def record_triggered(
+        self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
+    ) -> None:
+        """Forget the run id."""
+
+    def record_status(
+        self,
+        key: str,
+        attempt: int,
+        status: str,
+        *,
+        finished_at: datetime | None = None,
+        elapsed_ms: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Forget the status."""
+
+    def record_final(self, key: str, status: str, error: str | None = None) -> None:
+        """Forget the outcome."""

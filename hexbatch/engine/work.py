@@ -1,0 +1,49 @@
+"""The unit of work the engine schedules: a planned run and what is known of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hexbatch.outcome import Attempt, RunOutcome
+from hexbatch.plan import RunSpec
+
+
+@dataclass(slots=True)
+class WorkItem:
+    """A planned run with the attempts made so far (empty for a fresh batch).
+
+    A resumed batch hands the engine its recorded attempts: a last attempt with a
+    run id and no terminal status is reattached, one with only an intent is
+    reconciled, and the number of attempts counts against the retry budget.
+    """
+
+    spec: RunSpec
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The run's deterministic key."""
+        return self.spec.key
+
+    @property
+    def project_id(self) -> str:
+        """The Hex project id."""
+        return self.spec.project_id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The input parameters as a plain dict."""
+        return dict(self.spec.params)
+
+    def outcome(self, status: str, error: str | None = None) -> RunOutcome:
+        """The final record of this run."""
+        return RunOutcome(
+            key=self.spec.key,
+            project_id=self.spec.project_id,
+            project=self.spec.project_name,
+            params=self.params,
+            status=status,
+            attempts=self.attempts,
+            error=error,
+        )

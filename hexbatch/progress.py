@@ -1,0 +1,73 @@
+"""Progress while a batch runs: a live line on a terminal, periodic summaries elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from hexbatch.engine import Snapshot
+from hexbatch.report.console import status_text
+from hexbatch.status import REPORT_ORDER
+
+
+def _eta(snapshot: Snapshot) -> str:
+    done = sum(snapshot.finished.values())
+    if not done or done >= snapshot.total:
+        return "—"
+    rate = done / max(snapshot.elapsed, 1e-9)
+    return f"{(snapshot.total - done) / rate:.0f}s"
+
+
+def describe(snapshot: Snapshot) -> str:
+    """One plain line, for logs and non-terminal output."""
+    done = sum(snapshot.finished.values())
+    counts = ", ".join(
+        f"{name} {snapshot.finished[name]}" for name in REPORT_ORDER if snapshot.finished[name]
+    )
+    return (
+        f"{done}/{snapshot.total} finished"
+        + (f" ({counts})" if counts else "")
+        + f", {snapshot.live} in flight, {snapshot.pending} waiting,"
+        + f" elapsed {snapshot.elapsed:.0f}s, eta {_eta(snapshot)}"
+    )
+
+
+def _rich_line(snapshot: Snapshot) -> Text:
+    done = sum(snapshot.finished.values())
+    line = Text.assemble(("▶ ", "bold"), (f"{done}/{snapshot.total} finished", "bold"))
+    for name in REPORT_ORDER:
+        if snapshot.finished[name]:
+            line.append("  ")
+            line.append_text(status_text(name))
+            line.append(f" {snapshot.finished[name]}")
+    line.append(
+        f"   {snapshot.live} in flight · {snapshot.pending} waiting · "
+        f"{snapshot.elapsed:.0f}s · eta {_eta(snapshot)}"
+    )
+    return line
+
+
+async def show_progress(
+    snapshot: Callable[[], Snapshot | None],
+    console: Console,
+    *,
+    interval: float | None = None,
+) -> None:
+    """Show progress until cancelled: live on a terminal, else a line every ``interval``."""
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+            while True:
+                current = snapshot()
+                if current is not None:
+                    live.update(_rich_line(current))
+                await anyio.sleep(interval or 0.25)
+    else:
+        while True:
+            await anyio.sleep(interval or 10.0)
+            current = snapshot()
+            if current is not None:
+                console.print(f"progress: {describe(current)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,153 @@
+"""The ``run`` command: a manifest in, every run's outcome out, exit code to match.
+
+Exit codes (contract): 0 every run completed; 1 some run did not complete;
+2 usage, manifest, configuration or authentication error (nothing triggered);
+130 interrupted (the partial report is still written).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import anyio
+import click
+from rich.console import Console
+
+from hexbatch.batch import BatchOptions, BatchRun, PreflightError
+from hexbatch.engine import Control, Snapshot
+from hexbatch.errors import ConfigurationError
+from hexbatch.logs import LOG_FORMATS, configure_logging
+from hexbatch.manifest import ManifestError
+from hexbatch.outcome import BatchReport
+from hexbatch.progress import describe, show_progress
+from hexbatch.report import render_console, write_github_step_summary, write_report_dir
+from hexbatch.simulator import ScenarioError
+
+EXIT_OK = 0
+EXIT_FAILED_RUNS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _usage_error(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class _Interrupts:
+    """First SIGINT/SIGTERM: stop triggering; second: cancel the live runs in Hex."""
+
+    def __init__(self, control: Control, run: BatchRun, *, cancel_at_first: bool) -> None:
+        self.control = control
+        self.run = run
+        self.cancel_at_first = cancel_at_first
+        self.count = 0
+
+    async def watch(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for signum in received:
+                self.count += 1
+                name = signal.Signals(signum).name
+                if self.count == 1 and not self.cancel_at_first:
+                    self.control.stop(f"{name} received")
+                    snapshot = self.run.engine.snapshot() if self.run.engine else None
+                    waiting = f" ({describe(snapshot)})" if snapshot else ""
+                    click.echo(
+                        f"\n{name}: no new runs will start; waiting for the live ones to finish"
+                        f"{waiting}. Press Ctrl-C again to cancel them in Hex.",
+                        err=True,
+                    )
+                else:
+                    self.control.cancel_live(f"{name} received")
+                    click.echo(f"\n{name}: cancelling the live runs in Hex…", err=True)
+
+
+async def _execute(
+    run: BatchRun, *, progress: bool, cancel_on_interrupt: bool
+) -> tuple[BatchReport, bool]:
+    interrupts = _Interrupts(run.control, run, cancel_at_first=cancel_on_interrupt)
+
+    def snapshot() -> Snapshot | None:
+        return run.engine.snapshot() if run.engine else None
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(interrupts.watch)
+        if progress:
+            group.start_soon(show_progress, snapshot, Console(stderr=True))
+        report = await run.execute()
+        group.cancel_scope.cancel()
+    return report, interrupts.count > 0
+
+
+def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str | None) -> None:
+    if json_path:
+        text = json.dumps(report.to_json(), indent=2) + "\n"
+        if json_path == "-":
+            click.echo(text, nl=False)
+        else:
+            target = Path(json_path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    if report_dir:
+        written = write_report_dir(report, Path(report_dir))
+        click.echo("reports: " + ", ".join(str(path) for path in written.values()), err=True)
+    write_github_step_summary(report)
+
+
+@click.command("run")
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--base-url", help="Hex API base URL (overrides HEX_API_BASE_URL and the manifest).")
+@click.option("--simulate", is_flag=True, help="Run against the built-in Hex API simulator.")
+@click.option(
+    "--json", "json_path", metavar="PATH", help="Write the JSON report here ('-': stdout)."
+)
+@click.option("--report-dir", metavar="DIR", help="Write every report format into DIR.")
+@click.option("--max-in-flight", type=click.IntRange(min=1), help="Runs alive at once.")
+@click.option("--fail-fast", is_flag=True, help="Start nothing new after the first failure.")
+@click.option(
+    "--cancel-on-fail-fast", is_flag=True, help="With --fail-fast, also cancel the live runs."
+)
+@click.option("--cancel-on-interrupt", is_flag=True, help="Cancel live runs at the first Ctrl-C.")
+@click.option("--dry-run", is_flag=True, help="Send every trigger with Hex's dryRun flag.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="console", show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress display.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every poll too.")
+@click.option(
+    "--allow-insecure-http", is_flag=True, help="Allow plain http to a non-loopback Hex host."
+)
+def run_command(manifest: str, **flags: Any) -> None:
+    """Run every run a MANIFEST plans, and report each outcome."""
+    configure_logging(flags["log_format"], verbose=flags["verbose"])
+    options = BatchOptions(
+        base_url=flags["base_url"],
+        simulate=flags["simulate"],
+        max_in_flight=flags["max_in_flight"],
+        fail_fast=flags["fail_fast"] or flags["cancel_on_fail_fast"],
+        cancel_on_fail_fast=flags["cancel_on_fail_fast"],
+        dry_run=flags["dry_run"],
+        allow_insecure_http=flags["allow_insecure_http"],
+    )
+    run = BatchRun(manifest, options)
+    try:
+        report, interrupted = anyio.run(
+            lambda: _execute(
+                run,
+                progress=not flags["no_progress"],
+                cancel_on_interrupt=flags["cancel_on_interrupt"],
+            )
+        )
+    except ManifestError as error:
+        for issue in error.issues:
+            click.echo(str(issue), err=True)
+        _usage_error(f"{len(error.issues)} problem(s) in the manifest; nothing was triggered")
+    except (ConfigurationError, PreflightError, ScenarioError) as error:
+        _usage_error(str(error))
+    _write_outputs(report, flags["json_path"], flags["report_dir"])
+    render_console(report, Console(stderr=flags["json_path"] == "-"))
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED_RUNS)
