@@ -5,18 +5,85 @@ The public API is what this module exports; everything else is internal.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-from hexbatch.outcome import Attempt, BatchReport, RunOutcome
+import importlib.metadata
 
 try:
-    __version__ = version("hexbatch")
-except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = importlib.metadata.version("hexbatch")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0"
+
+# Imported after __version__: the client reads it for its User-Agent.
+from hexbatch.batch import BatchOptions, BatchRun, PreflightError, run_batch
+from hexbatch.client import HexClient, RequestStats, Timeouts
+from hexbatch.engine import Control, Engine, EngineSettings
+from hexbatch.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    HexAPIError,
+    HexbatchError,
+    HexHTTPError,
+    KernelLimitError,
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RequestNotSentError,
+    ServerError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
+from hexbatch.limits import Window, WindowLimiter
+from hexbatch.manifest import Manifest, ManifestError, load_manifest
+from hexbatch.models import Project, RunCreated, RunInfo, RunsPage
+from hexbatch.outcome import Attempt, BatchReport, RunOutcome
+from hexbatch.plan import Plan, RunSpec, build_plan
+from hexbatch.retry import Backoff, RetryPolicy
 
 __all__ = [
     "Attempt",
+    "AuthenticationError",
+    "Backoff",
+    "BadRequestError",
+    "BatchOptions",
     "BatchReport",
+    "BatchRun",
+    "ConfigurationError",
+    "Control",
+    "Engine",
+    "EngineSettings",
+    "HexAPIError",
+    "HexClient",
+    "HexHTTPError",
+    "HexbatchError",
+    "KernelLimitError",
+    "MalformedResponseError",
+    "Manifest",
+    "ManifestError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "Plan",
+    "PreflightError",
+    "Project",
+    "RateLimitedError",
+    "RequestNotSentError",
+    "RequestStats",
+    "RetryPolicy",
+    "RunCreated",
+    "RunInfo",
     "RunOutcome",
+    "RunSpec",
+    "RunsPage",
+    "ServerError",
+    "ServiceUnavailableError",
+    "Timeouts",
+    "UnprocessableError",
+    "Window",
+    "WindowLimiter",
     "__version__",
+    "build_plan",
+    "load_manifest",
+    "run_batch",
 ]
