@@ -17,6 +17,3 @@ def test_all_lists_every_public_name_and_nothing_else() -> None:
     public.discard("annotations")
 
     assert sorted(hexbatch.__all__) == sorted(public | {"__version__"})
-    assert hexbatch.__all__ == sorted(
-        hexbatch.__all__, key=lambda n: (n.startswith("_"), n.casefold())
-    )
