@@ -5,14 +5,10 @@ The public API is what this module exports; everything else is internal.
 
 from __future__ import annotations
 
-import importlib.metadata
+from hexbatch.version import package_version as _package_version
 
-try:
-    __version__ = importlib.metadata.version("hexbatch")
-except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = _package_version()
 
-# Imported after __version__: the client reads it for its User-Agent.
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError, run_batch
 from hexbatch.client import HexClient, RequestStats, Timeouts
 from hexbatch.engine import Control, Engine, EngineSettings

@@ -18,10 +18,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Final
 
 import anyio
 import structlog
 
+from hexbatch import status
 from hexbatch.client import HexClient
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.errors import (
@@ -36,11 +38,16 @@ from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest import Window as ManifestWindow
 from hexbatch.manifest.model import BASE_URL_ENV
-from hexbatch.outcome import BatchReport
+from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
+from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
+from hexbatch.state import StateStore
+from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
+
+DEFAULT_STATE: Final = Path(".hexbatch") / "state.db"
 
 
 class PreflightError(HexbatchError):
@@ -61,6 +68,10 @@ class BatchOptions:
         dry_run: send every trigger with Hex's dryRun flag (nothing runs).
         allow_insecure_http: permit plain http to a non-loopback Hex host.
         env: where the token (and base URL override) are read from.
+        state: the state store (default ``.hexbatch/state.db`` beside the manifest).
+        stateless: keep no state at all (nothing to resume).
+        new: start a new batch even if the latest one is unfinished.
+        rerun: give runs that ended failed, unknown, or all of them a new attempt.
     """
 
     base_url: str | None = None
@@ -71,6 +82,22 @@ class BatchOptions:
     dry_run: bool = False
     allow_insecure_http: bool = False
     env: Mapping[str, str] | None = None
+    state: Path | str | None = None
+    stateless: bool = False
+    new: bool = False
+    rerun: Rerun | None = None
+
+    def state_path(self, manifest: Manifest) -> Path | None:
+        """Where this batch's state store lives, or None to keep no state.
+
+        A simulated batch keeps no state unless a path is given: its simulator
+        lives only as long as the process, so there is nothing to resume.
+        """
+        if self.stateless or (self.simulate and self.state is None):
+            return None
+        if self.state is not None:
+            return Path(self.state)
+        return manifest.source.resolve().parent / DEFAULT_STATE
 
 
 def scenario_for(manifest: Manifest) -> Scenario:
@@ -198,6 +225,7 @@ class BatchRun:
             dry_run=self.options.dry_run,
         )
         started = settings.now()
+        state_path = self.options.state_path(manifest)
         async with connect(manifest, self.options) as connection:
             self.connection = connection
             client = HexClient(
@@ -213,15 +241,73 @@ class BatchRun:
             )
             async with client:
                 await preflight(client, plan)
-                self.engine = Engine(client, settings, control=self.control)
-                outcomes = await self.engine.run([WorkItem(item) for item in plan.items])
-                requests = client.stats.as_dict()
+                if state_path is None:
+                    outcomes = await self._drive(
+                        client, settings, [WorkItem(i) for i in plan.items]
+                    )
+                    return BatchReport(
+                        str(manifest.source),
+                        started,
+                        settings.now(),
+                        outcomes,
+                        client.stats.as_dict(),
+                    )
+                with StateStore(state_path) as store, store.lock():
+                    opened = open_batch(
+                        store,
+                        manifest,
+                        plan,
+                        base_url=connection.base_url,
+                        version=package_version(),
+                        now=started,
+                        new=self.options.new,
+                        rerun=self.options.rerun,
+                    )
+                    return await self._drive_stored(client, settings, store, opened, manifest)
+
+    async def _drive(
+        self,
+        client: HexClient,
+        settings: EngineSettings,
+        work: list[WorkItem],
+        *,
+        journal: StoreJournal | None = None,
+        known: set[str] | None = None,
+    ) -> list[RunOutcome]:
+        self.engine = Engine(
+            client, settings, journal=journal, control=self.control, known_run_ids=known or ()
+        )
+        return await self.engine.run(work)
+
+    async def _drive_stored(
+        self,
+        client: HexClient,
+        settings: EngineSettings,
+        store: StateStore,
+        opened: OpenedBatch,
+        manifest: Manifest,
+    ) -> BatchReport:
+        batch_id = opened.info.id
+        if not settings.durations:
+            settings = replace(settings, durations=store.durations(opened.info.manifest))
+        known = {a.run_id for o in opened.done.values() for a in o.attempts if a.run_id}
+        journal = StoreJournal(store, batch_id)
+        try:
+            driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
+        finally:
+            store.record_requests(batch_id, client.stats.as_dict())
+        outcomes = {o.key: o for o in driven} | opened.done
+        runs = [outcomes[key] for key in (run.key for run in store.runs(batch_id))]
+        finished_at = settings.now()
+        if all(run.status != status.SKIPPED for run in runs):
+            store.finish_batch(batch_id, finished_at)
+        log.info("batch_recorded", state=str(store.path), batch=batch_id)
         return BatchReport(
-            manifest=str(manifest.source),
-            started_at=started,
-            finished_at=settings.now(),
-            runs=outcomes,
-            requests=requests,
+            str(manifest.source),
+            opened.info.started_at,
+            finished_at,
+            runs,
+            store.requests(batch_id),
         )
 
 

@@ -45,18 +45,12 @@ from hexbatch.limits import WindowLimiter
 from hexbatch.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
 from hexbatch.redact import Secret, redact
 from hexbatch.retry import RetryDecision, RetryPolicy, call_with_retries
+from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.client")
 
 DEFAULT_BASE_URL: Final = "https://app.hex.tech/api/v1"
 MAX_PAGE: Final = 100
-
-
-def _version() -> str:
-    # Imported late: hexbatch/__init__ imports this module.
-    from hexbatch import __version__
-
-    return __version__
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,7 +451,7 @@ class HexClient:
         }
         headers = {
             "Authorization": f"Bearer {self._token.reveal()}",
-            "User-Agent": f"hexbatch/{_version()}",
+            "User-Agent": f"hexbatch/{package_version()}",
             "Accept": "application/json",
         }
         try:

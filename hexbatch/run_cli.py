@@ -25,7 +25,9 @@ from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
 from hexbatch.progress import describe, show_progress
 from hexbatch.report import render_console, write_github_step_summary, write_report_dir
+from hexbatch.resume import RERUN_CHOICES
 from hexbatch.simulator import ScenarioError
+from hexbatch.state import StateError
 
 EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
@@ -74,13 +76,24 @@ async def _execute(
     def snapshot() -> Snapshot | None:
         return run.engine.snapshot() if run.engine else None
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(interrupts.watch)
-        if progress:
-            group.start_soon(show_progress, snapshot, Console(stderr=True))
-        report = await run.execute()
-        group.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(interrupts.watch)
+            if progress:
+                group.start_soon(show_progress, snapshot, Console(stderr=True))
+            report = await run.execute()
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as failures:
+        raise _sole(failures) from None
     return report, interrupts.count > 0
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one real error inside nested task-group wrappers, or the group itself."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str | None) -> None:
@@ -102,6 +115,17 @@ def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str |
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--base-url", help="Hex API base URL (overrides HEX_API_BASE_URL and the manifest).")
 @click.option("--simulate", is_flag=True, help="Run against the built-in Hex API simulator.")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False),
+    help="State store (default: .hexbatch/state.db beside the manifest).",
+)
+@click.option("--new", is_flag=True, help="Start a new batch even if the last one is unfinished.")
+@click.option(
+    "--rerun",
+    type=click.Choice(RERUN_CHOICES),
+    help="Give runs that ended failed, unknown, or all runs a new attempt.",
+)
 @click.option(
     "--json", "json_path", metavar="PATH", help="Write the JSON report here ('-': stdout)."
 )
@@ -130,6 +154,9 @@ def run_command(manifest: str, **flags: Any) -> None:
         cancel_on_fail_fast=flags["cancel_on_fail_fast"],
         dry_run=flags["dry_run"],
         allow_insecure_http=flags["allow_insecure_http"],
+        state=flags["state"],
+        new=flags["new"],
+        rerun=flags["rerun"],
     )
     run = BatchRun(manifest, options)
     try:
@@ -144,7 +171,7 @@ def run_command(manifest: str, **flags: Any) -> None:
         for issue in error.issues:
             click.echo(str(issue), err=True)
         _usage_error(f"{len(error.issues)} problem(s) in the manifest; nothing was triggered")
-    except (ConfigurationError, PreflightError, ScenarioError) as error:
+    except (ConfigurationError, PreflightError, ScenarioError, StateError) as error:
         _usage_error(str(error))
     _write_outputs(report, flags["json_path"], flags["report_dir"])
     render_console(report, Console(stderr=flags["json_path"] == "-"))

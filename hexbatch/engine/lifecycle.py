@@ -92,9 +92,12 @@ class RunLifecycle:
     async def _resume(self) -> _Final | None:
         """Pick up where an earlier process left this run, if it did."""
         last = self.item.attempts[-1] if self.item.attempts else None
-        if last is None:
+        if last is None or self.item.rerun:
             return None
-        if last.status is not None and status.is_terminal(last.status):
+        if last.status is not None and (
+            status.is_terminal(last.status) or last.status in status.FINAL_STATUSES
+        ):
+            # It ended before the process stopped; only its final record was missing.
             return _Final(last.status, last.error)
         if last.run_id is not None:
             self.log.info("run_reattached", run_id=last.run_id, attempt=len(self.item.attempts))
@@ -153,6 +156,7 @@ class RunLifecycle:
             async with self.ctx.trigger_lock(self.spec.project_id):
                 at = settings.now()
                 self.ctx.journal.record_intent(self.spec.key, number, at)
+                self.log.debug("trigger_sending", attempt=number)
                 try:
                     return self._created(at, await self._send())
                 except KernelLimitError:
@@ -160,22 +164,28 @@ class RunLifecycle:
                     self.log.warning("trigger_throttled", reason="kernel_limit")
                     continue
                 except OutcomeUnknownError as error:
-                    result = await self._settle_ambiguous(at, error)
+                    settled = await self._settle_ambiguous(at, error)
+                    if settled is not None:
+                        return settled
+                    problem = f"no run was created ({error})"
                 except (RateLimitedError, RequestNotSentError, ServiceUnavailableError) as error:
-                    result = _Final(status.TRIGGER_FAILED, str(error))
-                    rounds += 1
-                    if rounds < settings.trigger_rounds:
-                        self.log.warning("trigger_throttled", reason=type(error).__name__)
-                        result = None
+                    problem = str(error)
                 except (AuthenticationError, PermissionDeniedError) as error:
                     self.ctx.control.stop(f"Hex refused the token: {error}")
                     return self._failed_attempt(at, _Final(status.TRIGGER_FAILED, str(error)))
                 except HexAPIError as error:
                     return self._failed_attempt(at, _Final(status.TRIGGER_FAILED, str(error)))
-            if isinstance(result, Attempt | _Final):
-                return result
-            if result is None and rounds:
-                await settings.sleep(Backoff(1.0, 60.0).full_jitter(rounds, settings.rng) + 1.0)
+                # Nothing was created: the trigger may be sent again, a bounded number of times.
+                rounds += 1
+                if rounds >= settings.trigger_rounds:
+                    return self._failed_attempt(
+                        at,
+                        _Final(status.TRIGGER_FAILED, f"gave up after {rounds} tries: {problem}"),
+                    )
+                self.log.warning("trigger_throttled", reason=problem, round=rounds)
+            poll = self.project.poll
+            backoff = Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
+            await settings.sleep(poll.initial + backoff.full_jitter(rounds, settings.rng))
 
     async def _send(self) -> tuple[str, str | None]:
         run = self.project.run

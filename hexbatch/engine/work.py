@@ -20,6 +20,8 @@ class WorkItem:
 
     spec: RunSpec
     attempts: list[Attempt] = field(default_factory=list)
+    rerun: bool = False
+    """Start a new attempt even though the last one ended (``--rerun``)."""
 
     @property
     def key(self) -> str:

@@ -1,0 +1,159 @@
+"""Tie a batch to its state store: resume the unfinished one, or start a new one.
+
+``hexbatch run`` resumes the latest unfinished batch of the same manifest: runs
+with a final status keep it, runs with a recorded run id are reattached, runs
+with only an intent are reconciled, and the rest start. Once a batch has
+finished, the next ``run`` starts a new batch (``--new`` forces one).
+``--rerun failed|unknown|all`` reopens the latest batch, finished or not, and
+gives the chosen runs a new attempt. A manifest whose plan changed since the
+batch started is refused; a change to execution settings only (limits,
+concurrency, timeouts) is accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+import structlog
+
+from hexbatch import status
+from hexbatch.engine import WorkItem
+from hexbatch.manifest import Manifest
+from hexbatch.outcome import RunOutcome
+from hexbatch.plan import Plan
+from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
+
+log = structlog.get_logger("hexbatch.resume")
+
+Rerun = Literal["failed", "unknown", "all"]
+RERUN_CHOICES: Final = ("failed", "unknown", "all")
+
+
+class StoreJournal:
+    """The engine's journal, written into one batch of a state store."""
+
+    def __init__(self, store: StateStore, batch_id: int) -> None:
+        self.store = store
+        self.batch_id = batch_id
+
+    def record_intent(self, key: str, attempt: int, at: datetime) -> None:
+        """Durably note the intent to trigger."""
+        self.store.record_intent(self.batch_id, key, attempt, at)
+
+    def record_triggered(
+        self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
+    ) -> None:
+        """Durably note the run id Hex returned."""
+        self.store.record_triggered(self.batch_id, key, attempt, run_id, run_url, at)
+        self.store.record_status(self.batch_id, key, attempt, status.PENDING)
+
+    def record_status(
+        self,
+        key: str,
+        attempt: int,
+        status: str,
+        *,
+        finished_at: datetime | None = None,
+        elapsed_ms: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Note the attempt's latest status."""
+        self.store.record_status(
+            self.batch_id,
+            key,
+            attempt,
+            status,
+            finished_at=finished_at,
+            elapsed_ms=elapsed_ms,
+            error=error,
+        )
+
+    def record_final(self, key: str, status: str, error: str | None = None) -> None:
+        """Note the run's final status."""
+        self.store.record_final(self.batch_id, key, status, error)
+
+
+@dataclass(slots=True)
+class OpenedBatch:
+    """A batch ready to run: what to drive, and what already ended."""
+
+    info: BatchInfo
+    work: list[WorkItem]
+    done: dict[str, RunOutcome]
+    resumed: bool
+
+
+def _wants_rerun(run: StoredRun, rerun: Rerun | None) -> bool:
+    final = run.final_status
+    if rerun is None or final is None:
+        return False
+    if rerun == "all":
+        return True
+    if rerun == "unknown":
+        return final == status.UNKNOWN
+    return final not in (status.COMPLETED, status.UNKNOWN)
+
+
+def open_batch(
+    store: StateStore,
+    manifest: Manifest,
+    plan: Plan,
+    *,
+    base_url: str,
+    version: str,
+    now: datetime,
+    new: bool = False,
+    rerun: Rerun | None = None,
+) -> OpenedBatch:
+    """Resume the manifest's latest batch when it should be, else create one.
+
+    Raises:
+        StateError: the batch to resume was planned from a different plan.
+    """
+    key = str(manifest.source.resolve())
+    latest = store.latest_batch(key)
+    resume = latest is not None and not new and (not latest.finished or rerun is not None)
+    if latest is not None and resume:
+        if latest.plan_hash != plan.plan_hash:
+            raise StateError(
+                f"batch {latest.id} in {store.path} was started from a different plan of "
+                f"{manifest.source} (runs were added, removed or changed). Finish it with the "
+                "original manifest, or start a new batch with --new."
+            )
+        if latest.manifest_hash != manifest.sha256:
+            log.info("manifest_settings_changed", batch=latest.id)
+            store.update_manifest_hash(latest.id, manifest.sha256)
+        info = latest
+    else:
+        info = store.create_batch(
+            manifest=key,
+            manifest_hash=manifest.sha256,
+            plan_hash=plan.plan_hash,
+            base_url=base_url,
+            token_env=manifest.token_env,
+            hexbatch_version=version,
+            runs=[
+                PlannedRun(item.key, item.project_id, item.project_name, dict(item.params), n)
+                for n, item in enumerate(plan.items)
+            ],
+            started_at=now,
+        )
+    stored = {run.key: run for run in store.runs(info.id)}
+    again = [key for key, run in stored.items() if _wants_rerun(run, rerun)]
+    if again:
+        store.clear_final(info.id, again)
+    work: list[WorkItem] = []
+    done: dict[str, RunOutcome] = {}
+    for item in plan.items:
+        run = stored[item.key]
+        if run.final_status is not None and item.key not in again:
+            done[item.key] = run.to_outcome()
+        else:
+            work.append(WorkItem(item, list(run.attempts), rerun=item.key in again))
+    if resume:
+        log.info(
+            "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)
+        )
+    return OpenedBatch(info, work, done, resume)
