@@ -23,7 +23,6 @@ import structlog
 
 from hexbatch import status
 from hexbatch.engine.context import BatchContext
-from hexbatch.engine.schedule import poll_delay
 from hexbatch.engine.work import WorkItem
 from hexbatch.errors import (
     AuthenticationError,
@@ -338,7 +337,8 @@ class RunLifecycle:
         failures = 0
         polls = 0
         while True:
-            delay = poll_delay(self.project.poll, polls, settings.rng)
+            plan = self.ctx.board.plan(self.spec.project_id, self.project.poll, polls, settings.rng)
+            delay = plan.delay
             polls += 1
             remaining = deadline - settings.clock()
             if remaining <= 0:
@@ -347,7 +347,7 @@ class RunLifecycle:
             if settings.clock() >= deadline:
                 return None
             try:
-                info = await self.ctx.board.read(self.spec.project_id, run_id, max_age=delay / 2)
+                info = await self.ctx.board.read(self.spec.project_id, run_id, max_age=plan.max_age)
             except HexAPIError as error:
                 failures += 1
                 run_log.warning("run_poll_failed", error=str(error), failures=failures)

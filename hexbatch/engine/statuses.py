@@ -1,23 +1,29 @@
 """Read run statuses with as few requests as possible.
 
-Each live run polls on its own schedule, but reads go through one
-:class:`StatusBoard`. When a project has several runs alive, one
-``GET /projects/{id}/runs`` page (up to 100 runs) refreshes all of them, and
-every run whose poll falls due shortly after uses that fresh answer instead of
-sending its own request. Runs the page does not show (older than the page, or
-the list failed) fall back to ``GET /projects/{id}/runs/{runId}``. Concurrent
-reads of one project share a single in-flight list request.
+Every read goes through one :class:`StatusBoard`, which also sets the rhythm
+(:meth:`StatusBoard.plan`, rules in :mod:`hexbatch.engine.schedule`). A run
+alone in its project backs off on its own. When a project has several runs
+alive, one ``GET /projects/{id}/runs`` page (up to 100 runs) refreshes all of
+them: the project gets one next-read time, every live run of it sleeps until
+then, the first to wake sends the list and the others take its answer. Runs
+the page does not show (older than the page, or the list failed) fall back to
+``GET /projects/{id}/runs/{runId}``. Concurrent reads of one project share a
+single in-flight list request.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass, field
 
 import anyio
 
 from hexbatch.client import HexClient
 from hexbatch.clock import Clock
+from hexbatch.engine.schedule import PollPlan, budget_interval, poll_delay, shared_interval
 from hexbatch.errors import HexAPIError
+from hexbatch.manifest import PollSettings
 from hexbatch.models import RunInfo
 
 # Status requests for k runs cost k; one list page costs 1. From two live runs
@@ -33,6 +39,9 @@ class _Project:
     live: set[str] = field(default_factory=set)
     seen: dict[str, tuple[RunInfo, float]] = field(default_factory=dict)
     listing: anyio.Event | None = None
+    # The shared rhythm: when the next list is due, and the interval it was set with.
+    next_read: float | None = None
+    interval: float = 0.0
 
 
 class StatusBoard:
@@ -43,25 +52,55 @@ class StatusBoard:
         self._clock = clock
         self._batch_from = batch_from
         self._projects: dict[str, _Project] = {}
+        self._live_total = 0
 
     def _project(self, project_id: str) -> _Project:
         return self._projects.setdefault(project_id, _Project())
 
     def follow(self, project_id: str, run_id: str) -> None:
         """Start following a run (it becomes part of the project's batched reads)."""
-        self._project(project_id).live.add(run_id)
+        live = self._project(project_id).live
+        if run_id not in live:
+            live.add(run_id)
+            self._live_total += 1
 
     def forget(self, project_id: str, run_id: str) -> None:
         """Stop following a run."""
         project = self._project(project_id)
-        project.live.discard(run_id)
+        if run_id in project.live:
+            project.live.discard(run_id)
+            self._live_total -= 1
         project.seen.pop(run_id, None)
 
     def live_count(self, project_id: str | None = None) -> int:
         """Runs followed, in one project or overall."""
         if project_id is not None:
             return len(self._project(project_id).live)
-        return sum(len(p.live) for p in self._projects.values())
+        return self._live_total
+
+    def _budget_rate(self) -> float:
+        budget = self._client.request_budget
+        return math.inf if budget is None else budget.rate()
+
+    def plan(self, project_id: str, poll: PollSettings, n: int, rng: random.Random) -> PollPlan:
+        """When a followed run of ``project_id`` should read next, before its poll ``n``.
+
+        A run alone in its project backs off on its own; runs sharing a project
+        wake together for its next list read. Neither polls faster than the
+        request budget's status share allows.
+        """
+        project = self._project(project_id)
+        here = len(project.live)
+        floor = budget_interval(self._budget_rate(), self._live_total, here)
+        if here < self._batch_from:
+            delay = max(floor, poll_delay(poll, n, rng))
+            return PollPlan(delay, delay / 2)
+        project.interval = max(floor, shared_interval(poll, here))
+        now = self._clock()
+        if project.next_read is None:
+            # Runs just started: short runs are common, so look soon.
+            project.next_read = now + min(project.interval, poll.initial)
+        return PollPlan(max(0.0, project.next_read - now), project.interval / 2)
 
     def _fresh(self, project: _Project, run_id: str, max_age: float) -> RunInfo | None:
         entry = project.seen.get(run_id)
@@ -95,6 +134,8 @@ class StatusBoard:
 
     async def _refresh(self, project_id: str, project: _Project) -> None:
         project.listing = done = anyio.Event()
+        # Set before sending, so a failed list cannot make the project's runs spin.
+        project.next_read = self._clock() + project.interval
         try:
             page = await self._client.list_runs_page(
                 project_id, limit=min(MAX_PAGE, len(project.live) + _PAGE_SLACK)
