@@ -20,11 +20,22 @@ def cli() -> None:
 def _register() -> None:
     # Imported here so `hexbatch --version` stays fast and import cycles stay impossible.
     from hexbatch.plan_cli import plan, schema, validate
+    from hexbatch.projects_cli import projects
     from hexbatch.run_cli import run_command
     from hexbatch.simulator.cli import simulate
     from hexbatch.state_cli import cancel, history, report
 
-    for command in (run_command, plan, validate, schema, simulate, report, cancel, history):
+    for command in (
+        run_command,
+        plan,
+        validate,
+        schema,
+        projects,
+        simulate,
+        report,
+        cancel,
+        history,
+    ):
         cli.add_command(command)
 
 

@@ -1,0 +1,89 @@
+"""The ``projects`` command: list the workspace's projects, to build a manifest from."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import anyio
+import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from hexbatch.client import DEFAULT_BASE_URL, HexClient
+from hexbatch.errors import HexbatchError
+from hexbatch.manifest.model import BASE_URL_ENV
+from hexbatch.models import Project
+from hexbatch.outcome import iso
+from hexbatch.simulator import Scenario, run_simulator
+
+EXIT_ERROR = 2
+
+
+async def _fetch(base_url: str | None, token_env: str, simulate: bool) -> list[Project]:
+    if simulate:
+        async with run_simulator(Scenario.default()) as simulator:
+            return await _list(simulator.base_url, simulator.token, allow_insecure_http=False)
+    token = os.environ.get(token_env, "").strip()
+    if not token:
+        raise click.UsageError(f"no Hex API token: set the environment variable {token_env}")
+    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return await _list(url, token, allow_insecure_http=False)
+
+
+async def _list(base_url: str, token: str, *, allow_insecure_http: bool) -> list[Project]:
+    async with HexClient(base_url, token, allow_insecure_http=allow_insecure_http) as client:
+        return await client.list_projects()
+
+
+def _as_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "title": project.title,
+        "type": project.type,
+        "published": project.published,
+        "last_published_at": iso(project.last_published_at),
+        "archived": project.archived,
+    }
+
+
+def _table(projects: list[Project]) -> Table:
+    # A light box keeps a 36-character id and a readable title within 80 columns.
+    table = Table(title=f"{len(projects)} projects", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Title", ratio=1)
+    table.add_column("Published", no_wrap=True)
+    for project in projects:
+        published = iso(project.last_published_at)
+        table.add_row(
+            project.id,
+            project.title,
+            published[:10] if published else "no",
+        )
+    return table
+
+
+@click.command("projects")
+@click.option("--base-url", help="Hex API base URL (default: HEX_API_BASE_URL, else Hex's).")
+@click.option(
+    "--token-env",
+    default="HEX_API_TOKEN",
+    show_default=True,
+    help="Environment variable holding the token.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--simulate", is_flag=True, help="List the built-in simulator's projects.")
+def projects(base_url: str | None, token_env: str, as_json: bool, simulate: bool) -> None:
+    """List the workspace's projects: id, title, published or not, last published."""
+    try:
+        found = anyio.run(_fetch, base_url, token_env, simulate)
+    except HexbatchError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    if as_json:
+        click.echo(json.dumps([_as_json(p) for p in found], indent=2))
+    else:
+        Console().print(_table(found))

@@ -1,0 +1,166 @@
+"""`hexbatch run` and `hexbatch projects` from the command line: exit codes and outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hexbatch.cli import cli
+from tests.engine.conftest import P1, manifest, project, scenario
+
+UNPUBLISHED = "44444444-4444-4444-8444-444444444444"
+
+
+def _invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), env={"GITHUB_STEP_SUMMARY": "", **(env or {})})
+
+
+def test_a_batch_where_every_run_completes_exits_0(tmp_path: Path) -> None:
+    """All runs COMPLETED: exit 0, and --json - prints the hexbatch.report/1 document."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}], sim=scenario([project()]))
+
+    result = _invoke("run", str(path), "--simulate", "--no-progress", "--json", "-")
+
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert body["schema"] == "hexbatch.report/1"
+    assert body["counts"] == {"COMPLETED": 2}
+
+
+def test_a_failed_run_exits_1_and_writes_every_report(tmp_path: Path) -> None:
+    """One run ERRORED: exit 1; --report-dir gets JSON, Markdown, JUnit and HTML."""
+    sim = scenario([project(outcome={"rules": [{"when": {"n": 2}, "status": "ERRORED"}]})])
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}], sim=sim)
+
+    result = _invoke(
+        "run", str(path), "--simulate", "--no-progress", "--report-dir", str(tmp_path / "r")
+    )
+
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "junit.xml",
+        "report.html",
+        "report.json",
+        "report.md",
+    ]
+    assert "n=2" in result.output
+
+
+def test_unpublished_project_exits_2_and_triggers_nothing(tmp_path: Path) -> None:
+    """The preflight check refuses an unpublished project before any trigger."""
+    sim = scenario([project(), project(UNPUBLISHED, published=False)])
+    path = manifest(tmp_path, [{"id": P1}, {"id": UNPUBLISHED, "name": "draft"}], sim=sim)
+
+    result = _invoke("run", str(path), "--simulate", "--no-progress", "--log-format", "json")
+
+    assert result.exit_code == 2
+    assert "nothing was triggered" in result.output
+    assert "draft" in result.output
+    assert "is not published" in result.output
+    assert '"run_triggered"' not in result.output
+
+
+def test_manifest_errors_exit_2_with_file_and_line(tmp_path: Path) -> None:
+    """A bad manifest lists its problems with file and line, exit 2."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nprojects:\n  - id: not-a-uuid\n    runz: []\n", encoding="utf-8")
+
+    result = _invoke("run", str(path), "--simulate")
+
+    assert result.exit_code == 2
+    assert f"{path}:3" in result.output
+    assert "did you mean" in result.output.lower()
+
+
+def test_missing_token_exits_2(tmp_path: Path) -> None:
+    """Without --simulate, an unset token variable is a clear error, exit 2."""
+    path = manifest(tmp_path, [{"id": P1}])
+
+    result = _invoke("run", str(path), "--no-progress", env={"HEX_API_TOKEN": ""})
+
+    assert result.exit_code == 2
+    assert "HEX_API_TOKEN" in result.output
+
+
+def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
+    """The token is not sent in clear to a non-loopback host unless the user insists."""
+    path = manifest(tmp_path, [{"id": P1}])
+
+    result = _invoke(
+        "run",
+        str(path),
+        "--base-url",
+        "http://hex.example.com/api/v1",
+        env={"HEX_API_TOKEN": "hxtp_never_sent_anywhere"},
+    )
+
+    assert result.exit_code == 2
+    assert "refusing plain http" in result.output
+    assert "hxtp_never_sent_anywhere" not in result.output
+
+
+def test_json_logs_name_events_and_hide_the_token(tmp_path: Path) -> None:
+    """--log-format json writes one JSON event per line, with snake_case names."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}], sim=scenario([project()]))
+
+    result = _invoke("run", str(path), "--simulate", "--no-progress", "--log-format", "json")
+
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    names = {event["event"] for event in events}
+    assert {"batch_started", "run_triggered", "run_finished"} <= names
+    triggered = next(e for e in events if e["event"] == "run_triggered")
+    assert {"project", "key", "run_id"} <= set(triggered)
+    assert "hxtp_engine_tests_token" not in result.stderr
+
+
+def test_projects_lists_the_simulated_workspace() -> None:
+    """`hexbatch projects --json` lists ids, titles and whether each is published."""
+    result = _invoke("projects", "--simulate", "--json")
+
+    listed = json.loads(result.stdout)
+    assert result.exit_code == 0
+    assert {p["title"]: p["published"] for p in listed}["Draft analysis"] is False
+    assert len(listed) == 4
+
+
+def test_projects_table_fits_80_columns() -> None:
+    """The projects table is readable in 80 columns."""
+    result = _invoke("projects", "--simulate", env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0
+    assert "Executive dashboard" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_projects_without_a_token_exits_2() -> None:
+    """Listing a real workspace needs the token variable."""
+    result = _invoke("projects", env={"HEX_API_TOKEN": ""})
+
+    assert result.exit_code == 2
+    assert "HEX_API_TOKEN" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_configure_logging_accepts_both_formats(fmt: str) -> None:
+    """Both log formats configure without error; an unknown one is refused."""
+    from hexbatch.logs import configure_logging
+
+    configure_logging(fmt, verbose=True)
+    with pytest.raises(ValueError, match="unknown log format"):
+        configure_logging("xml")
+
+
+def test_inline_simulate_scenario_is_validated(tmp_path: Path) -> None:
+    """A broken inline simulate: section is a usage error naming the problem."""
+    path = manifest(tmp_path, [{"id": P1}], sim={"tokens": []})
+
+    result = _invoke("run", str(path), "--simulate")
+
+    assert result.exit_code == 2
+    assert "tokens" in result.output
+    assert yaml.safe_load(path.read_text())["simulate"] == {"tokens": []}
