@@ -233,6 +233,7 @@ class BatchRun:
                 connection.token,
                 request_budget=_limiter(manifest.limits.requests, settings),
                 trigger_budget=_limiter(manifest.limits.triggers, settings),
+                retry=settings.request_retry,
                 max_connections=max(4, min(settings.max_in_flight, 50)),
                 clock=settings.clock,
                 sleep=settings.sleep,

@@ -15,6 +15,7 @@ from hexbatch.engine.control import Control
 from hexbatch.engine.gate import KernelGate
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.statuses import StatusBoard
+from hexbatch.retry import RetryPolicy
 
 
 def utc_now() -> datetime:
@@ -40,6 +41,7 @@ class EngineSettings:
         reconcile_skew: seconds of clock difference tolerated between this
             machine and Hex when matching a run to an ambiguous trigger.
         cancel_grace: seconds allowed for cancelling runs in Hex (timeouts, interrupts).
+        request_retry: how the client retries a failed request before the engine sees it.
         clock, sleep, rng, now: time and randomness (virtual in tests).
     """
 
@@ -52,6 +54,7 @@ class EngineSettings:
     reconcile_checks: int = 3
     reconcile_skew: float = 15.0
     cancel_grace: float = 30.0
+    request_retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Clock = monotonic
     sleep: Sleep = real_sleep
     rng: random.Random = field(default_factory=random.Random)

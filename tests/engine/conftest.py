@@ -15,8 +15,11 @@ import yaml
 from hexbatch.batch import BatchOptions, BatchRun
 from hexbatch.engine import Control, EngineSettings
 from hexbatch.outcome import BatchReport
+from hexbatch.retry import Backoff, RetryPolicy
 from hexbatch.simulator import Ledger, Scenario, run_simulator
 
+# Retries as the client does them, on a millisecond scale.
+FAST_RETRIES = RetryPolicy(attempts=4, backoff=Backoff(initial=0.005, max=0.05), budget=5.0)
 P1 = "11111111-1111-4111-8111-111111111111"
 P2 = "22222222-2222-4222-8222-222222222222"
 TOKEN = "hxtp_engine_tests_token"
@@ -99,7 +102,7 @@ class Harness:
             self.run_handle = BatchRun(
                 manifest_path,
                 BatchOptions(base_url=sim.base_url, env={"HEX_API_TOKEN": sim.token}, **options),
-                settings or EngineSettings(),
+                settings or EngineSettings(request_retry=FAST_RETRIES),
                 self.control,
             )
             return await self.run_handle.execute()

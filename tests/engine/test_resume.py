@@ -1,0 +1,122 @@
+"""Batches in a state store: new batch after a finished one, --new, and --rerun.
+
+Each run here talks to a fresh in-process simulator, so the simulator's ledger
+shows exactly what that invocation triggered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hexbatch import status
+from hexbatch.state import StateStore
+from tests.engine.conftest import P1, Harness, manifest, project, scenario
+
+UNKNOWN_FAULTS = [
+    {"operation": "RunProject", "kind": "error", "status": 502, "every_nth": 1},
+    {"operation": "GetProjectRuns", "kind": "error", "status": 500, "every_nth": 1},
+]
+
+
+def _errors_on(n: int) -> dict[str, Any]:
+    return scenario([project(outcome={"rules": [{"when": {"n": n}, "status": "ERRORED"}]})])
+
+
+def _batches(tmp_path: Path) -> list[Any]:
+    with StateStore(tmp_path / ".hexbatch" / "state.db") as store:
+        return store.batches()
+
+
+async def test_a_finished_batch_is_followed_by_a_new_one(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """Once every run has its final status, the next run starts a new batch."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+
+    await harness_factory(scenario([project()])).run(path)
+    second: Harness = harness_factory(scenario([project()]))
+    report = await second.run(path)
+
+    assert report.counts() == {"COMPLETED": 2}
+    assert second.ledger is not None
+    assert len(second.ledger.runs) == 2
+    batches = _batches(tmp_path)
+    assert [b.total for b in batches] == [2, 2]
+    assert all(b.finished_at is not None for b in batches)
+
+
+async def test_rerun_failed_retriggers_only_the_failures(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """--rerun failed gives the failed run a new attempt and leaves the completed one alone."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+    first = await harness_factory(_errors_on(2)).run(path)
+    second: Harness = harness_factory(scenario([project()]))
+
+    report = await second.run(path, rerun="failed")
+
+    assert first.counts() == {"COMPLETED": 1, "ERRORED": 1}
+    assert report.counts() == {"COMPLETED": 2}
+    rerun = report.runs[1]
+    assert [a.status for a in rerun.attempts] == [status.ERRORED, status.COMPLETED]
+    assert second.ledger is not None
+    assert [r.params for r in second.ledger.runs] == [{"n": 2}]
+    assert len(_batches(tmp_path)) == 1
+
+
+async def test_rerun_all_gives_every_run_a_new_attempt(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """--rerun all triggers every run again and keeps the earlier attempts."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+    await harness_factory(scenario([project()])).run(path)
+    second: Harness = harness_factory(scenario([project()]))
+
+    report = await second.run(path, rerun="all")
+
+    assert [len(run.attempts) for run in report.runs] == [2, 2]
+    assert second.ledger is not None
+    assert len(second.ledger.runs) == 2
+
+
+async def test_unknown_triggers_rerun_only_when_asked(tmp_path: Path, harness_factory: Any) -> None:
+    """A trigger whose outcome cannot be established ends UNKNOWN; --rerun unknown retries it."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
+    broken: Harness = harness_factory(scenario([project()], faults=UNKNOWN_FAULTS))
+
+    first = await broken.run(path)
+    plain: Harness = harness_factory(scenario([project()]))
+    unchanged = await plain.run(path, rerun="failed")
+    fixed: Harness = harness_factory(scenario([project()]))
+    report = await fixed.run(path, rerun="unknown")
+
+    (run,) = first.runs
+    assert run.status == status.UNKNOWN
+    assert "not retriggering" in (run.error or "")
+    assert unchanged.runs[0].status == status.UNKNOWN
+    assert plain.ledger is not None
+    assert plain.ledger.runs == []
+    assert report.runs[0].status == status.COMPLETED
+    assert fixed.ledger is not None
+    assert len(fixed.ledger.runs) == 1
+
+
+async def test_new_starts_a_fresh_batch_even_when_one_is_unfinished(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """--new leaves an unfinished batch behind and starts over."""
+    path = manifest(
+        tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(4)]}], defaults={"max_in_flight": 1}
+    )
+    stopped: Harness = harness_factory(_errors_on(0))
+    first = await stopped.run(path, fail_fast=True)
+    again: Harness = harness_factory(scenario([project()]))
+
+    report = await again.run(path, new=True)
+
+    assert status.SKIPPED in first.counts()
+    assert report.counts() == {"COMPLETED": 4}
+    batches = _batches(tmp_path)
+    assert len(batches) == 2
+    assert batches[0].finished_at is None
