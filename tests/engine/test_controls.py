@@ -1,0 +1,93 @@
+"""Stopping and watching a batch: fail-fast with cancel, progress output, the library entry."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+import hexbatch
+from hexbatch import status
+from hexbatch.engine import Snapshot
+from hexbatch.progress import describe, show_progress
+from tests.engine.conftest import FAST_RETRIES, P1, P2, Harness, manifest, project, scenario
+
+
+async def test_fail_fast_with_cancel_cancels_the_live_runs(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """--cancel-on-fail-fast: the first failure cancels the other live runs in Hex."""
+    failing = project(P1, duration=5, outcome={"default": "ERRORED"})
+    slow = project(P2, duration=3000)
+    path = manifest(
+        tmp_path,
+        [{"id": P1, "runs": [{"n": 0}]}, {"id": P2, "runs": [{"n": n} for n in range(1, 5)]}],
+        defaults={"max_in_flight": 4},
+    )
+    harness: Harness = harness_factory(scenario([failing, slow]))
+
+    report = await harness.run(path, fail_fast=True, cancel_on_fail_fast=True)
+
+    counts = Counter(r.status for r in report.runs)
+    assert counts == {status.ERRORED: 1, status.CANCELLED: 3, status.SKIPPED: 1}
+    assert harness.ledger is not None
+    killed = [r for r in harness.ledger.snapshot()["runs"] if r["status"] == "KILLED"]
+    assert len(killed) == 3
+
+
+async def test_run_batch_is_usable_from_python(tmp_path: Path) -> None:
+    """hexbatch.run_batch runs a manifest against the simulator and returns the report."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}], sim=scenario([project()]))
+
+    report = await hexbatch.run_batch(
+        path,
+        hexbatch.BatchOptions(simulate=True),
+        settings=hexbatch.EngineSettings(request_retry=FAST_RETRIES),
+    )
+
+    assert report.ok
+    assert report.to_json()["counts"] == {"COMPLETED": 1}
+    assert not (tmp_path / ".hexbatch").exists()  # a simulated batch keeps no state
+
+
+def _snapshot(**finished: int) -> Snapshot:
+    return Snapshot(total=10, finished=Counter(finished), live=3, pending=4, elapsed=12.0)
+
+
+def test_describe_counts_statuses_and_estimates_the_end() -> None:
+    """The one-line progress names counts per status, work in flight and an ETA."""
+    line = describe(_snapshot(COMPLETED=2, ERRORED=1))
+
+    assert line == (
+        "3/10 finished (ERRORED 1, COMPLETED 2), 3 in flight, 4 waiting, elapsed 12s, eta 28s"
+    )
+    assert "eta —" in describe(_snapshot())
+
+
+async def test_progress_prints_periodic_lines_when_not_a_terminal() -> None:
+    """Off a terminal, progress is a plain line every interval."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+
+    with anyio.move_on_after(0.35):
+        await show_progress(lambda: _snapshot(COMPLETED=5), console, interval=0.1)
+
+    lines = [line for line in out.getvalue().splitlines() if line]
+    assert len(lines) >= 2
+    assert lines[0].startswith("progress: 5/10 finished (COMPLETED 5)")
+
+
+async def test_progress_is_live_on_a_terminal() -> None:
+    """On a terminal, progress is one live line with counts per status."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+
+    with anyio.move_on_after(0.2):
+        await show_progress(lambda: _snapshot(COMPLETED=5, ERRORED=1), console, interval=0.05)
+
+    assert "6/10 finished" in out.getvalue()
+    assert "ERRORED" in out.getvalue()
