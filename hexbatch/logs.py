@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Final
 
 import structlog
@@ -34,6 +35,24 @@ def _stderr_logger(*_args: Any) -> _StderrLogger:
     return _StderrLogger()
 
 
+# Identifiers shortened on the console; the JSON format keeps them whole.
+_SHORTENED = ("run_id", "key")
+_SHORT_ID = 8
+
+
+def compact_for_console(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Drop empty values and shorten long ids, so a console line fits a terminal."""
+    for name in [name for name, value in event_dict.items() if value is None]:
+        del event_dict[name]
+    for name in _SHORTENED:
+        value = event_dict.get(name)
+        if isinstance(value, str) and len(value) > _SHORT_ID:
+            event_dict[name] = value[:_SHORT_ID]
+    return event_dict
+
+
 def configure_logging(fmt: str = "console", *, verbose: bool = False) -> None:
     """Set up structlog for the command line.
 
@@ -43,20 +62,27 @@ def configure_logging(fmt: str = "console", *, verbose: bool = False) -> None:
     """
     if fmt not in LOG_FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(LOG_FORMATS)}")
-    renderer: Any
+    shaping: list[Any]
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer(sort_keys=True)
+        shaping = [
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_event,
+            structlog.processors.JSONRenderer(sort_keys=True),
+        ]
     else:
         colors = sys.stderr.isatty() and "NO_COLOR" not in os.environ
-        renderer = structlog.dev.ConsoleRenderer(colors=colors)
+        shaping = [
+            structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
+            redact_event,
+            compact_for_console,
+            structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=16),
+        ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_event,
-            renderer,
+            *shaping,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.DEBUG if verbose else logging.INFO
