@@ -27,8 +27,11 @@ class Control:
         self._on_stop: list[Callable[[], None]] = []
 
     def on_stop(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once, when the batch is told to stop triggering."""
-        self._on_stop.append(callback)
+        """Call ``callback`` once, when the batch is told to stop triggering (now, if it was)."""
+        if self.stopping:
+            callback()
+        else:
+            self._on_stop.append(callback)
 
     def stop(self, reason: str) -> None:
         """Trigger nothing more; let live runs finish."""

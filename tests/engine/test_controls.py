@@ -91,3 +91,19 @@ async def test_progress_is_live_on_a_terminal() -> None:
 
     assert "6/10 finished" in out.getvalue()
     assert "ERRORED" in out.getvalue()
+
+
+async def test_a_batch_stopped_before_it_starts_triggers_nothing(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """An interrupt during the preflight check leaves every run SKIPPED and Hex untouched."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+    harness: Harness = harness_factory(scenario([project()]))
+    harness.control.stop("SIGINT received")
+
+    report = await harness.run(path)
+
+    assert report.counts() == {status.SKIPPED: 2}
+    assert all("SIGINT" in (run.error or "") for run in report.runs)
+    assert harness.ledger is not None
+    assert harness.ledger.runs == []
