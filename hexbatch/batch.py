@@ -36,7 +36,6 @@ from hexbatch.errors import (
 )
 from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import Manifest, load_manifest
-from hexbatch.manifest import Window as ManifestWindow
 from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
@@ -111,16 +110,11 @@ def scenario_for(manifest: Manifest) -> Scenario:
     return Scenario.from_mapping(dict(section), source=f"{manifest.source} (simulate:)")
 
 
-def _limiter(windows: Sequence[ManifestWindow], settings: EngineSettings) -> WindowLimiter | None:
+def _limiter(windows: Sequence[Window], settings: EngineSettings) -> WindowLimiter | None:
     if not windows:
         return None
     # Two percent of slack per window absorbs network jitter between here and Hex.
-    return WindowLimiter(
-        (Window(w.count, w.per) for w in windows),
-        clock=settings.clock,
-        sleep=settings.sleep,
-        safety=0.02,
-    )
+    return WindowLimiter(windows, clock=settings.clock, sleep=settings.sleep, safety=0.02)
 
 
 @dataclass(slots=True)

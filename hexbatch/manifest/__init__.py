@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep, parse_duration
 from hexbatch.manifest.errors import ManifestError, ManifestIssue
 from hexbatch.manifest.loader import load_manifest
@@ -14,7 +15,6 @@ from hexbatch.manifest.model import (
     RetrySettings,
     RunOptions,
     SourceLocation,
-    Window,
 )
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hexbatch import status
+from hexbatch.limits import Window
 from hexbatch.manifest.document import ManifestDoc, ProjectDoc, SettingsDoc, WindowDoc
 from hexbatch.manifest.envsubst import expand_env
 from hexbatch.manifest.errors import KeyPath, ManifestError, ManifestIssue, did_you_mean
@@ -31,7 +32,6 @@ from hexbatch.manifest.model import (
     RetrySettings,
     RunOptions,
     SourceLocation,
-    Window,
 )
 from hexbatch.manifest.translate import translate
 from hexbatch.manifest.yamlpos import LoadFailed, YamlDocument, load_yaml

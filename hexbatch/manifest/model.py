@@ -9,19 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep
 
 DEFAULT_BASE_URL = "https://app.hex.tech/api/v1"
 DEFAULT_TOKEN_ENV = "HEX_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 BASE_URL_ENV = "HEX_API_BASE_URL"
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A budget: at most ``count`` calls in any ``per`` seconds."""
-
-    count: int
-    per: float
 
 
 @dataclass(frozen=True, slots=True)
