@@ -164,11 +164,27 @@ def naive_figures(dates: int = 60, time_scale: float = 0.01) -> list[dict[str, A
     return asyncio.run(_naive_both(dates, time_scale))
 
 
+def peak_rss_kib() -> int:
+    """This process's peak resident set in KiB.
+
+    Linux's ``VmHWM`` belongs to the current program image, while ``ru_maxrss``
+    survives ``exec`` and so can report the parent's peak in a spawned child.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def short_runs_figures(runs: int = 10_000, max_in_flight: int = 100) -> dict[str, Any]:
     """W3: wall time, runs per second and the peak RSS of this process (run it in a fresh one)."""
     workload = many_short_runs(runs, max_in_flight=max_in_flight)
     figures, report = asyncio.run(hexbatch_batch(workload))
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     return {
         "case": "W3_hexbatch",
         "runs": runs,

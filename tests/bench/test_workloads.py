@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from bench._measure import in_order_makespan, lower_bound, percentile
+from bench._table import markdown
 from bench._workloads import backfill
 from bench.bench_workloads import backfill_figures, naive_figures, short_runs_figures
 
@@ -60,3 +61,31 @@ def test_lower_bound_is_the_longest_run_when_it_dominates() -> None:
 def test_percentile_uses_nearest_rank() -> None:
     """The 95th percentile of 1..20 is 19 by nearest rank."""
     assert percentile([float(n) for n in range(1, 21)], 0.95) == 19.0
+
+
+def test_markdown_table_has_a_row_per_backfill_case_and_a_w3_line() -> None:
+    """The README table lists each backfill measurement and summarises W3 in a sentence."""
+    backfill_entry = {
+        "case": "W1_pool10",
+        "makespan_s": 24.2,
+        "vs_lower_bound": 1.1,
+        "requests_per_run": 111.5,
+        "throttled_429": 0,
+        "lag_mean_s": 0.017,
+        "lag_p95_s": 0.03,
+        "correct": True,
+    }
+    w3 = {
+        "case": "W3_hexbatch",
+        "runs": 10,
+        "projects": 2,
+        "wall_s": 1.0,
+        "runs_per_s": 10.0,
+        "peak_rss_mib": 90.0,
+        "correct": True,
+    }
+    text = markdown([backfill_entry, w3])
+    assert "| W1_pool10 | 24.20 |  | 1.100 | 111.5 | 0 | 17 / 30 | yes |" in text
+    assert text.endswith(
+        "W3: 10 runs over 2 projects in 1.0 s (10 runs/s), peak RSS 90 MiB, correct: True"
+    )
