@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import yaml
 
+from hexbatch.batch import BatchOptions, run_batch
 from hexbatch.client import HexClient
 from hexbatch.clock import VirtualClock
 from hexbatch.engine.statuses import StatusBoard
@@ -14,6 +17,7 @@ from hexbatch.errors import ServerError
 from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import PollSettings
 from hexbatch.models import RunInfo, RunsPage
+from hexbatch.simulator import Scenario, run_simulator
 
 PROJECT = "11111111-1111-4111-8111-111111111111"
 POLL = PollSettings(initial=2.0, max=30.0, multiplier=1.5)
@@ -133,3 +137,40 @@ def test_live_count_follows_and_forgets() -> None:
     board.follow(PROJECT, "b")
     board.forget(PROJECT, "a")
     assert (board.live_count(), board.live_count(PROJECT)) == (1, 1)
+
+
+async def test_a_batch_reads_one_projects_runs_with_shared_lists(tmp_path: Path) -> None:
+    """Eight runs alive in one project are followed by list reads, not one status read each."""
+    scenario = Scenario.from_mapping(
+        {
+            "seed": 5,
+            "time_scale": 0.01,
+            "tokens": [{"value": "hxtp_rhythm", "name": "rhythm"}],
+            "projects": [
+                {"id": PROJECT, "title": "Rhythm", "pending": 1, "duration": {"min": 20, "max": 30}}
+            ],
+            "limits": {
+                "requests": {"count": 100000, "per": 60},
+                "run_project": {"count": 100000, "per": 60},
+            },
+        }
+    )
+    document = {
+        "version": 1,
+        "defaults": {
+            "max_in_flight": 8,
+            "poll": {"initial": "10ms", "max": "80ms", "multiplier": 1.5},
+        },
+        "limits": {"requests": {"count": 100000, "per": "1m"}},
+        "projects": [{"id": PROJECT, "runs": [{"n": n} for n in range(8)]}],
+    }
+    path = tmp_path / "rhythm.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    async with run_simulator(scenario) as simulator:
+        options = BatchOptions(
+            base_url=simulator.base_url, env={"HEX_API_TOKEN": simulator.token}, stateless=True
+        )
+        report = await run_batch(path, options)
+    assert report.counts() == {"COMPLETED": 8}
+    assert report.requests.get("status", 0) <= 2  # only while a run was alone in its project
+    assert report.requests["list"] > 0
