@@ -90,9 +90,11 @@ class BatchOptions:
         """Where this batch's state store lives, or None to keep no state.
 
         A simulated batch keeps no state unless a path is given: its simulator
-        lives only as long as the process, so there is nothing to resume.
+        lives only as long as the process, so there is nothing to resume. A dry
+        run keeps none either: nothing ran, so it must neither finish a real batch
+        nor feed durations to later ones.
         """
-        if self.stateless or (self.simulate and self.state is None):
+        if self.stateless or self.dry_run or (self.simulate and self.state is None):
             return None
         if self.state is not None:
             return Path(self.state)

@@ -80,7 +80,7 @@ class HexAPIError(HexbatchError):
         self.run_id = run_id
 
     def __str__(self) -> str:
-        parts = [self.message]
+        parts = [self.message.rstrip(". ")]
         if self.hint:
             parts.append(self.hint)
         context = []
@@ -94,7 +94,7 @@ class HexAPIError(HexbatchError):
             context.append(f"run {self.run_id}")
         if self.trace_id:
             context.append(f"trace {self.trace_id}")
-        text = " ".join(parts)
+        text = ". ".join(parts) if len(parts) > 1 else parts[0]
         if context:
             text = f"{text} [{', '.join(context)}]"
         return redact(text)

@@ -60,6 +60,16 @@ def _describe_invalid(invalid: list[dict[str, Any]], not_found: list[str]) -> st
     return text
 
 
+def _param_problems(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The 422 payload's ``invalid`` and ``notFound`` lists, ignoring malformed parts."""
+    invalid = data.get("invalid")
+    not_found = data.get("notFound")
+    return (
+        [item for item in invalid if isinstance(item, dict)] if isinstance(invalid, list) else [],
+        [str(name) for name in not_found] if isinstance(not_found, list) else [],
+    )
+
+
 def error_message(data: Mapping[str, Any] | None, text: str, status: int) -> str:
     """The most useful human sentence a Hex error body holds."""
     if data is None:
@@ -72,8 +82,7 @@ def error_message(data: Mapping[str, Any] | None, text: str, status: int) -> str
         pieces.append(details)
     if isinstance(issues, list):
         pieces.extend(str(issue.get("message")) for issue in issues if isinstance(issue, Mapping))
-    invalid = [i for i in data.get("invalid") or [] if isinstance(i, dict)]
-    not_found = [str(n) for n in data.get("notFound") or []]
+    invalid, not_found = _param_problems(data)
     if invalid or not_found:
         pieces.append(_describe_invalid(invalid, not_found))
     return ": ".join(pieces) if pieces else text or f"HTTP {status}"
@@ -100,7 +109,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     try:
         return int(float(headers[name]))
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         return None
 
 
@@ -108,6 +117,8 @@ def _reset_header(headers: Mapping[str, str]) -> float | None:
     try:
         reset = float(headers["X-RateLimit-Reset"])
     except (KeyError, ValueError):
+        return None
+    if not math.isfinite(reset):
         return None
     if reset > _EPOCH_THRESHOLD:
         reset -= time.time()
@@ -144,8 +155,7 @@ def http_error(
     if status == 404:
         return NotFoundError(message, **context)
     if status == 422:
-        invalid = [i for i in (data or {}).get("invalid") or [] if isinstance(i, dict)]
-        not_found = [str(n) for n in (data or {}).get("notFound") or []]
+        invalid, not_found = _param_problems(data or {})
         return UnprocessableError(message, invalid=invalid, not_found=not_found, **context)
     if status == 429:
         reset = _reset_header(headers)

@@ -74,9 +74,16 @@ def configure_logging(fmt: str = "console", *, verbose: bool = False) -> None:
         colors = sys.stderr.isatty() and "NO_COLOR" not in os.environ
         shaping = [
             structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
+            # Tracebacks become plain text before redaction, and never show local
+            # variables: a frame's locals may hold the Authorization header.
+            structlog.processors.format_exc_info,
             redact_event,
             compact_for_console,
-            structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=16),
+            structlog.dev.ConsoleRenderer(
+                colors=colors,
+                pad_event_to=16,
+                exception_formatter=structlog.dev.plain_traceback,
+            ),
         ]
     structlog.configure(
         processors=[

@@ -45,7 +45,8 @@ class Attempt:
             "status": self.status,
             "triggered_at": iso(self.triggered_at),
             "finished_at": iso(self.finished_at),
-            "elapsed_ms": self.elapsed_ms,
+            # Whole milliseconds, as the contract shows; Hex may send fractions.
+            "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms),
             "error": self.error,
         }
 

@@ -77,6 +77,16 @@ def validate(manifest: str) -> None:
     """Check MANIFEST without running anything: exit 0 if valid, 2 listing every problem."""
     plan = _load_plan(manifest)
     _warn(plan)
+    if plan.manifest.simulate:
+        # Imported here: only a manifest with a simulate: section needs the simulator.
+        from hexbatch.batch import scenario_for
+        from hexbatch.simulator import ScenarioError
+
+        try:
+            scenario_for(plan.manifest)
+        except ScenarioError as error:
+            click.echo(f"{manifest}: simulate: {error}", err=True)
+            sys.exit(EXIT_MANIFEST_ERROR)
     click.echo(
         f"{manifest}: valid, {_plural(len(plan.manifest.projects), 'project')},"
         f" {_plural(len(plan.items), 'run')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
+import structlog
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
@@ -12,6 +13,8 @@ from rich.text import Text
 from hexbatch.engine import Snapshot
 from hexbatch.report.console import status_text
 from hexbatch.status import REPORT_ORDER
+
+log = structlog.get_logger("hexbatch.progress")
 
 
 def _eta(snapshot: Snapshot) -> str:
@@ -54,11 +57,15 @@ def _rich_line(snapshot: Snapshot) -> Text:
 async def show_progress(
     snapshot: Callable[[], Snapshot | None],
     console: Console,
-    *,
     interval: float | None = None,
+    as_events: bool = False,
 ) -> None:
-    """Show progress until cancelled: live on a terminal, else a line every ``interval``."""
-    if console.is_terminal:
+    """Show progress until cancelled: live on a terminal, else a line every ``interval``.
+
+    With ``as_events`` (JSON logs) the periodic lines are ``batch_progress`` log
+    events instead of text, so the log stream stays one JSON object per line.
+    """
+    if console.is_terminal and not as_events:
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             while True:
                 current = snapshot()
@@ -69,5 +76,16 @@ async def show_progress(
         while True:
             await anyio.sleep(interval or 10.0)
             current = snapshot()
-            if current is not None:
+            if current is None:
+                continue
+            if as_events:
+                log.info(
+                    "batch_progress",
+                    finished=sum(current.finished.values()),
+                    total=current.total,
+                    live=current.live,
+                    waiting=current.pending,
+                    counts=dict(current.finished),
+                )
+            else:
                 console.print(f"progress: {describe(current)}", highlight=False, soft_wrap=True)

@@ -69,7 +69,7 @@ class _Interrupts:
 
 
 async def _execute(
-    run: BatchRun, *, progress: bool, cancel_on_interrupt: bool
+    run: BatchRun, *, progress: bool, cancel_on_interrupt: bool, as_events: bool
 ) -> tuple[BatchReport, bool]:
     interrupts = _Interrupts(run.control, run, cancel_at_first=cancel_on_interrupt)
 
@@ -80,7 +80,7 @@ async def _execute(
         async with anyio.create_task_group() as group:
             group.start_soon(interrupts.watch)
             if progress:
-                group.start_soon(show_progress, snapshot, Console(stderr=True))
+                group.start_soon(show_progress, snapshot, Console(stderr=True), None, as_events)
             report = await run.execute()
             group.cancel_scope.cancel()
     except BaseExceptionGroup as failures:
@@ -96,19 +96,41 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return error
 
 
-def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str | None) -> None:
-    if json_path:
-        text = json.dumps(report.to_json(), indent=2) + "\n"
-        if json_path == "-":
-            click.echo(text, nl=False)
-        else:
+def _check_outputs(json_path: str | None, report_dir: str | None) -> None:
+    """Refuse unusable output paths before anything is triggered."""
+    try:
+        if report_dir:
+            Path(report_dir).mkdir(parents=True, exist_ok=True)
+        if json_path and json_path != "-":
             target = Path(json_path)
+            if target.is_dir():
+                _usage_error(f"--json {json_path} is a directory; give a file path")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-    if report_dir:
-        written = write_report_dir(report, Path(report_dir))
-        click.echo("reports: " + ", ".join(str(path) for path in written.values()), err=True)
-    write_github_step_summary(report)
+    except OSError as error:
+        _usage_error(f"cannot write reports there: {error}")
+
+
+def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str | None) -> bool:
+    """Write the requested reports; False (after saying why) when one could not be written."""
+    written_all = True
+    try:
+        if json_path:
+            text = json.dumps(report.to_json(), indent=2) + "\n"
+            if json_path == "-":
+                click.echo(text, nl=False)
+            else:
+                Path(json_path).write_text(text, encoding="utf-8")
+        if report_dir:
+            written = write_report_dir(report, Path(report_dir))
+            click.echo("reports: " + ", ".join(str(path) for path in written.values()), err=True)
+    except OSError as error:
+        click.echo(f"error: could not write the report: {error}", err=True)
+        written_all = False
+    try:
+        write_github_step_summary(report)
+    except OSError as error:
+        click.echo(f"warning: could not append to GITHUB_STEP_SUMMARY: {error}", err=True)
+    return written_all
 
 
 @click.command("run")
@@ -158,6 +180,7 @@ def run_command(manifest: str, **flags: Any) -> None:
         new=flags["new"],
         rerun=flags["rerun"],
     )
+    _check_outputs(flags["json_path"], flags["report_dir"])
     run = BatchRun(manifest, options)
     try:
         report, interrupted = anyio.run(
@@ -165,6 +188,7 @@ def run_command(manifest: str, **flags: Any) -> None:
                 run,
                 progress=not flags["no_progress"],
                 cancel_on_interrupt=flags["cancel_on_interrupt"],
+                as_events=flags["log_format"] == "json",
             )
         )
     except ManifestError as error:
@@ -173,8 +197,14 @@ def run_command(manifest: str, **flags: Any) -> None:
         _usage_error(f"{len(error.issues)} problem(s) in the manifest; nothing was triggered")
     except (ConfigurationError, PreflightError, ScenarioError, StateError) as error:
         _usage_error(str(error))
-    _write_outputs(report, flags["json_path"], flags["report_dir"])
+    except OSError as error:  # e.g. a state store in a folder that cannot be written
+        _usage_error(str(error))
+    written = _write_outputs(report, flags["json_path"], flags["report_dir"])
     render_console(report, Console(stderr=flags["json_path"] == "-"))
+    if run.control.fatal is not None:
+        _usage_error(
+            f"{run.control.fatal}\nNothing more was triggered; the runs not started are SKIPPED."
+        )
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_OK if report.ok else EXIT_FAILED_RUNS)
+    sys.exit(EXIT_OK if report.ok and written else EXIT_FAILED_RUNS)

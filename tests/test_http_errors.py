@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hexbatch import errors
 from hexbatch.http_errors import error_message, http_error, parse_body, parse_retry_after
@@ -72,3 +76,47 @@ def test_epoch_reset_header_becomes_a_delay() -> None:
     assert isinstance(error, errors.RateLimitedError)
     assert error.reset is not None
     assert error.reset > 1e9
+
+
+ENVELOPE_KEYS = ["reason", "message", "traceId", "details", "issues", "invalid", "notFound", "code"]
+HEADER_NAMES = ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
+HEADER_VALUES = ["1", "-5", "inf", "nan", "1e400", "abc", "", "Wed, 01 Jan 2025 00:01:00 GMT"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([400, 401, 403, 404, 418, 422, 429, 500, 502, 503, 504]),
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.dictionaries(
+            st.sampled_from(
+                ["reason", "message", "traceId", "details", "issues", "invalid", "notFound", "code"]
+            ),
+            json_values,
+        ).map(lambda data: json.dumps(data).encode()),
+    ),
+    headers=st.dictionaries(
+        st.sampled_from(
+            ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
+        ),
+        st.sampled_from(
+            ["1", "-5", "inf", "nan", "1e400", "abc", "", "Wed, 01 Jan 2025 00:01:00 GMT"]
+        ),
+    ),
+)
+def test_any_error_answer_becomes_a_readable_error(
+    status: int, body: bytes, headers: dict[str, str]
+) -> None:
+    """Whatever body and headers a server sends, parsing yields an error with a message."""
+    error = http_error(status, body, headers, operation="RunProject", project_id="p")
+
+    assert isinstance(error, errors.HexHTTPError)
+    assert str(error)
+    assert error.status == status

@@ -52,3 +52,10 @@ def test_report_is_ok_only_when_every_run_completed() -> None:
 
     assert status.is_terminal(status.KILLED)
     assert not status.is_terminal("SOMETHING_NEW")
+
+
+def test_elapsed_time_is_whole_milliseconds() -> None:
+    """Hex's fractional elapsedTime is reported as an integer number of milliseconds."""
+    attempt = Attempt(triggered_at=T0, run_id="r", status=status.COMPLETED, elapsed_ms=1234.6)
+
+    assert attempt.to_json()["elapsed_ms"] == 1235

@@ -164,3 +164,82 @@ def test_inline_simulate_scenario_is_validated(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "tokens" in result.output
     assert yaml.safe_load(path.read_text())["simulate"] == {"tokens": []}
+
+
+def test_validate_checks_the_simulate_section(tmp_path: Path) -> None:
+    """A simulate: section naming a missing scenario file fails validate, not just run."""
+    path = manifest(tmp_path, [{"id": P1}], sim={"scenario": "missing-scenario.yaml"})
+
+    result = _invoke("validate", str(path))
+
+    assert result.exit_code == 2
+    assert "missing-scenario.yaml" in result.output
+
+
+def _served(tmp_path: Path, sim: dict[str, Any]) -> Any:
+    """The simulator in its own process (so the CLI under test runs in this one)."""
+    from tests.crash.conftest import Simulator
+
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(sim), encoding="utf-8")
+    return Simulator(path)
+
+
+def test_a_token_without_run_scope_exits_2(tmp_path: Path) -> None:
+    """A read-only token: the first trigger's 403 stops the batch, exit 2, with advice."""
+    sim = scenario([project()])
+    sim["tokens"].append({"value": "hxtp_reader_only", "name": "reader", "read_only": True})
+    simulator = _served(tmp_path, sim)
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+    try:
+        result = _invoke(
+            "run",
+            str(path),
+            "--base-url",
+            simulator.base_url,
+            "--no-progress",
+            env={"HEX_API_TOKEN": "hxtp_reader_only"},
+        )
+        runs = simulator.ledger()["runs"]
+    finally:
+        simulator.stop()
+
+    assert result.exit_code == 2
+    assert "Run projects" in result.output
+    assert runs == []
+
+
+def test_insecure_http_to_another_address_needs_the_flag(tmp_path: Path) -> None:
+    """0.0.0.0 is not a loopback address: plain http to it runs only with the flag."""
+    simulator = _served(tmp_path, scenario([project()]))
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
+    url = simulator.base_url.replace("127.0.0.1", "0.0.0.0")  # noqa: S104 - the local host
+    env = {"HEX_API_TOKEN": "hxtp_engine_tests_token"}
+    try:
+        refused = _invoke("run", str(path), "--base-url", url, "--no-progress", env=env)
+        allowed = _invoke(
+            "run", str(path), "--base-url", url, "--no-progress", "--allow-insecure-http", env=env
+        )
+    finally:
+        simulator.stop()
+
+    assert refused.exit_code == 2
+    assert "refusing plain http" in refused.output
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_verbose_json_logs_show_polls_and_throttling(tmp_path: Path) -> None:
+    """-v adds run_polled events; a kernel limit shows as trigger_throttled."""
+    sim = scenario([project()], limits={"kernel_limit": 1})
+    path = manifest(
+        tmp_path,
+        [{"id": P1, "runs": [{"n": 1}, {"n": 2}, {"n": 3}]}],
+        sim=sim,
+        defaults={"max_in_flight": 3},
+    )
+
+    result = _invoke("run", str(path), "--simulate", "--no-progress", "--log-format", "json", "-v")
+
+    names = {json.loads(line)["event"] for line in result.stderr.splitlines() if line[:1] == "{"}
+    assert result.exit_code == 0, result.output
+    assert {"run_polled", "trigger_throttled"} <= names

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import anyio
 import structlog
 
+from hexbatch.errors import HexAPIError
+
 log = structlog.get_logger("hexbatch.engine")
 
 
@@ -23,6 +25,7 @@ class Control:
         self.stopping = False
         self.cancelling = False
         self.reason: str | None = None
+        self.fatal: HexAPIError | None = None
         self._scopes: set[anyio.CancelScope] = set()
         self._on_stop: list[Callable[[], None]] = []
 
@@ -42,6 +45,12 @@ class Control:
         log.warning("batch_stopping", reason=reason)
         for callback in self._on_stop:
             callback()
+
+    def abort(self, error: HexAPIError) -> None:
+        """Hex refused the token itself (401/403): no other trigger can succeed either."""
+        if self.fatal is None:
+            self.fatal = error
+        self.stop(f"Hex refused the token: {error}")
 
     def cancel_live(self, reason: str) -> None:
         """Stop, and cancel every live run in Hex."""

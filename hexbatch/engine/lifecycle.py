@@ -69,6 +69,8 @@ class RunLifecycle:
         self.spec = item.spec
         self.project = item.spec.project
         self.log = log.bind(project=self.spec.project_name, key=self.spec.key)
+        # A --rerun gets the full retry budget again; a resumed run keeps what it used.
+        self.first_attempt = len(item.attempts) if item.rerun else 0
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -123,7 +125,7 @@ class RunLifecycle:
         retries = self.project.retries
         return (
             final.status in retries.on
-            and len(self.item.attempts) <= retries.attempts
+            and len(self.item.attempts) - self.first_attempt <= retries.attempts
             and not self.ctx.control.stopping
         )
 
@@ -153,6 +155,8 @@ class RunLifecycle:
             if self.ctx.control.stopping:
                 return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
             async with self.ctx.trigger_lock(self.spec.project_id):
+                if self.ctx.control.stopping:  # stopped while queued behind another trigger
+                    return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
                 at = settings.now()
                 self.ctx.journal.record_intent(self.spec.key, number, at)
                 self.log.debug("trigger_sending", attempt=number)
@@ -170,7 +174,7 @@ class RunLifecycle:
                 except (RateLimitedError, RequestNotSentError, ServiceUnavailableError) as error:
                     problem = str(error)
                 except (AuthenticationError, PermissionDeniedError) as error:
-                    self.ctx.control.stop(f"Hex refused the token: {error}")
+                    self.ctx.control.abort(error)
                     return self._failed_attempt(at, _Final(status.TRIGGER_FAILED, str(error)))
                 except HexAPIError as error:
                     return self._failed_attempt(at, _Final(status.TRIGGER_FAILED, str(error)))

@@ -24,6 +24,9 @@ FAILURE_STATUSES: Final = frozenset(
 )
 ERROR_STATUSES: Final = frozenset({st.TRIGGER_FAILED, st.UNKNOWN})
 SKIPPED_STATUSES: Final = frozenset({st.SKIPPED, st.CANCELLED})
+# A report of an unfinished batch (``hexbatch report STATE`` mid-run) holds runs that
+# have not ended yet; they are not failures, just not done.
+NOT_FINISHED_STATUSES: Final = frozenset({"PLANNED", st.PENDING, st.RUNNING})
 # XML 1.0 forbids most control characters even when escaped; they are replaced.
 _NOT_XML: Final = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -42,7 +45,7 @@ def junit_outcome(status: str) -> str:
         return "passed"
     if status in FAILURE_STATUSES:
         return "failure"
-    if status in SKIPPED_STATUSES:
+    if status in SKIPPED_STATUSES or status in NOT_FINISHED_STATUSES:
         return "skipped"
     return "error"
 

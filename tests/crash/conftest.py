@@ -91,7 +91,10 @@ class Simulator:
             found = re.search(r"base URL: (\S+)", line)
             if found:
                 self.base_url = found.group(1)
-        assert self.base_url, "the simulator did not start"
+        if not self.base_url:
+            self.process.kill()
+            _, errors = self.process.communicate()
+            raise AssertionError(f"the simulator did not start: {errors[-2000:]}")
 
     def ledger(self) -> dict[str, Any]:
         root = self.base_url.removesuffix("/api/v1")

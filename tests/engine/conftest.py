@@ -95,13 +95,16 @@ class Harness:
         manifest_path: Path,
         *,
         settings: EngineSettings | None = None,
+        token: str | None = None,
         **options: Any,
     ) -> BatchReport:
         async with run_simulator(self.scenario) as sim:
             self.ledger = sim.ledger
             self.run_handle = BatchRun(
                 manifest_path,
-                BatchOptions(base_url=sim.base_url, env={"HEX_API_TOKEN": sim.token}, **options),
+                BatchOptions(
+                    base_url=sim.base_url, env={"HEX_API_TOKEN": token or sim.token}, **options
+                ),
                 settings or EngineSettings(request_retry=FAST_RETRIES),
                 self.control,
             )

@@ -107,3 +107,51 @@ async def test_a_batch_stopped_before_it_starts_triggers_nothing(
     assert all("SIGINT" in (run.error or "") for run in report.runs)
     assert harness.ledger is not None
     assert harness.ledger.runs == []
+
+
+async def test_stop_reaches_triggers_queued_behind_another(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """After --fail-fast stops the batch, triggers waiting for the project's turn are not sent."""
+    slow_triggers = [{"operation": "RunProject", "kind": "latency", "delay": 30, "every_nth": 1}]
+    sim = scenario([project(duration=1, outcome={"default": "ERRORED"})], faults=slow_triggers)
+    path = manifest(
+        tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(6)]}], defaults={"max_in_flight": 6}
+    )
+    harness: Harness = harness_factory(sim)
+
+    report = await harness.run(path, fail_fast=True)
+
+    assert harness.ledger is not None
+    assert len(harness.ledger.runs) <= 2  # the first, and at most the one already in flight
+    assert Counter(r.status for r in report.runs)[status.SKIPPED] >= 4
+
+
+async def test_a_token_without_run_scope_stops_at_the_first_trigger(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """A 403 on a trigger means no trigger can work: one request, then everything stops."""
+    sim = scenario([project()])
+    sim["tokens"].append({"value": "hxtp_reader_only", "name": "reader", "read_only": True})
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(5)]}])
+    harness: Harness = harness_factory(sim)
+
+    report = await harness.run(path, token="hxtp_reader_only")
+
+    assert isinstance(harness.control.fatal, hexbatch.PermissionDeniedError)
+    assert harness.ledger is not None
+    assert harness.ledger.runs == []
+    assert harness.ledger.requests["RunProject"] == 1
+    assert Counter(r.status for r in report.runs) == {
+        status.TRIGGER_FAILED: 1,
+        status.SKIPPED: 4,
+    }
+
+
+async def test_a_dry_run_keeps_no_state(tmp_path: Path, harness_factory: Any) -> None:
+    """--dry-run neither creates nor resumes a batch in the state store."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
+
+    await harness_factory(scenario([project()])).run(path, dry_run=True)
+
+    assert not (tmp_path / ".hexbatch").exists()

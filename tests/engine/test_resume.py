@@ -120,3 +120,26 @@ async def test_new_starts_a_fresh_batch_even_when_one_is_unfinished(
     batches = _batches(tmp_path)
     assert len(batches) == 2
     assert batches[0].finished_at is None
+
+
+async def test_a_rerun_gets_its_retries_again(tmp_path: Path, harness_factory: Any) -> None:
+    """Retries spent by the first batch do not starve a --rerun of its own retries."""
+    no_kernel = {"when": {"n": 1}, "status": "UNABLE_TO_ALLOCATE_KERNEL"}
+    path = manifest(
+        tmp_path, [{"id": P1, "runs": [{"n": 1}]}], defaults={"retries": {"attempts": 1}}
+    )
+    await harness_factory(scenario([project(outcome={"rules": [no_kernel]})])).run(path)
+    once = {**no_kernel, "first_attempts": 1}
+
+    report = await harness_factory(scenario([project(outcome={"rules": [once]})])).run(
+        path, rerun="failed"
+    )
+
+    (run,) = report.runs
+    assert run.status == status.COMPLETED
+    assert [a.status for a in run.attempts] == [
+        status.UNABLE_TO_ALLOCATE_KERNEL,
+        status.UNABLE_TO_ALLOCATE_KERNEL,
+        status.UNABLE_TO_ALLOCATE_KERNEL,
+        status.COMPLETED,
+    ]

@@ -77,6 +77,9 @@ def test_case_is_named_from_project_and_params() -> None:
         (st.UNKNOWN, "error"),
         (st.SKIPPED, "skipped"),
         (st.CANCELLED, "skipped"),
+        ("PLANNED", "skipped"),
+        (st.PENDING, "skipped"),
+        (st.RUNNING, "skipped"),
         ("SOMETHING_NEW", "error"),
     ],
 )
