@@ -243,3 +243,25 @@ def test_verbose_json_logs_show_polls_and_throttling(tmp_path: Path) -> None:
     names = {json.loads(line)["event"] for line in result.stderr.splitlines() if line[:1] == "{"}
     assert result.exit_code == 0, result.output
     assert {"run_polled", "trigger_throttled"} <= names
+
+
+def test_validate_lists_an_unset_variable_together_with_other_errors(tmp_path: Path) -> None:
+    """An unset ${VAR} does not hide the manifest's other problems."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\n"
+        "projects:\n"
+        f"  - id: {P1}\n"
+        "    params: {x: '${HEXBATCH_TEST_UNSET_VARIABLE}'}\n"
+        "    timeot: 5m\n"
+        "    dates: {param: d, start: 2025-02-30, end: 2025-03-01}\n",
+        encoding="utf-8",
+    )
+
+    result = _invoke("validate", str(path), env={"HEXBATCH_TEST_UNSET_VARIABLE": None})
+
+    assert result.exit_code == 2
+    assert "HEXBATCH_TEST_UNSET_VARIABLE is not set" in result.output
+    assert "timeot" in result.output
+    assert "2025-02-30" in result.output
+    assert "3 problems found" in result.output

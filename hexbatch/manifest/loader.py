@@ -77,13 +77,23 @@ def load_manifest(path: str | Path, env: Mapping[str, str] | None = None) -> Man
         raise ManifestError(
             [document.issue((), f"the manifest is {kind}; start with 'version: 1' and 'projects:'")]
         )
+    value_issues = list(document.value_issues)
     try:
         parsed = ManifestDoc.model_validate(document.data)
     except ValidationError as error:
-        raise ManifestError(_issues(document, error)) from None
+        raise ManifestError(_together(value_issues, _issues(document, error))) from None
     except RecursionError:
         raise ManifestError([document.issue((), "the manifest is nested too deeply")]) from None
+    if value_issues:
+        raise ManifestError(value_issues)
     return _build(document, parsed, hashlib.sha256(raw).hexdigest(), environment)
+
+
+def _together(first: list[ManifestIssue], more: list[ManifestIssue]) -> list[ManifestIssue]:
+    """Both lists in file order, without a second complaint about a value already named."""
+    named = {(issue.line, issue.path) for issue in first}
+    extra = [issue for issue in more if (issue.line, issue.path) not in named]
+    return sorted(first + extra, key=lambda issue: (issue.line, issue.column))
 
 
 def _read(file: str) -> bytes:

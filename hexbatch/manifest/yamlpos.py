@@ -54,6 +54,8 @@ class YamlDocument:
     file: str
     data: Any
     root: Node | None
+    value_issues: tuple[ManifestIssue, ...] = ()
+    """Problems with single values (such as an unset ``${VAR}``); the rest still loaded."""
 
     def _walk(self, path: KeyPath) -> tuple[KeyPath, Node | None, Node | None]:
         """Follow ``path`` as far as the file goes: (path as written, deepest node, its key node).
@@ -274,9 +276,8 @@ def load_yaml(text: str, file: str, on_string: StringHook | None = None) -> Yaml
         raise LoadFailed(
             [ManifestIssue(file, 1, 1, "", "invalid YAML: nested too deeply")]
         ) from None
-    if converter.issues:
-        raise LoadFailed(converter.issues)
-    return YamlDocument(file, data, root)
+    # Value problems do not stop loading: validation goes on, so every error is listed.
+    return YamlDocument(file, data, root, tuple(converter.issues))
 
 
 class LoadFailed(Exception):
