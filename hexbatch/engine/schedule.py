@@ -21,7 +21,10 @@ comes from two figures:
   that shares the token.
 
 The slower of the two wins, so a read is never sent more often than it is
-worth, nor more often than the budget allows.
+worth, nor more often than the budget's share allows; but never less often
+than ``poll.max``, the manifest's promise of freshness (:func:`paced`). The
+share is a soft target: the request limiter still enforces the hard limit,
+and Hex's kernel limit (25 live runs) bounds how many projects can be read.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ def budget_interval(
     if math.isinf(rate) or rate <= 0 or live_here <= 0:
         return 0.0
     return max(1, live_total) / (live_here * rate * share)
+
+
+def paced(poll: PollSettings, wanted: float, floor: float) -> float:
+    """``wanted`` seconds slowed to the budget's ``floor``, but never beyond ``poll.max``."""
+    return min(poll.max, max(floor, wanted))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,13 @@ import anyio
 
 from hexbatch.client import HexClient
 from hexbatch.clock import Clock
-from hexbatch.engine.schedule import PollPlan, budget_interval, poll_delay, shared_interval
+from hexbatch.engine.schedule import (
+    PollPlan,
+    budget_interval,
+    paced,
+    poll_delay,
+    shared_interval,
+)
 from hexbatch.errors import HexAPIError
 from hexbatch.manifest import PollSettings
 from hexbatch.models import RunInfo
@@ -87,15 +93,15 @@ class StatusBoard:
 
         A run alone in its project backs off on its own; runs sharing a project
         wake together for its next list read. Neither polls faster than the
-        request budget's status share allows.
+        request budget's status share allows, nor slower than ``poll.max``.
         """
         project = self._project(project_id)
         here = len(project.live)
         floor = budget_interval(self._budget_rate(), self._live_total, here)
         if here < self._batch_from:
-            delay = max(floor, poll_delay(poll, n, rng))
+            delay = paced(poll, poll_delay(poll, n, rng), floor)
             return PollPlan(delay, delay / 2)
-        project.interval = max(floor, shared_interval(poll, here))
+        project.interval = paced(poll, shared_interval(poll, here), floor)
         now = self._clock()
         if project.next_read is None:
             # Runs just started: short runs are common, so look soon.

@@ -7,7 +7,13 @@ import random
 
 import pytest
 
-from hexbatch.engine.schedule import STATUS_SHARE, budget_interval, poll_delay, shared_interval
+from hexbatch.engine.schedule import (
+    STATUS_SHARE,
+    budget_interval,
+    paced,
+    poll_delay,
+    shared_interval,
+)
 from hexbatch.manifest import PollSettings
 
 POLL = PollSettings(initial=2.0, max=30.0, multiplier=1.5)
@@ -55,3 +61,13 @@ def test_budget_interval_keeps_status_reads_within_their_share() -> None:
 def test_budget_interval_splits_the_share_by_live_runs() -> None:
     """A project with a quarter of the live runs gets a quarter of the reads."""
     assert budget_interval(1.0, 8, 2) == pytest.approx(4 * budget_interval(1.0, 8, 8))
+
+
+def test_paced_slows_a_wanted_interval_to_the_budget_floor() -> None:
+    """A 3 s rhythm under a 4 s budget floor becomes 4 s."""
+    assert paced(POLL, 3.0, 4.0) == 4.0
+
+
+def test_paced_never_exceeds_poll_max() -> None:
+    """A budget floor of 80 s still reads every poll.max (30 s): the limiter enforces the rest."""
+    assert paced(POLL, 3.0, 80.0) == 30.0

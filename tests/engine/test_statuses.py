@@ -174,3 +174,12 @@ async def test_a_batch_reads_one_projects_runs_with_shared_lists(tmp_path: Path)
     assert report.counts() == {"COMPLETED": 8}
     assert report.requests.get("status", 0) <= 2  # only while a run was alone in its project
     assert report.requests["list"] > 0
+
+
+def test_a_tiny_budget_never_stretches_reads_beyond_poll_max() -> None:
+    """At one request a minute the share would allow a read every 4 min; poll.max (30 s) wins."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(1, 60.0)], clock=clock, sleep=clock.sleep)
+    board = _board(FakeClient({"a": "RUNNING"}, budget=budget), clock)
+    board.follow(PROJECT, "a")
+    assert board.plan(PROJECT, POLL, 0, random.Random(1)).delay == 30.0
