@@ -39,7 +39,7 @@ demo: $(STAMP)
 	if [ $$code -le 1 ]; then echo "demo finished (exit code $$code); reports in .hexbatch-demo/report/"; else exit $$code; fi
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hexbatch-demo

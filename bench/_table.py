@@ -59,4 +59,5 @@ def markdown(entries: Iterable[Mapping[str, Any]]) -> str:
 
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as lines:
-        print(markdown(json.loads(line) for line in lines if line.strip()))
+        # Only the JSON lines: `make bench > results.jsonl` may also capture make's own output.
+        print(markdown(json.loads(line) for line in lines if line.startswith("{")))

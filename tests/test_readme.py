@@ -34,6 +34,8 @@ EXPECTED = [
     "hexbatch history configs/.hexbatch/state.db",
     "hexbatch report configs/.hexbatch/state.db --format md --output report.md",
     "hexbatch cancel configs/.hexbatch/state.db",
+    "make bench > results.jsonl",
+    ".venv/bin/python -m bench._table results.jsonl",
 ]
 
 
@@ -41,7 +43,7 @@ def readme_commands() -> list[str]:
     """Commands in the README's indented code blocks, without their comments."""
     commands = []
     for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
-        match = re.match(r"^    ((?:hexbatch|make|export) [^#]*)", line)
+        match = re.match(r"^    ((?:hexbatch|make|export|\.venv/bin/python) [^#]*)", line)
         if match:
             commands.append(match.group(1).strip())
     return commands
@@ -122,3 +124,36 @@ def test_make_demo_runs_a_real_batch() -> None:
     assert "demo finished (exit code 1)" in done.stdout
     assert "run_date=2025-01-09" in done.stdout
     assert "ERRORED" in done.stdout
+
+
+def test_the_benchmark_commands(tmp_path: Path) -> None:
+    """`make bench` runs the benchmark runner; `bench._table` turns its lines into the table.
+
+    The benchmarks themselves take minutes and run outside the suite; their code is
+    smoke-tested at tiny sizes in tests/bench.
+    """
+    planned = subprocess.run(
+        ["make", "--no-print-directory", "-n", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = tmp_path / "results.jsonl"
+    lines.write_text(
+        ".venv/bin/python -m bench\n"
+        '{"bench": "bench_workloads", "case": "W1_hexbatch", "makespan_s": 24.3, '
+        '"vs_lower_bound": 1.113, "requests_per_run": 10.2, "throttled_429": 0, '
+        '"lag_mean_s": 0.024, "lag_p95_s": 0.043, "correct": true}\n',
+        encoding="utf-8",
+    )
+    table = subprocess.run(
+        [sys.executable, "-m", "bench._table", str(lines)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "-m bench" in planned.stdout
+    assert "| W1_hexbatch | 24.30 |" in table.stdout

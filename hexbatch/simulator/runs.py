@@ -122,6 +122,9 @@ class RunStore:
         self._ids = random.Random(scenario.seed)
         self._by_id: dict[str, Run] = {}
         self._by_project: dict[str, list[Run]] = {}
+        # Runs not yet seen ended: time only moves forward, so a run found ended never
+        # holds a kernel again and leaves this index (live counts stay O(live runs)).
+        self._maybe_live: dict[str, Run] = {}
         self._attempts: dict[tuple[str, str], int] = {}
         for project in scenario.projects:
             self._add_scheduled_history(project)
@@ -170,14 +173,18 @@ class RunStore:
 
     def live_for_user(self, user: str, now: float) -> int:
         """How many runs of ``user`` hold a kernel at ``now``."""
-        return sum(1 for run in self._by_id.values() if run.user == user and run.is_live(now))
+        return sum(1 for run in self.live(now) if run.user == user)
 
     def live(self, now: float) -> list[Run]:
         """Every run holding a kernel at ``now``."""
-        return [run for run in self._by_id.values() if run.is_live(now)]
+        ended = [run_id for run_id, run in self._maybe_live.items() if not run.is_live(now)]
+        for run_id in ended:
+            del self._maybe_live[run_id]
+        return list(self._maybe_live.values())
 
     def _add(self, run: Run) -> None:
         self._by_id[run.run_id] = run
+        self._maybe_live[run.run_id] = run
         self._by_project.setdefault(run.project_id.lower(), []).append(run)
 
     def _add_scheduled_history(self, project: Project) -> None:

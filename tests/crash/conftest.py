@@ -85,7 +85,8 @@ class Simulator:
         )
         assert self.process.stdout is not None
         self.base_url = ""
-        deadline = time.monotonic() + 20
+        # Generous: on a loaded 2-core machine a cold interpreter start can be slow.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not self.base_url:
             line = self.process.stdout.readline()
             found = re.search(r"base URL: (\S+)", line)
