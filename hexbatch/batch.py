@@ -37,6 +37,7 @@ from hexbatch.errors import (
 from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest.model import BASE_URL_ENV
+from hexbatch.models import Project
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, open_batch
@@ -47,6 +48,9 @@ from hexbatch.version import package_version
 log = structlog.get_logger("hexbatch.batch")
 
 DEFAULT_STATE: Final = Path(".hexbatch") / "state.db"
+# Above this many projects, the preflight check lists the workspace instead of
+# asking for each project on its own.
+_LIST_FROM: Final = 5
 
 
 class PreflightError(HexbatchError):
@@ -155,10 +159,18 @@ async def preflight(client: HexClient, plan: Plan) -> None:
     """
     problems: list[str] = []
     projects = {item.project_id: item.project_name for item in plan.items}
+    listed: dict[str, Project] = {}
+    if len(projects) > _LIST_FROM:
+        # One ListProjects page covers 100 projects; a GetProject each would cost a
+        # request per project, minutes of budget for a bulk refresh of hundreds.
+        try:
+            listed = {p.id.lower(): p for p in await client.list_projects()}
+        except HexAPIError as error:
+            log.warning("preflight_list_failed", error=str(error))
 
     async def check(project_id: str, name: str) -> None:
         try:
-            project = await client.get_project(project_id)
+            project = listed.get(project_id.lower()) or await client.get_project(project_id)
         except (AuthenticationError, PermissionDeniedError) as error:
             problems.append(str(error))
         except NotFoundError:

@@ -12,6 +12,7 @@ concurrency, timeouts) is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -141,6 +142,8 @@ def open_batch(
             started_at=now,
         )
     stored = {run.key: run for run in store.runs(info.id)}
+    if resume and info.base_url.rstrip("/") != base_url.rstrip("/"):
+        _check_moved(info, base_url, stored.values(), store)
     again = [key for key, run in stored.items() if _wants_rerun(run, rerun)]
     if again:
         store.clear_final(info.id, again)
@@ -157,3 +160,21 @@ def open_batch(
             "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)
         )
     return OpenedBatch(info, work, done, resume)
+
+
+def _check_moved(
+    info: BatchInfo, base_url: str, runs: Iterable[StoredRun], store: StateStore
+) -> None:
+    """A batch resumed against another Hex URL: fine unless it has runs to follow there.
+
+    Raises:
+        StateError: runs are in flight or unresolved; their ids mean nothing elsewhere.
+    """
+    pending = sum(1 for run in runs if run.in_flight is not None or run.unresolved)
+    if pending:
+        raise StateError(
+            f"batch {info.id} in {store.path} has {pending} run(s) in flight at "
+            f"{info.base_url}, not {base_url}. Point at the original Hex (--base-url) to "
+            "follow them, or start a new batch with --new."
+        )
+    log.warning("batch_base_url_changed", batch=info.id, was=info.base_url, now=base_url)

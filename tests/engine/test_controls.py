@@ -155,3 +155,19 @@ async def test_a_dry_run_keeps_no_state(tmp_path: Path, harness_factory: Any) ->
     await harness_factory(scenario([project()])).run(path, dry_run=True)
 
     assert not (tmp_path / ".hexbatch").exists()
+
+
+async def test_preflight_lists_the_workspace_for_many_projects(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """A bulk refresh of many projects is checked with one ListProjects page, not one each."""
+    ids = [f"99999999-9999-4999-8999-{n:012d}" for n in range(8)]
+    harness: Harness = harness_factory(scenario([project(pid) for pid in ids]))
+    path = manifest(tmp_path, [{"id": pid} for pid in ids], defaults={"max_in_flight": 8})
+
+    report = await harness.run(path)
+
+    assert report.counts() == {status.COMPLETED: 8}
+    assert harness.ledger is not None
+    assert harness.ledger.requests["ListProjects"] == 1
+    assert harness.ledger.requests.get("GetProject", 0) == 0

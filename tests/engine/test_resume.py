@@ -143,3 +143,28 @@ async def test_a_rerun_gets_its_retries_again(tmp_path: Path, harness_factory: A
         status.UNABLE_TO_ALLOCATE_KERNEL,
         status.COMPLETED,
     ]
+
+
+async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """A batch with a run in flight at one Hex URL refuses to resume against another."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from hexbatch.state import StateError
+
+    path = manifest(
+        tmp_path, [{"id": P1, "runs": [{"n": 0}, {"n": 1}]}], defaults={"max_in_flight": 1}
+    )
+    first = await harness_factory(_errors_on(0)).run(path, fail_fast=True)
+    skipped = next(run for run in first.runs if run.status == status.SKIPPED)
+    with StateStore(tmp_path / ".hexbatch" / "state.db") as store:
+        (batch,) = store.batches()
+        now = datetime.now(UTC)
+        store.record_intent(batch.id, skipped.key, 1, now)
+        store.record_triggered(batch.id, skipped.key, 1, "run-elsewhere", None, now)
+
+    with pytest.raises(StateError, match="in flight at"):
+        await harness_factory(scenario([project()])).run(path)
