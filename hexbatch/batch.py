@@ -249,7 +249,13 @@ class BatchRun:
                 allow_insecure_http=self.options.allow_insecure_http,
             )
             async with client:
-                await preflight(client, plan)
+                with anyio.CancelScope() as checking:
+                    # A cancelling interrupt ends the check; the engine then skips every run.
+                    self.control.register(checking)
+                    try:
+                        await preflight(client, plan)
+                    finally:
+                        self.control.unregister(checking)
                 if state_path is None:
                     outcomes = await self._drive(
                         client, settings, [WorkItem(i) for i in plan.items]
@@ -299,7 +305,7 @@ class BatchRun:
         batch_id = opened.info.id
         if not settings.durations:
             settings = replace(settings, durations=store.durations(opened.info.manifest))
-        known = {a.run_id for o in opened.done.values() for a in o.attempts if a.run_id}
+        known = store.run_ids()
         journal = StoreJournal(store, batch_id)
         try:
             driven = await self._drive(client, settings, opened.work, journal=journal, known=known)

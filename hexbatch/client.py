@@ -19,13 +19,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
+import anyio
 import structlog
 
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
@@ -37,6 +38,7 @@ from hexbatch.errors import (
     OutcomeUnknownError,
     RateLimitedError,
     RequestNotSentError,
+    SendCancelled,
     ServerError,
     UnprocessableError,
 )
@@ -119,6 +121,8 @@ def normalize_base_url(base_url: str, *, allow_insecure_http: bool = False) -> s
 
 def _classify(*, idempotent: bool, retry_kernel_limit: bool) -> Any:
     def classify(error: Exception) -> RetryDecision:
+        if isinstance(error, SendCancelled):
+            return RetryDecision(False)
         if isinstance(error, RequestNotSentError):
             return RetryDecision(True)
         if isinstance(error, RateLimitedError):
@@ -248,6 +252,7 @@ class HexClient:
         view_id: str | None = None,
         notifications: Sequence[Mapping[str, Any]] | None = None,
         retry_kernel_limit: bool = True,
+        cancel_if: Callable[[], bool] | None = None,
     ) -> RunCreated:
         """Trigger a run of the project's published version.
 
@@ -256,6 +261,8 @@ class HexClient:
                 back; a run may exist. Reconcile with :meth:`list_runs`.
             KernelLimitError: the user's kernels are all busy and
                 ``retry_kernel_limit`` is False (or retries ran out).
+            SendCancelled: ``cancel_if`` said so after the budgets were waited for;
+                nothing was sent.
         """
         if view_id is not None and input_params:
             raise ConfigurationError("a run takes either view_id or input_params, not both")
@@ -280,6 +287,7 @@ class HexClient:
             body=body,
             project_id=project_id,
             retry_kernel_limit=retry_kernel_limit,
+            cancel_if=cancel_if,
         )
         try:
             return RunCreated.from_json(data)
@@ -384,6 +392,7 @@ class HexClient:
         project_id: str | None = None,
         run_id: str | None = None,
         retry_kernel_limit: bool = True,
+        cancel_if: Callable[[], bool] | None = None,
     ) -> Any:
         idempotent = method != "POST"
         context: dict[str, Any] = {
@@ -400,6 +409,7 @@ class HexClient:
                 expect_json=expect_json,
                 body=body,
                 params=params,
+                cancel_if=cancel_if,
                 **context,
             )
 
@@ -436,6 +446,7 @@ class HexClient:
         operation: str,
         project_id: str | None,
         run_id: str | None,
+        cancel_if: Callable[[], bool] | None = None,
     ) -> Any:
         if self._session is None:
             raise ConfigurationError("use the client inside 'async with HexClient(...)'")
@@ -443,6 +454,10 @@ class HexClient:
             await self.trigger_budget.acquire()
         if self.request_budget is not None:
             await self.request_budget.acquire()
+        if cancel_if is not None and cancel_if():
+            raise SendCancelled(
+                "withdrawn before sending", operation=operation, project_id=project_id
+            )
         self.stats.add(kind)
         context: dict[str, Any] = {
             "operation": operation,
@@ -455,17 +470,12 @@ class HexClient:
             "Accept": "application/json",
         }
         try:
-            async with self._session.request(
-                method,
-                self.base_url + path,
-                json=body if method == "POST" else None,
-                params=params,
-                headers=headers,
-                timeout=self._timeouts.for_aiohttp(),
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                response_headers = dict(response.headers)
+            # A POST that went out is never abandoned half-way by a cancellation: its
+            # answer (the new run's id) must be read.
+            with anyio.CancelScope(shield=method == "POST"):
+                raw, status, response_headers = await self._exchange(
+                    method, path, body, params, headers
+                )
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             raise RequestNotSentError(
                 f"could not connect to {self.base_url}: {error}", **context
@@ -476,6 +486,26 @@ class HexClient:
                 f"the request was sent but {what} before an answer arrived", **context
             ) from error
         return self._interpret(status, raw, response_headers, kind, expect_json, context)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+    ) -> tuple[bytes, int, dict[str, str]]:
+        if self._session is None:  # checked by the caller; keeps the type checker informed
+            raise AssertionError("unreachable")
+        async with self._session.request(
+            method,
+            self.base_url + path,
+            json=body if method == "POST" else None,
+            params=params,
+            headers=headers,
+            timeout=self._timeouts.for_aiohttp(),
+        ) as response:
+            return await response.read(), response.status, dict(response.headers)
 
     def _interpret(
         self,
@@ -499,10 +529,12 @@ class HexClient:
         error = http_error(status, raw, headers, **context)
         if isinstance(error, RateLimitedError):
             self.stats.add("throttled")
-            if self.request_budget is not None:
-                self.request_budget.penalize(error.retry_after)
-            if kind == "trigger" and self.trigger_budget is not None:
-                self.trigger_budget.penalize(error.retry_after)
+            # Slow down the budget that was exceeded: a trigger's 429 is the trigger
+            # limit (when there is a trigger budget), any other the request limit.
+            budget = self.trigger_budget if kind == "trigger" else None
+            budget = budget or self.request_budget
+            if budget is not None:
+                budget.penalize(error.retry_after)
         if (
             kind == "trigger"
             and isinstance(error, ServerError)

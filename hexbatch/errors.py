@@ -6,7 +6,8 @@
     ├── ConfigurationError            bad base URL, missing token, refused plain http
     └── HexAPIError                   anything that went wrong talking to Hex
         ├── RequestNotSentError       connect/DNS failure: the server never saw it,
-        │                             so retrying is safe even for a trigger POST
+        │   │                         so retrying is safe even for a trigger POST
+        │   └── SendCancelled         withdrawn by the caller before sending
         ├── OutcomeUnknownError       timeout, disconnect, 5xx or garbled answer after
         │                             a request was sent: a trigger may or may not have
         │                             created a run, so it must be reconciled, never
@@ -102,6 +103,10 @@ class HexAPIError(HexbatchError):
 
 class RequestNotSentError(HexAPIError):
     """The request never reached the server; it is safe to send it again."""
+
+
+class SendCancelled(RequestNotSentError):
+    """The caller withdrew the request before it was sent (the batch is stopping)."""
 
 
 class OutcomeUnknownError(HexAPIError):

@@ -97,8 +97,8 @@ class WindowLimiter:
 
     def delay(self, now: float) -> float:
         """Seconds until one more event may be admitted (0 when it may be now)."""
-        if now - self._last_penalty > max(self._spans, default=0.0):
-            self._scale = 1.0
+        if now - self._last_penalty > min(self._spans, default=0.0):
+            self._scale = 1.0  # a quiet spell as long as the shortest window: back to full
         wait = self._blocked_until - now
         for window, span, history in zip(self.windows, self._spans, self._history, strict=True):
             allowed = self._allowed(window)

@@ -116,6 +116,16 @@ def open_batch(
     key = str(manifest.source.resolve())
     latest = store.latest_batch(key)
     resume = latest is not None and not new and (not latest.finished or rerun is not None)
+    # --rerun on a finished batch reopens it only if some run is chosen; otherwise
+    # (a clean night) the run goes on as usual: a new batch.
+    if (
+        latest is not None
+        and resume
+        and latest.finished
+        and not any(_wants_rerun(run, rerun) for run in store.runs(latest.id))
+    ):
+        log.info("nothing_to_rerun", batch=latest.id, rerun=rerun)
+        resume = False
     if latest is not None and resume:
         if latest.plan_hash != plan.plan_hash:
             raise StateError(

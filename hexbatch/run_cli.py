@@ -96,6 +96,16 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return error
 
 
+def _check_combinations(flags: dict[str, Any]) -> None:
+    """Refuse flags that would silently do nothing together."""
+    if flags["rerun"] and flags["new"]:
+        _usage_error("--rerun reopens the latest batch; it cannot be combined with --new")
+    if flags["rerun"] and flags["dry_run"]:
+        _usage_error("--dry-run keeps no state, so there is nothing to --rerun")
+    if flags["rerun"] and flags["simulate"] and not flags["state"]:
+        _usage_error("a --simulate batch keeps no state unless --state is given: nothing to rerun")
+
+
 def _check_outputs(json_path: str | None, report_dir: str | None) -> None:
     """Refuse unusable output paths before anything is triggered."""
     try:
@@ -180,6 +190,7 @@ def run_command(manifest: str, **flags: Any) -> None:
         new=flags["new"],
         rerun=flags["rerun"],
     )
+    _check_combinations(flags)
     _check_outputs(flags["json_path"], flags["report_dir"])
     run = BatchRun(manifest, options)
     try:

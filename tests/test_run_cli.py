@@ -265,3 +265,23 @@ def test_validate_lists_an_unset_variable_together_with_other_errors(tmp_path: P
     assert "timeot" in result.output
     assert "2025-02-30" in result.output
     assert "3 problems found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--rerun", "failed", "--new"], "cannot be combined with --new"),
+        (["--rerun", "all", "--dry-run"], "nothing to --rerun"),
+        (["--rerun", "unknown", "--simulate"], "keeps no state"),
+    ],
+)
+def test_rerun_combinations_that_would_do_nothing_are_refused(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    """--rerun with a flag that makes it meaningless is a usage error, not silently ignored."""
+    path = manifest(tmp_path, [{"id": P1}], sim=scenario([project()]))
+
+    result = _invoke("run", str(path), *flags)
+
+    assert result.exit_code == 2
+    assert message in result.output

@@ -73,6 +73,8 @@ class BatchContext:
     gate: KernelGate = field(init=False)
     claimed: set[str] = field(default_factory=set)
     trigger_locks: dict[str, anyio.Lock] = field(default_factory=dict)
+    live_runs: int = 0
+    """Runs that exist in Hex and are being followed (from the 201 to their end)."""
 
     def __post_init__(self) -> None:
         self.board = StatusBoard(self.client, self.settings.clock)

@@ -81,7 +81,6 @@ class Engine:
         self._total = 0
         self._started = self.settings.clock()
         self._dispatcher: Dispatcher | None = None
-        self._live = 0
 
     @property
     def control(self) -> Control:
@@ -95,7 +94,7 @@ class Engine:
         return Snapshot(
             total=self._total,
             finished=finished,
-            live=self._live,
+            live=self.ctx.live_runs,
             pending=pending,
             elapsed=self.settings.clock() - self._started,
         )
@@ -122,14 +121,12 @@ class Engine:
 
     async def _worker(self, dispatcher: Dispatcher) -> None:
         while (item := await dispatcher.take()) is not None:
-            self._live += 1
             try:
                 outcome = await RunLifecycle(self.ctx, item).run()
             except Exception as error:  # a bug in one run must not sink the others
                 log.exception("run_crashed", key=item.key)
                 outcome = item.outcome(status.UNKNOWN, f"internal error: {error!r}")
             finally:
-                self._live -= 1
                 dispatcher.release(item.project_id)
                 self.ctx.gate.open()  # a run ended, so a kernel may be free
             self._finish(outcome)

@@ -15,6 +15,8 @@ The rules that keep a batch honest live here:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,7 +35,7 @@ from hexbatch.errors import (
     PermissionDeniedError,
     RateLimitedError,
     RequestNotSentError,
-    ServiceUnavailableError,
+    SendCancelled,
 )
 from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt, RunOutcome
@@ -50,6 +52,24 @@ def _run_id_of(attempt: Attempt) -> str:
     if attempt.run_id is None:
         raise AssertionError("unreachable")  # only attempts with a run id are followed
     return attempt.run_id
+
+
+def _new_since(run: RunInfo, earliest: datetime) -> bool:
+    """Whether a listed run may have been created after ``earliest``.
+
+    A run without a start time is only a candidate while it has not ended: a run
+    that ended without starting (UNABLE_TO_ALLOCATE_KERNEL) may be of any age.
+    """
+    if run.start_time is not None:
+        return run.start_time >= earliest
+    return not run.terminal
+
+
+def _ended(info: RunInfo) -> _Final:
+    """How an attempt ended, from Hex's terminal status."""
+    if info.status == status.COMPLETED:
+        return _Final(status.COMPLETED)
+    return _Final(info.status, f"Hex reported {info.status}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +101,29 @@ class RunLifecycle:
             if final is None:
                 if self.ctx.control.stopping:
                     return self._skipped()
-                attempt_or_final = await self._trigger()
+                with self._interruptible() as phase:
+                    attempt_or_final = await self._trigger()
+                if phase.cancelled_caught:
+                    return self._skipped()
                 if isinstance(attempt_or_final, _Final):
                     return self.item.outcome(attempt_or_final.status, attempt_or_final.error)
                 final = await self._follow(attempt_or_final)
             if not self._should_retry(final):
                 return self.item.outcome(final.status, final.error)
-            await self._wait_before_retry(final)
+            with self._interruptible():
+                await self._wait_before_retry(final)
             final = None
+
+    @contextmanager
+    def _interruptible(self) -> Iterator[anyio.CancelScope]:
+        """A phase of waiting (for a kernel, the budget, a backoff, a reconcile) that the
+        cancelling interrupt ends at once; sends to Hex inside it are shielded."""
+        with anyio.CancelScope() as scope:
+            self.ctx.control.register(scope)
+            try:
+                yield scope
+            finally:
+                self.ctx.control.unregister(scope)
 
     async def _resume(self) -> _Final | None:
         """Pick up where an earlier process left this run, if it did."""
@@ -103,10 +138,18 @@ class RunLifecycle:
         if last.run_id is not None:
             self.log.info("run_reattached", run_id=last.run_id, attempt=len(self.item.attempts))
             return await self._follow(last)
-        # An intent with no run id: the process died mid-trigger.
-        found = await self._reconcile(last.triggered_at or self.ctx.settings.now())
+        # An intent with no run id: the process died mid-trigger. Settle it while no
+        # other trigger of the project is in flight, so a run nobody claimed yet can
+        # only be this one.
+        with self._interruptible() as phase:
+            async with self.ctx.trigger_lock(self.spec.project_id):
+                found = await self._reconcile(last.triggered_at or self.ctx.settings.now())
+                if isinstance(found, RunInfo):
+                    self._adopt(last, found)
+        if phase.cancelled_caught:
+            # Left unresolved (SKIPPED is never final): the next resume settles it.
+            return _Final(status.SKIPPED, "interrupted while settling an earlier trigger")
         if isinstance(found, RunInfo):
-            self._adopt(last, found)
             return await self._follow(last)
         if found is None:
             self.item.attempts.pop()
@@ -150,6 +193,7 @@ class RunLifecycle:
         settings = self.ctx.settings
         number = len(self.item.attempts) + 1
         rounds = 0
+        kernels_busy_since: float | None = None
         while True:
             await self.ctx.gate.wait(fallback=self.project.poll.max)
             if self.ctx.control.stopping:
@@ -162,7 +206,21 @@ class RunLifecycle:
                 self.log.debug("trigger_sending", attempt=number)
                 try:
                     return self._created(at, await self._send())
-                except KernelLimitError:
+                except SendCancelled:
+                    return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
+                except KernelLimitError as error:
+                    # Busy kernels free up as runs end; but a 503 that outlasts the
+                    # run's own timeout is no kernel queue any more.
+                    now = settings.clock()
+                    kernels_busy_since = kernels_busy_since or now
+                    if now - kernels_busy_since > self.project.timeout:
+                        return self._failed_attempt(
+                            at,
+                            _Final(
+                                status.TRIGGER_FAILED,
+                                f"Hex answered 503 for longer than the run's timeout: {error}",
+                            ),
+                        )
                     self.ctx.gate.close()
                     self.log.warning("trigger_throttled", reason="kernel_limit")
                     continue
@@ -171,7 +229,7 @@ class RunLifecycle:
                     if settled is not None:
                         return settled
                     problem = f"no run was created ({error})"
-                except (RateLimitedError, RequestNotSentError, ServiceUnavailableError) as error:
+                except (RateLimitedError, RequestNotSentError) as error:
                     problem = str(error)
                 except (AuthenticationError, PermissionDeniedError) as error:
                     self.ctx.control.abort(error)
@@ -185,7 +243,7 @@ class RunLifecycle:
                         at,
                         _Final(status.TRIGGER_FAILED, f"gave up after {rounds} tries: {problem}"),
                     )
-                self.log.warning("trigger_throttled", reason=problem, round=rounds)
+                self.log.warning("trigger_retrying", reason=problem, round=rounds)
             poll = self.project.poll
             backoff = Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
             await settings.sleep(poll.initial + backoff.full_jitter(rounds, settings.rng))
@@ -201,6 +259,8 @@ class RunLifecycle:
             view_id=run.view_id,
             notifications=run.notifications or None,
             retry_kernel_limit=False,
+            # Checked after waiting for the trigger budget, right before sending.
+            cancel_if=lambda: self.ctx.control.stopping,
         )
         return created.run_id, created.run_url
 
@@ -233,6 +293,8 @@ class RunLifecycle:
         self, at: datetime, error: OutcomeUnknownError
     ) -> Attempt | _Final | None:
         """Find out whether an ambiguous trigger created a run (None: it did not)."""
+        if self.ctx.settings.dry_run:
+            return None  # a dry run creates nothing, so sending it again is harmless
         self.log.warning("trigger_ambiguous", error=str(error))
         found = await self._reconcile(at)
         if isinstance(found, RunInfo):
@@ -268,7 +330,7 @@ class RunLifecycle:
                 for run in runs
                 if run.run_id not in self.ctx.claimed
                 and run.run_trigger in (None, "API")
-                and (run.start_time is None or run.start_time >= earliest)
+                and _new_since(run, earliest)
             ]
             if len(candidates) == 1:
                 return candidates[0]
@@ -313,11 +375,15 @@ class RunLifecycle:
         run_log = self.log.bind(run_id=run_id)
         deadline = self._deadline(attempt)
         ctx.board.follow(self.spec.project_id, run_id)
+        ctx.live_runs += 1
         scope = anyio.CancelScope()
         ctx.control.register(scope)
         try:
             with scope:
                 final = await self._poll_until_done(attempt, deadline, run_log)
+                if final is None:
+                    # The deadline passed: one last look, in case it has just ended.
+                    final = await self._ended_now(attempt, run_log)
                 if final is not None:
                     return final
             if scope.cancelled_caught:
@@ -329,8 +395,20 @@ class RunLifecycle:
                 f"cancelled after its timeout of {self.project.timeout:g}s",
             )
         finally:
+            ctx.live_runs -= 1
             ctx.control.unregister(scope)
             ctx.board.forget(self.spec.project_id, run_id)
+
+    async def _ended_now(
+        self, attempt: Attempt, run_log: structlog.typing.FilteringBoundLogger
+    ) -> _Final | None:
+        """The run's final state if Hex says it has ended, else None."""
+        try:
+            info = await self.ctx.client.get_run_status(self.spec.project_id, _run_id_of(attempt))
+        except HexAPIError:
+            return None
+        self._observe(attempt, info, run_log)
+        return _ended(info) if info.terminal else None
 
     async def _poll_until_done(
         self, attempt: Attempt, deadline: float, run_log: structlog.typing.FilteringBoundLogger
@@ -363,10 +441,7 @@ class RunLifecycle:
             failures = 0
             self._observe(attempt, info, run_log)
             if info.terminal:
-                return _Final(
-                    info.status,
-                    None if info.status == status.COMPLETED else f"Hex reported {info.status}",
-                )
+                return _ended(info)
 
     def _observe(
         self, attempt: Attempt, info: RunInfo, run_log: structlog.typing.FilteringBoundLogger
@@ -405,8 +480,8 @@ class RunLifecycle:
                 reason = f"{reason}; cancelling in Hex failed: {error}"
         if confirmed is not None:
             self._observe(attempt, confirmed, run_log)
-            if confirmed.status == status.COMPLETED:
-                return _Final(status.COMPLETED)  # it finished before the cancel landed
+            if confirmed.terminal and confirmed.status != status.KILLED:
+                return _ended(confirmed)  # it ended on its own before the cancel landed
         run_log.warning("run_cancelled", status=final_status)
         attempt.error = reason
         return _Final(final_status, reason)

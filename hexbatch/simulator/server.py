@@ -36,7 +36,8 @@ async def run_simulator(
 ) -> AsyncIterator[SimulatorHandle]:
     """Serve ``scenario`` on ``host:port`` (a free port when 0) until the block exits."""
     app = create_app(scenario, clock)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Requests still held open by latency faults must not delay shutdown by a minute.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

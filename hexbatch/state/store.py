@@ -390,6 +390,13 @@ class StateStore:
             run.last_intent_at = intent
         return list(runs.values())
 
+    def run_ids(self) -> set[str]:
+        """Every run id any batch in this store has recorded (none may be adopted again)."""
+        return {
+            run_id
+            for (run_id,) in self._read("SELECT run_id FROM attempts WHERE run_id IS NOT NULL")
+        }
+
     def requests(self, batch_id: int) -> dict[str, int]:
         """The batch's request totals per kind."""
         rows = self._read(

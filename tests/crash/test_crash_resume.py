@@ -63,6 +63,13 @@ def _check_nothing_lost_or_duplicated(
             None,
             id="between-intent-and-201",
         ),
+        pytest.param(
+            "trigger_sending",
+            3,
+            [{"operation": "RunProject", "kind": "slow", "delay": 30, "every_nth": 1}],
+            None,
+            id="between-intent-and-201-every-trigger-slow",
+        ),
         pytest.param("run_triggered", 4, [], None, id="mid-polling"),
         pytest.param("run_retrying", 1, [], 1, id="during-retries"),
     ],
@@ -91,7 +98,7 @@ def test_killed_batch_resumes_without_duplicates(
     first = runner.start()
     wait_for_event(first, moment, count=count)
     if moment == "trigger_sending":
-        time.sleep(0.5)  # the slow trigger has created its run but not answered yet
+        time.sleep(0.15)  # the slow trigger has created its run but not answered yet
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
     second = runner.run(report=report_path)

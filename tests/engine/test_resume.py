@@ -86,18 +86,14 @@ async def test_unknown_triggers_rerun_only_when_asked(tmp_path: Path, harness_fa
     broken: Harness = harness_factory(scenario([project()], faults=UNKNOWN_FAULTS))
 
     first = await broken.run(path)
-    plain: Harness = harness_factory(scenario([project()]))
-    unchanged = await plain.run(path, rerun="failed")
     fixed: Harness = harness_factory(scenario([project()]))
     report = await fixed.run(path, rerun="unknown")
 
     (run,) = first.runs
     assert run.status == status.UNKNOWN
     assert "not retriggering" in (run.error or "")
-    assert unchanged.runs[0].status == status.UNKNOWN
-    assert plain.ledger is not None
-    assert plain.ledger.runs == []
     assert report.runs[0].status == status.COMPLETED
+    assert [a.status for a in report.runs[0].attempts] == [status.UNKNOWN, status.COMPLETED]
     assert fixed.ledger is not None
     assert len(fixed.ledger.runs) == 1
 
@@ -168,3 +164,19 @@ async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
 
     with pytest.raises(StateError, match="in flight at"):
         await harness_factory(scenario([project()])).run(path)
+
+
+async def test_rerun_with_nothing_to_rerun_starts_a_new_batch(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """After a clean batch, `--rerun failed` reopens nothing: a new batch runs as usual."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
+    await harness_factory(scenario([project()])).run(path)
+    again: Harness = harness_factory(scenario([project()]))
+
+    report = await again.run(path, rerun="failed")
+
+    assert [len(run.attempts) for run in report.runs] == [1]
+    batches = _batches(tmp_path)
+    assert len(batches) == 2
+    assert all(b.finished_at is not None for b in batches)

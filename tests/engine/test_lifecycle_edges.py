@@ -1,0 +1,100 @@
+"""Edges of a run's life: stopping while waiting, deadlines, and which runs may be adopted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from hexbatch import status
+from hexbatch.engine.lifecycle import _new_since
+from hexbatch.models import RunInfo
+from tests.engine.conftest import P1, Harness, manifest, project, scenario
+
+NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _info(state: str, started: datetime | None) -> RunInfo:
+    return RunInfo(P1, "r", None, state, started, None, None, None, "API", None)
+
+
+def test_only_runs_that_may_be_new_are_adoption_candidates() -> None:
+    """A run that ended without ever starting may be of any age, so it is never adopted."""
+    earliest = NOW - timedelta(seconds=15)
+
+    assert _new_since(_info(status.RUNNING, NOW), earliest)
+    assert not _new_since(_info(status.COMPLETED, NOW - timedelta(hours=1)), earliest)
+    assert _new_since(_info(status.PENDING, None), earliest)
+    assert not _new_since(_info(status.UNABLE_TO_ALLOCATE_KERNEL, None), earliest)
+
+
+async def _when(condition: Any, action: Any) -> None:
+    """Call ``action`` once ``condition`` holds (checked every 10 ms, for 20 s at most)."""
+    with anyio.fail_after(20):
+        while not condition():  # noqa: ASYNC110 - the simulator offers no event to wait on
+            await anyio.sleep(0.01)
+    action()
+
+
+async def test_a_stop_reaches_triggers_waiting_for_the_trigger_budget(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """Runs waiting for the trigger budget when the batch stops are never sent."""
+    path = manifest(
+        tmp_path,
+        [{"id": P1, "runs": [{"n": n} for n in range(4)]}],
+        limits={"requests": {"count": 1000, "per": "1m"}, "triggers": {"count": 1, "per": "3s"}},
+    )
+    harness: Harness = harness_factory(scenario([project()]))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            _when, lambda: harness.ledger and harness.ledger.runs, lambda: harness.control.stop("t")
+        )
+        report = await harness.run(path)
+
+    assert harness.ledger is not None
+    assert len(harness.ledger.runs) == 1
+    assert [r.status for r in report.runs].count(status.SKIPPED) == 3
+
+
+async def test_a_cancelling_interrupt_ends_the_preflight_check(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """The second interrupt does not wait for a slow preflight: nothing runs, all SKIPPED."""
+    slow = [{"operation": "GetProject", "kind": "latency", "delay": 6000, "every_nth": 1}]
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+    harness: Harness = harness_factory(scenario([project()], faults=slow))
+
+    with anyio.fail_after(15):
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                _when,
+                lambda: harness.ledger and harness.ledger.requests["GetProject"],
+                lambda: harness.control.cancel_live("t"),
+            )
+            report = await harness.run(path)
+
+    assert report.counts() == {status.SKIPPED: 2}
+    assert harness.ledger is not None
+    assert harness.ledger.runs == []
+
+
+async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """A run that ended just before its timeout, unseen yet, is not reported TIMED_OUT."""
+    ends_first = project(pending=2, duration=24, outcome={"default": "ERRORED"})  # 0.26 s
+    path = manifest(
+        tmp_path,
+        [{"id": P1, "timeout": "400ms", "poll": {"initial": "250ms", "max": "2s"}}],
+    )
+    harness: Harness = harness_factory(scenario([ends_first]))
+
+    report = await harness.run(path)
+
+    (run,) = report.runs
+    assert run.status == status.ERRORED
+    assert report.requests.get("cancel", 0) == 0
