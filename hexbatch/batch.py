@@ -14,7 +14,7 @@ Dagster or Prefect tasks call it directly::
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +34,7 @@ from hexbatch.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from hexbatch.limits import Window, WindowLimiter
+from hexbatch.limits import limiter
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
@@ -114,13 +114,6 @@ def scenario_for(manifest: Manifest) -> Scenario:
     if isinstance(path, str):
         return load_scenario(path)
     return Scenario.from_mapping(dict(section), source=f"{manifest.source} (simulate:)")
-
-
-def _limiter(windows: Sequence[Window], settings: EngineSettings) -> WindowLimiter | None:
-    if not windows:
-        return None
-    # Two percent of slack per window absorbs network jitter between here and Hex.
-    return WindowLimiter(windows, clock=settings.clock, sleep=settings.sleep, safety=0.02)
 
 
 @dataclass(slots=True)
@@ -239,8 +232,12 @@ class BatchRun:
             client = HexClient(
                 connection.base_url,
                 connection.token,
-                request_budget=_limiter(manifest.limits.requests, settings),
-                trigger_budget=_limiter(manifest.limits.triggers, settings),
+                request_budget=limiter(
+                    manifest.limits.requests, clock=settings.clock, sleep=settings.sleep
+                ),
+                trigger_budget=limiter(
+                    manifest.limits.triggers, clock=settings.clock, sleep=settings.sleep
+                ),
                 retry=settings.request_retry,
                 max_connections=max(4, min(settings.max_in_flight, 50)),
                 clock=settings.clock,

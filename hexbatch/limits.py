@@ -135,7 +135,11 @@ class WindowLimiter:
 def limiter(
     windows: Sequence[Window], *, clock: Clock = monotonic, sleep: Sleep = real_sleep
 ) -> WindowLimiter | None:
-    """A limiter for these windows, or None when there are none to respect."""
+    """A limiter for these windows, or None when there are none to respect.
+
+    Each window is stretched by two percent, which absorbs network jitter between
+    this machine and Hex.
+    """
     if not windows:
         return None
     return WindowLimiter(windows, clock=clock, sleep=sleep, safety=0.02)
