@@ -46,6 +46,8 @@ log = structlog.get_logger("hexbatch.engine")
 # Consecutive failed status reads after which a run is given up as lost.
 _MAX_READ_FAILURES = 8
 _CONFIRM_READS = 3
+# Look this long after a run's expected end, so the end is already recorded.
+_END_SLACK = 0.005
 
 
 def _run_id_of(attempt: Attempt) -> str:
@@ -418,9 +420,18 @@ class RunLifecycle:
         settings = self.ctx.settings
         failures = 0
         polls = 0
+        expected_end: datetime | None = None
+        looked_at_end = False
         while True:
             plan = self.ctx.board.plan(self.spec.project_id, self.project.poll, polls, settings.rng)
-            delay = plan.delay
+            delay, max_age = plan.delay, plan.max_age
+            if expected_end is not None:
+                # History says when this run should end: look right then, once, with a
+                # fresh read, rather than up to a whole interval later.
+                until = (expected_end - settings.now()).total_seconds() + _END_SLACK
+                if until < delay:
+                    delay, max_age = max(0.0, until), 0.0
+                    expected_end, looked_at_end = None, True
             polls += 1
             remaining = deadline - settings.clock()
             if remaining <= 0:
@@ -429,7 +440,7 @@ class RunLifecycle:
             if settings.clock() >= deadline:
                 return None
             try:
-                info = await self.ctx.board.read(self.spec.project_id, run_id, max_age=plan.max_age)
+                info = await self.ctx.board.read(self.spec.project_id, run_id, max_age=max_age)
             except HexAPIError as error:
                 failures += 1
                 run_log.warning("run_poll_failed", error=str(error), failures=failures)
@@ -442,6 +453,15 @@ class RunLifecycle:
             self._observe(attempt, info, run_log)
             if info.terminal:
                 return _ended(info)
+            if not looked_at_end and expected_end is None and info.start_time is not None:
+                expected_end = self._expected_end(info.start_time)
+                if expected_end is not None:
+                    self.ctx.board.foresee(self.spec.project_id, run_id)
+
+    def _expected_end(self, started: datetime) -> datetime | None:
+        """When an earlier batch's duration says this run will end, if there is one."""
+        seconds = self.ctx.settings.durations.get(self.spec.key)
+        return None if seconds is None else started + timedelta(seconds=seconds)
 
     def _observe(
         self, attempt: Attempt, info: RunInfo, run_log: structlog.typing.FilteringBoundLogger

@@ -48,6 +48,8 @@ class _Project:
     # The shared rhythm: when the next list is due, and the interval it was set with.
     next_read: float | None = None
     interval: float = 0.0
+    # Live runs whose end is foreseen from an earlier batch (they look at it themselves).
+    foreseen: set[str] = field(default_factory=set)
 
 
 class StatusBoard:
@@ -77,6 +79,11 @@ class StatusBoard:
             project.live.discard(run_id)
             self._live_total -= 1
         project.seen.pop(run_id, None)
+        project.foreseen.discard(run_id)
+
+    def foresee(self, project_id: str, run_id: str) -> None:
+        """The run knows when it should end and will read then on its own."""
+        self._project(project_id).foreseen.add(run_id)
 
     def live_count(self, project_id: str | None = None) -> int:
         """Runs followed, in one project or overall."""
@@ -102,6 +109,10 @@ class StatusBoard:
             delay = paced(poll, poll_delay(poll, n, rng), floor)
             return PollPlan(delay, delay / 2)
         project.interval = paced(poll, shared_interval(poll, here), floor)
+        if project.live <= project.foreseen:
+            # Every live run reads at its own foreseen end; the shared rhythm only has
+            # to catch surprises (an early failure), so it can run at half the pace.
+            project.interval = min(poll.max, 2 * project.interval)
         now = self._clock()
         if project.next_read is None:
             # Runs just started: short runs are common, so look soon.

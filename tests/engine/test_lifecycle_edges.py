@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from hexbatch import status
 from hexbatch.engine.lifecycle import _new_since
@@ -98,3 +99,62 @@ async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
     (run,) = report.runs
     assert run.status == status.ERRORED
     assert report.requests.get("cancel", 0) == 0
+
+
+class _TimedClient:
+    """A run that starts at 1 s and ends at 11 s of virtual time, read as Hex would show it."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.request_budget = None
+        self.reads: list[float] = []
+
+    async def get_run_status(self, project_id: str, run_id: str) -> RunInfo:
+        self.reads.append(self.clock())
+        done = self.clock() >= 11.0
+        return RunInfo(
+            project_id,
+            run_id,
+            None,
+            status.COMPLETED if done else status.RUNNING,
+            NOW + timedelta(seconds=1),
+            NOW + timedelta(seconds=11) if done else None,
+            10_000.0 if done else None,
+            None,
+            "API",
+            None,
+        )
+
+
+async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Path) -> None:
+    """History says the run takes 10 s: it is read just after 11 s, not at its next backoff."""
+    from typing import cast
+
+    from hexbatch.client import HexClient
+    from hexbatch.clock import VirtualClock
+    from hexbatch.engine import EngineSettings, WorkItem
+    from hexbatch.engine.context import BatchContext
+    from hexbatch.engine.lifecycle import RunLifecycle
+    from hexbatch.manifest import load_manifest
+    from hexbatch.outcome import Attempt
+    from hexbatch.plan import build_plan
+
+    clock = VirtualClock()
+    path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "2s", "max": "30s"}}])
+    (spec,) = build_plan(load_manifest(path)).items
+    client = _TimedClient(clock)
+    settings = EngineSettings(
+        clock=clock,
+        sleep=clock.sleep,
+        now=lambda: NOW + timedelta(seconds=clock()),
+        durations={spec.key: 10.0},
+    )
+    context = BatchContext(client=cast(HexClient, client), settings=settings)
+    attempt = Attempt(triggered_at=NOW, run_id="r1", status=status.PENDING)
+    lifecycle = RunLifecycle(context, WorkItem(spec, [attempt]))
+
+    final = await lifecycle._follow(attempt)
+
+    assert final.status == status.COMPLETED
+    assert client.reads[-1] == pytest.approx(11.005, abs=0.001)
+    assert all(read < 11.0 for read in client.reads[:-1])

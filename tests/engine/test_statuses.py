@@ -183,3 +183,20 @@ def test_a_tiny_budget_never_stretches_reads_beyond_poll_max() -> None:
     board = _board(FakeClient({"a": "RUNNING"}, budget=budget), clock)
     board.follow(PROJECT, "a")
     assert board.plan(PROJECT, POLL, 0, random.Random(1)).delay == 30.0
+
+
+def test_foreseen_runs_halve_the_shared_pace() -> None:
+    """When every live run of a project knows its own end, the shared reads slow down."""
+    clock = VirtualClock()
+    board = _board(FakeClient({"a": "RUNNING", "b": "RUNNING"}), clock)
+    board.follow(PROJECT, "a")
+    board.follow(PROJECT, "b")
+    usual = board.plan(PROJECT, POLL, 0, random.Random(1)).max_age
+
+    board.foresee(PROJECT, "a")
+    one_foreseen = board.plan(PROJECT, POLL, 0, random.Random(1)).max_age
+    board.foresee(PROJECT, "b")
+    all_foreseen = board.plan(PROJECT, POLL, 0, random.Random(1)).max_age
+
+    assert one_foreseen == pytest.approx(usual)
+    assert all_foreseen == pytest.approx(min(POLL.max, 2 * 2 * usual) / 2)
