@@ -158,6 +158,9 @@ class RunLifecycle:
             return None
         last.status = status.UNKNOWN
         last.error = found.error
+        self.ctx.journal.record_status(
+            self.spec.key, len(self.item.attempts), status.UNKNOWN, error=found.error
+        )
         return found
 
     def _skipped(self) -> RunOutcome:

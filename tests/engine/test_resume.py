@@ -180,3 +180,52 @@ async def test_rerun_with_nothing_to_rerun_starts_a_new_batch(
     batches = _batches(tmp_path)
     assert len(batches) == 2
     assert all(b.finished_at is not None for b in batches)
+
+
+async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(
+    tmp_path: Path,
+) -> None:
+    """An intent with no run id, and a run list that cannot be read: UNKNOWN, not retriggered."""
+    from datetime import UTC, datetime
+
+    from hexbatch.batch import BatchOptions, BatchRun
+    from hexbatch.engine import EngineSettings
+    from hexbatch.simulator import Scenario, run_simulator
+    from tests.engine.conftest import FAST_RETRIES
+
+    broken_list = [{"operation": "GetProjectRuns", "kind": "error", "status": 500, "every_nth": 1}]
+    sim = scenario(
+        [project(outcome={"rules": [{"when": {"n": 0}, "status": "ERRORED"}]})],
+        faults=broken_list,
+    )
+    path = manifest(
+        tmp_path, [{"id": P1, "runs": [{"n": 0}, {"n": 1}]}], defaults={"max_in_flight": 1}
+    )
+    state = tmp_path / ".hexbatch" / "state.db"
+    async with run_simulator(Scenario.from_mapping(sim)) as served:
+
+        def batch(**options: Any) -> BatchRun:
+            return BatchRun(
+                path,
+                BatchOptions(
+                    base_url=served.base_url, env={"HEX_API_TOKEN": served.token}, **options
+                ),
+                EngineSettings(request_retry=FAST_RETRIES),
+            )
+
+        first = await batch(fail_fast=True).execute()
+        skipped = first.runs[1]
+        with StateStore(state) as store:
+            (info,) = store.batches()
+            store.record_intent(info.id, skipped.key, 1, datetime.now(UTC))
+        second = await batch().execute()
+        created = len(served.ledger.runs)
+
+    assert skipped.status == status.SKIPPED
+    assert second.runs[1].status == status.UNKNOWN
+    assert "could not be listed" in (second.runs[1].error or "")
+    assert created == 1
+    with StateStore(state) as store:
+        (stored,) = [run for run in store.runs(info.id) if run.key == skipped.key]
+    assert stored.final_status == status.UNKNOWN
+    assert stored.attempts[-1].status == status.UNKNOWN
