@@ -36,7 +36,6 @@ from hexbatch.errors import (
 )
 from hexbatch.limits import limiter
 from hexbatch.manifest import Manifest, load_manifest
-from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
@@ -140,7 +139,8 @@ async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Co
             f"no Hex API token: set the environment variable {manifest.token_env} "
             "(or run against the built-in simulator with --simulate)"
         )
-    base_url = options.base_url or env.get(BASE_URL_ENV) or manifest.base_url
+    # load_manifest already applied HEX_API_BASE_URL to manifest.base_url.
+    base_url = options.base_url or manifest.base_url
     yield Connection(base_url, token)
 
 
@@ -309,7 +309,7 @@ class BatchRun:
         finally:
             store.record_requests(batch_id, client.stats.as_dict())
         outcomes = {o.key: o for o in driven} | opened.done
-        runs = [outcomes[key] for key in (run.key for run in store.runs(batch_id))]
+        runs = [outcomes[key] for key in opened.order]
         finished_at = settings.now()
         if all(run.status != status.SKIPPED for run in runs):
             store.finish_batch(batch_id, finished_at)

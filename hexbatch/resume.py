@@ -83,7 +83,8 @@ class OpenedBatch:
     info: BatchInfo
     work: list[WorkItem]
     done: dict[str, RunOutcome]
-    resumed: bool
+    order: tuple[str, ...]
+    """Every run key in plan order (the report's order)."""
 
 
 def _wants_rerun(run: StoredRun, rerun: Rerun | None) -> bool:
@@ -116,13 +117,14 @@ def open_batch(
     key = str(manifest.source.resolve())
     latest = store.latest_batch(key)
     resume = latest is not None and not new and (not latest.finished or rerun is not None)
+    latest_runs = store.runs(latest.id) if latest is not None and resume else None
     # --rerun on a finished batch reopens it only if some run is chosen; otherwise
     # (a clean night) the run goes on as usual: a new batch.
     if (
         latest is not None
-        and resume
+        and latest_runs is not None
         and latest.finished
-        and not any(_wants_rerun(run, rerun) for run in store.runs(latest.id))
+        and not any(_wants_rerun(run, rerun) for run in latest_runs)
     ):
         log.info("nothing_to_rerun", batch=latest.id, rerun=rerun)
         resume = False
@@ -151,7 +153,8 @@ def open_batch(
             ],
             started_at=now,
         )
-    stored = {run.key: run for run in store.runs(info.id)}
+    runs = latest_runs if resume and latest_runs is not None else store.runs(info.id)
+    stored = {run.key: run for run in runs}
     if resume and info.base_url.rstrip("/") != base_url.rstrip("/"):
         _check_moved(info, base_url, stored.values(), store)
     again = [key for key, run in stored.items() if _wants_rerun(run, rerun)]
@@ -169,7 +172,7 @@ def open_batch(
         log.info(
             "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)
         )
-    return OpenedBatch(info, work, done, resume)
+    return OpenedBatch(info, work, done, tuple(item.key for item in plan.items))
 
 
 def _check_moved(

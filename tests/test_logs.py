@@ -43,3 +43,9 @@ def test_logs_go_to_stderr_without_the_token(fmt: str, monkeypatch: pytest.Monke
         assert record["level"] == "info"
     else:
         assert "r" * 9 not in text
+
+
+def test_an_unknown_log_format_is_refused() -> None:
+    """Only console and json exist."""
+    with pytest.raises(ValueError, match="unknown log format"):
+        configure_logging("xml")
