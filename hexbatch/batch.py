@@ -23,7 +23,6 @@ from typing import Final
 import anyio
 import structlog
 
-from hexbatch import status
 from hexbatch.client import HexClient
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.errors import (
@@ -311,7 +310,7 @@ class BatchRun:
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
         finished_at = settings.now()
-        if all(run.status != status.SKIPPED for run in runs):
+        if all(run.settled for run in runs):
             store.finish_batch(batch_id, finished_at)
         log.info("batch_recorded", state=str(store.path), batch=batch_id)
         return BatchReport(

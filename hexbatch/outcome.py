@@ -62,6 +62,10 @@ class RunOutcome:
     status: str
     attempts: list[Attempt] = field(default_factory=list)
     error: str | None = None
+    settled: bool = True
+    """False while the run's fate is still open: it was never triggered (SKIPPED), or an
+    interrupt left its last trigger's outcome unknown. The state store keeps such a run
+    without a final status, so the next ``hexbatch run`` of the batch picks it up."""
 
     @property
     def last_attempt(self) -> Attempt | None:

@@ -133,8 +133,9 @@ class Engine:
 
     def _finish(self, outcome: RunOutcome) -> None:
         self.outcomes[outcome.key] = outcome
-        if outcome.status != status.SKIPPED:
-            # SKIPPED is not final in the journal: a resumed batch starts those runs.
+        if outcome.settled:
+            # An unsettled run (never triggered, or its trigger's outcome unknown) gets
+            # no final status in the journal: a resumed batch picks it up.
             self.ctx.journal.record_final(outcome.key, outcome.status, outcome.error)
         event = log.info if outcome.ok else log.warning
         event(

@@ -7,6 +7,7 @@ from typing import Any
 
 from hexbatch.outcome import Attempt, RunOutcome
 from hexbatch.plan import RunSpec
+from hexbatch.status import SKIPPED
 
 
 @dataclass(slots=True)
@@ -38,8 +39,8 @@ class WorkItem:
         """The input parameters as a plain dict."""
         return dict(self.spec.params)
 
-    def outcome(self, status: str, error: str | None = None) -> RunOutcome:
-        """The final record of this run."""
+    def outcome(self, status: str, error: str | None = None, *, settled: bool = True) -> RunOutcome:
+        """The record of this run (``settled=False``: not final, a resume picks it up)."""
         return RunOutcome(
             key=self.spec.key,
             project_id=self.spec.project_id,
@@ -48,4 +49,5 @@ class WorkItem:
             status=status,
             attempts=self.attempts,
             error=error,
+            settled=settled and status != SKIPPED,
         )
