@@ -106,7 +106,7 @@ class Engine:
         for item in items:
             self.ctx.claimed.update(a.run_id for a in item.attempts if a.run_id)
         ordered = longest_first(items, dict(self.settings.durations))
-        caps = {item.project_id: item.spec.project.max_in_flight for item in items}
+        caps = {item.entry: item.spec.project.max_in_flight for item in items}
         self._dispatcher = dispatcher = Dispatcher(ordered, caps)
         skipped: list[WorkItem] = []
         self.control.on_stop(lambda: skipped.extend(dispatcher.stop()))
@@ -127,7 +127,7 @@ class Engine:
                 log.exception("run_crashed", key=item.key)
                 outcome = item.outcome(status.UNKNOWN, f"internal error: {error!r}")
             finally:
-                dispatcher.release(item.project_id)
+                dispatcher.release(item)
                 self.ctx.gate.open()  # a run ended, so a kernel may be free
             self._finish(outcome)
 

@@ -2,8 +2,10 @@
 
 A fixed pool of workers (as many as runs may be alive at once) takes runs from
 the dispatcher, so a plan of any size holds a bounded number of tasks. The
-dispatcher gives each worker the earliest run in plan order whose project still
-has room: a project at its own cap never holds up runs of other projects.
+dispatcher gives each worker the earliest run in plan order whose manifest entry
+still has room: an entry at its own ``max_in_flight`` never holds up other runs.
+Caps belong to entries, not project ids: two entries of one project (a heavy
+sweep capped at 1 and a light refresh) each keep their own cap.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ class Dispatcher:
 
     Args:
         items: the work in the order it should start.
-        project_caps: the most runs alive at once per project id (absent: no cap).
+        entry_caps: the most runs alive at once per manifest entry (its index under
+            ``projects``; absent or None: no cap).
     """
 
-    def __init__(self, items: Iterable[WorkItem], project_caps: Mapping[str, int | None]) -> None:
-        self._queues: dict[str, deque[tuple[int, WorkItem]]] = {}
+    def __init__(self, items: Iterable[WorkItem], entry_caps: Mapping[int, int | None]) -> None:
+        self._queues: dict[int, deque[tuple[int, WorkItem]]] = {}
         for rank, item in enumerate(items):
-            self._queues.setdefault(item.project_id, deque()).append((rank, item))
-        self._caps = dict(project_caps)
-        self._busy: dict[str, int] = dict.fromkeys(self._queues, 0)
+            self._queues.setdefault(item.entry, deque()).append((rank, item))
+        self._caps = dict(entry_caps)
+        self._busy: dict[int, int] = dict.fromkeys(self._queues, 0)
         self._changed = anyio.Event()
         self.stopped = False
 
@@ -37,9 +40,9 @@ class Dispatcher:
         self._changed.set()
         self._changed = anyio.Event()
 
-    def _has_room(self, project_id: str) -> bool:
-        cap = self._caps.get(project_id)
-        return cap is None or self._busy[project_id] < cap
+    def _has_room(self, entry: int) -> bool:
+        cap = self._caps.get(entry)
+        return cap is None or self._busy[entry] < cap
 
     def pending(self) -> int:
         """Runs not handed out yet."""
@@ -51,21 +54,21 @@ class Dispatcher:
             if self.stopped:
                 return None
             best: tuple[int, WorkItem] | None = None
-            for project_id, queue in self._queues.items():
-                if queue and self._has_room(project_id) and (best is None or queue[0][0] < best[0]):
+            for entry, queue in self._queues.items():
+                if queue and self._has_room(entry) and (best is None or queue[0][0] < best[0]):
                     best = queue[0]
             if best is not None:
                 item = best[1]
-                self._queues[item.project_id].popleft()
-                self._busy[item.project_id] += 1
+                self._queues[item.entry].popleft()
+                self._busy[item.entry] += 1
                 return item
             if self.pending() == 0:
                 return None
             await self._changed.wait()
 
-    def release(self, project_id: str) -> None:
-        """A run of ``project_id`` is no longer alive."""
-        self._busy[project_id] -= 1
+    def release(self, item: WorkItem) -> None:
+        """``item`` is no longer alive: its entry has room for one more."""
+        self._busy[item.entry] -= 1
         self._notify()
 
     def stop(self) -> list[WorkItem]:

@@ -35,6 +35,11 @@ class WorkItem:
         return self.spec.project_id
 
     @property
+    def entry(self) -> int:
+        """The index of the manifest entry that planned this run (its caps apply)."""
+        return self.spec.project.index
+
+    @property
     def params(self) -> dict[str, Any]:
         """The input parameters as a plain dict."""
         return dict(self.spec.params)

@@ -295,6 +295,35 @@ async def test_in_flight_caps_hold_globally_and_per_project(
         assert ended_at[1] <= later.created_at
 
 
+async def test_an_entry_keeps_its_cap_when_another_entry_names_the_same_project(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """max_in_flight belongs to the entry: a second entry of the project cannot lift it."""
+    sim = scenario([project(duration=20)])
+    path = manifest(
+        tmp_path,
+        [
+            {"id": P1, "name": "heavy", "max_in_flight": 1, "runs": [{"n": n} for n in range(4)]},
+            {"id": P1, "name": "light", "runs": [{"m": 1}]},
+        ],
+        defaults={"max_in_flight": 10},
+    )
+    harness: Harness = harness_factory(sim)
+
+    report = await harness.run(path)
+
+    assert report.counts() == {"COMPLETED": 5}
+    assert harness.ledger is not None
+    heavy = sorted(
+        (r for r in harness.ledger.runs_for(P1) if "n" in r.params), key=lambda r: r.created_at
+    )
+    assert len(heavy) == 4
+    for earlier, later in itertools.pairwise(heavy):
+        ended_at = earlier.timeline(later.created_at)[-1]
+        assert ended_at[0] == status.COMPLETED  # one heavy run at a time
+        assert ended_at[1] <= later.created_at
+
+
 async def test_fail_fast_skips_the_rest(tmp_path: Path, harness_factory: Any) -> None:
     """After the first failure nothing new starts; the unstarted runs end SKIPPED."""
     sim = scenario(
