@@ -232,10 +232,16 @@ class BatchRun:
                 connection.base_url,
                 connection.token,
                 request_budget=limiter(
-                    manifest.limits.requests, clock=settings.clock, sleep=settings.sleep
+                    manifest.limits.requests,
+                    clock=settings.clock,
+                    sleep=settings.sleep,
+                    name="requests",
                 ),
                 trigger_budget=limiter(
-                    manifest.limits.triggers, clock=settings.clock, sleep=settings.sleep
+                    manifest.limits.triggers,
+                    clock=settings.clock,
+                    sleep=settings.sleep,
+                    name="triggers",
                 ),
                 retry=settings.request_retry,
                 max_connections=max(4, min(settings.max_in_flight, 50)),

@@ -43,7 +43,7 @@ from hexbatch.errors import (
     UnprocessableError,
 )
 from hexbatch.http_errors import http_error
-from hexbatch.limits import WindowLimiter
+from hexbatch.limits import WindowLimiter, acquire_together
 from hexbatch.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
 from hexbatch.redact import Secret, redact
 from hexbatch.retry import RetryDecision, RetryPolicy, call_with_retries
@@ -86,6 +86,31 @@ class RequestStats:
     def as_dict(self) -> dict[str, int]:
         """A copy of the counters."""
         return dict(self.counts)
+
+
+@dataclass(slots=True)
+class Reservation:
+    """Budget slots taken together ahead of a trigger: the trigger's own and its reads'.
+
+    A trigger and the reads that must happen right before it (the snapshot of the
+    project's runs) are admitted at one instant by :meth:`HexClient.reserve_trigger`,
+    then sent without waiting again, so the time each budget recorded is the time
+    the request really left.
+    """
+
+    trigger: int = 1
+    requests: int = 1
+
+    def take(self, kind: str) -> bool:
+        """Use a reserved slot for a request of ``kind``; False when none is left."""
+        if kind == "trigger":
+            if self.trigger < 1 or self.requests < 1:
+                return False
+            self.trigger -= 1
+        elif self.requests - self.trigger < 1:
+            return False  # the trigger's own request slot is not for reads
+        self.requests -= 1
+        return True
 
 
 def is_loopback(host: str) -> bool:
@@ -190,6 +215,11 @@ class HexClient:
     def __repr__(self) -> str:
         return f"HexClient({self.base_url!r}, token={self._token!r})"
 
+    @property
+    def timeouts(self) -> Timeouts:
+        """The per-request time limits."""
+        return self._timeouts
+
     async def __aenter__(self) -> Self:
         if self._session is None:
             self._session = aiohttp.ClientSession(
@@ -253,6 +283,7 @@ class HexClient:
         notifications: Sequence[Mapping[str, Any]] | None = None,
         retry_kernel_limit: bool = True,
         cancel_if: Callable[[], bool] | None = None,
+        reservation: Reservation | None = None,
     ) -> RunCreated:
         """Trigger a run of the project's published version.
 
@@ -263,6 +294,9 @@ class HexClient:
                 ``retry_kernel_limit`` is False (or retries ran out).
             SendCancelled: ``cancel_if`` said so after the budgets were waited for;
                 nothing was sent.
+
+        ``reservation`` (from :meth:`reserve_trigger`) replaces the first try's wait
+        for the budgets; a retry waits for them again.
         """
         if view_id is not None and input_params:
             raise ConfigurationError("a run takes either view_id or input_params, not both")
@@ -288,6 +322,7 @@ class HexClient:
             project_id=project_id,
             retry_kernel_limit=retry_kernel_limit,
             cancel_if=cancel_if,
+            reservation=reservation,
         )
         try:
             return RunCreated.from_json(data)
@@ -318,8 +353,9 @@ class HexClient:
         limit: int = 25,
         offset: int = 0,
         status_filter: str | None = None,
+        reservation: Reservation | None = None,
     ) -> RunsPage:
-        """One page of the project's runs, newest first."""
+        """One page of the project's runs, newest first (``reservation``: see run_project)."""
         params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE)), "offset": offset}
         if status_filter:
             params["statusFilter"] = status_filter
@@ -330,6 +366,7 @@ class HexClient:
             kind="list",
             params=params,
             project_id=project_id,
+            reservation=reservation,
         )
         return RunsPage.from_json(data)
 
@@ -374,6 +411,26 @@ class HexClient:
             return False
         return True
 
+    async def reserve_trigger(self, *, reads: int = 0) -> Reservation:
+        """Take a trigger's budget slots now, with ``reads`` request slots beside it.
+
+        Pass the result as ``reservation=`` to the reads and then to
+        :meth:`run_project`; they go out without waiting for the budgets again.
+        """
+        await acquire_together(self.trigger_budget, self.request_budget, second_count=1 + reads)
+        return Reservation(trigger=1, requests=1 + reads)
+
+    def read_wait(self) -> float:
+        """Seconds a read would wait for the request budget now (0: it may go at once)."""
+        return 0.0 if self.request_budget is None else self.request_budget.delay(self._clock())
+
+    def advised_trigger_wait(self) -> tuple[float, str]:
+        """Seconds Hex's last 429 still asks triggers to wait, and why (0 when none)."""
+        budgets = [b for b in (self.trigger_budget, self.request_budget) if b is not None]
+        now = self._clock()
+        waits = [(budget.advised_wait(now), budget.why(now)) for budget in budgets]
+        return max(waits, default=(0.0, ""))
+
     # -- plumbing ----------------------------------------------------------------------
 
     async def _json(self, operation: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -393,6 +450,7 @@ class HexClient:
         run_id: str | None = None,
         retry_kernel_limit: bool = True,
         cancel_if: Callable[[], bool] | None = None,
+        reservation: Reservation | None = None,
     ) -> Any:
         idempotent = method != "POST"
         context: dict[str, Any] = {
@@ -410,6 +468,7 @@ class HexClient:
                 body=body,
                 params=params,
                 cancel_if=cancel_if,
+                reserved=reservation is not None and reservation.take(kind),
                 **context,
             )
 
@@ -447,13 +506,12 @@ class HexClient:
         project_id: str | None,
         run_id: str | None,
         cancel_if: Callable[[], bool] | None = None,
+        reserved: bool = False,
     ) -> Any:
         if self._session is None:
             raise ConfigurationError("use the client inside 'async with HexClient(...)'")
-        if kind == "trigger" and self.trigger_budget is not None:
-            await self.trigger_budget.acquire()
-        if self.request_budget is not None:
-            await self.request_budget.acquire()
+        if not reserved:  # reserved slots were taken together, right before this request
+            await self._admit(kind)
         if cancel_if is not None and cancel_if():
             raise SendCancelled(
                 "withdrawn before sending", operation=operation, project_id=project_id
@@ -486,6 +544,14 @@ class HexClient:
                 f"the request was sent but {what} before an answer arrived", **context
             ) from error
         return self._interpret(status, raw, response_headers, kind, expect_json, context)
+
+    async def _admit(self, kind: str) -> None:
+        """Wait for the budgets a request of ``kind`` counts against, and take its slots."""
+        if kind == "trigger":
+            # Both budgets admit a trigger at the same instant, right before it leaves.
+            await acquire_together(self.trigger_budget, self.request_budget)
+        elif self.request_budget is not None:
+            await self.request_budget.acquire()
 
     async def _exchange(
         self,
@@ -556,6 +622,7 @@ __all__ = [
     "HexAPIError",
     "HexClient",
     "RequestStats",
+    "Reservation",
     "Timeouts",
     "is_loopback",
     "normalize_base_url",

@@ -29,8 +29,12 @@ from hexbatch.errors import (
 )
 
 _TEXT_LIMIT = 300
-# X-RateLimit-Reset above this is an epoch timestamp rather than a delay.
+# X-RateLimit-Reset above this is an epoch timestamp rather than a delay (1e9 s is
+# 2001; no limit resets 31 years from now) ...
 _EPOCH_THRESHOLD = 1e9
+# ... and above this one it counts milliseconds (1e12 ms is 2001 too; as seconds it
+# would be the year 33658).
+_EPOCH_MS_THRESHOLD = 1e12
 
 
 def parse_body(raw: bytes) -> tuple[Mapping[str, Any] | None, str]:
@@ -113,15 +117,22 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
-def _reset_header(headers: Mapping[str, str]) -> float | None:
+def parse_reset(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds until a window resets, from ``X-RateLimit-Reset``.
+
+    Hex documents neither unit nor origin, so all three forms seen in the wild are
+    understood: a delay in seconds, epoch seconds and epoch milliseconds.
+    """
     try:
-        reset = float(headers["X-RateLimit-Reset"])
-    except (KeyError, ValueError):
+        reset = float(value) if value is not None else math.nan
+    except ValueError:
         return None
     if not math.isfinite(reset):
         return None
+    if reset > _EPOCH_MS_THRESHOLD:
+        reset /= 1000.0
     if reset > _EPOCH_THRESHOLD:
-        reset -= time.time()
+        reset -= time.time() if now is None else now
     return max(0.0, reset)
 
 
@@ -158,7 +169,7 @@ def http_error(
         invalid, not_found = _param_problems(data or {})
         return UnprocessableError(message, invalid=invalid, not_found=not_found, **context)
     if status == 429:
-        reset = _reset_header(headers)
+        reset = parse_reset(headers.get("X-RateLimit-Reset"))
         return RateLimitedError(
             message,
             retry_after=retry_after if retry_after is not None else reset,

@@ -11,7 +11,16 @@ ever holds more than ``count``, so no server window can be exceeded.
 
 When the server still answers 429 (another client shares the token, or its
 window differs), :meth:`WindowLimiter.penalize` pauses every caller until the
-advised time and shrinks the budget; it grows back after a quiet window.
+advised time (never longer than the longest window: a bogus ``Retry-After`` of
+weeks must not freeze a batch) and shrinks the budget; it grows back after a
+quiet window. Every wait longer than :data:`LOGGED_WAIT` seconds is logged with
+its length and reason.
+
+A trigger counts against two budgets, the trigger budget and the request budget.
+:func:`acquire_together` admits it under both at one and the same instant, right
+before it is sent: a trigger admitted by one budget and then held back by the
+other would otherwise be sent later than its recorded time, and delayed triggers
+could bunch into one server window.
 """
 
 from __future__ import annotations
@@ -20,10 +29,17 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import anyio
+import structlog
 
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
+
+log = structlog.get_logger("hexbatch.limits")
+
+LOGGED_WAIT: Final = 5.0
+"""Waits for a budget longer than this many seconds are logged (length and reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +69,7 @@ class WindowLimiter:
         safety: stretch every window by this fraction, so that network latency
             jitter between here and the server cannot squeeze admitted events
             into one server window.
+        name: what the budget counts, for log lines ("requests", "triggers").
     """
 
     def __init__(
@@ -62,14 +79,18 @@ class WindowLimiter:
         clock: Clock = monotonic,
         sleep: Sleep = real_sleep,
         safety: float = 0.0,
+        name: str = "requests",
     ) -> None:
         self.windows: tuple[Window, ...] = tuple(windows)
+        self.name = name
         self._spans = tuple(w.per * (1.0 + safety) for w in self.windows)
         self._history = tuple(deque[float](maxlen=w.count) for w in self.windows)
         self._clock = clock
         self._sleep = sleep
         self._lock = anyio.Lock()
         self._blocked_until = -math.inf
+        self.advised_until = -math.inf
+        """When the server's last Retry-After ends (uncapped, on this limiter's clock)."""
         self._scale = 1.0
         self._last_penalty = -math.inf
         self.waited = 0.0
@@ -95,45 +116,111 @@ class WindowLimiter:
     def _allowed(self, window: Window) -> int:
         return max(1, math.floor(window.count * self._scale))
 
-    def delay(self, now: float) -> float:
-        """Seconds until one more event may be admitted (0 when it may be now)."""
+    def delay(self, now: float, count: int = 1) -> float:
+        """Seconds until ``count`` more events may be admitted (0 when they may be now).
+
+        ``count`` is clamped to what the tightest window allows at all.
+        """
         if now - self._last_penalty > min(self._spans, default=0.0):
             self._scale = 1.0  # a quiet spell as long as the shortest window: back to full
         wait = self._blocked_until - now
         for window, span, history in zip(self.windows, self._spans, self._history, strict=True):
             allowed = self._allowed(window)
-            if len(history) >= allowed:
-                oldest_that_counts = history[len(history) - allowed]
+            wanted = min(count, allowed)
+            if len(history) + wanted > allowed:
+                oldest_that_counts = history[len(history) + wanted - 1 - allowed]
                 wait = max(wait, span - (now - oldest_that_counts))
         # A hair more than the exact wait, so float rounding can never admit an
         # event a few ulps inside the window.
         return wait + _EPSILON if wait > 0 else 0.0
 
-    async def acquire(self) -> None:
-        """Wait until an event is allowed under every window, then record it."""
-        async with self._lock:
-            while True:
-                now = self._clock()
-                wait = self.delay(now)
-                if wait <= 0:
-                    break
-                self.waited += wait
-                await self._sleep(wait)
-            for history in self._history:
+    def advised_wait(self, now: float) -> float:
+        """Seconds the server's last ``Retry-After`` still asks for (0 when none)."""
+        return max(0.0, self.advised_until - now)
+
+    def why(self, now: float) -> str:
+        """What the current wait is for, in words, for log lines and errors."""
+        if self._blocked_until > now:
+            return f"Hex asked to wait (HTTP 429 Retry-After) before more {self.name}"
+        limits = ", ".join(f"{w.count} per {w.per:g}s" for w in self.windows)
+        return f"the {self.name} budget ({limits}) is spent"
+
+    def _record(self, now: float, count: int = 1) -> None:
+        for history in self._history:
+            for _ in range(count):
                 history.append(now)
 
+    async def _wait_until_free(self, count: int = 1) -> float:
+        """Sleep until ``count`` events fit; return the instant they do. Caller holds the lock."""
+        logged = False
+        while True:
+            now = self._clock()
+            wait = self.delay(now, count)
+            if wait <= 0:
+                return now
+            if wait > LOGGED_WAIT and not logged:
+                log.info(
+                    "budget_waiting", budget=self.name, wait_s=round(wait, 1), reason=self.why(now)
+                )
+                logged = True
+            self.waited += wait
+            await self._sleep(wait)
+
+    async def acquire(self, count: int = 1) -> None:
+        """Wait until ``count`` events are allowed under every window, then record them."""
+        async with self._lock:
+            now = await self._wait_until_free(count)
+            self._record(now, count)
+
     def penalize(self, retry_after: float | None) -> None:
-        """React to a 429: pause everyone until ``retry_after`` and shrink the budget."""
+        """React to a 429: pause everyone until ``retry_after`` and shrink the budget.
+
+        The pause never exceeds the longest window: whatever the server says, no
+        window of ours can need longer to empty, and a later 429 pauses again.
+        """
         now = self._clock()
-        pause = retry_after if retry_after is not None else max(self._spans, default=1.0) / 10
-        self._blocked_until = max(self._blocked_until, now + pause)
+        longest = max(self._spans, default=1.0)
+        pause = retry_after if retry_after is not None else longest / 10
+        self.advised_until = max(self.advised_until, now + pause)
+        self._blocked_until = max(self._blocked_until, now + min(pause, longest))
         self._scale = max(_MIN_SCALE, self._scale * _PENALTY_FACTOR)
         self._last_penalty = now
         self.penalties += 1
 
 
+async def acquire_together(
+    first: WindowLimiter | None, second: WindowLimiter | None, *, second_count: int = 1
+) -> None:
+    """Admit one event under ``first`` and ``second_count`` under ``second`` at one instant.
+
+    ``first`` is the scarce budget (triggers: waits of minutes), ``second`` the busy
+    one (requests, shared with every status read). The first is waited for while
+    holding only its own lock, so reads go on; then the second is taken and the
+    first checked again at that very instant, and both record the same moment.
+    """
+    if first is None or second is None:
+        if first is not None:
+            await first.acquire()
+        if second is not None:
+            await second.acquire(second_count)
+        return
+    async with first._lock:
+        while True:
+            await first._wait_until_free()
+            async with second._lock:
+                now = await second._wait_until_free(second_count)
+                if first.delay(now) <= 0:  # no 429 arrived while waiting for the second
+                    first._record(now)
+                    second._record(now, second_count)
+                    return
+
+
 def limiter(
-    windows: Sequence[Window], *, clock: Clock = monotonic, sleep: Sleep = real_sleep
+    windows: Sequence[Window],
+    *,
+    clock: Clock = monotonic,
+    sleep: Sleep = real_sleep,
+    name: str = "requests",
 ) -> WindowLimiter | None:
     """A limiter for these windows, or None when there are none to respect.
 
@@ -142,4 +229,4 @@ def limiter(
     """
     if not windows:
         return None
-    return WindowLimiter(windows, clock=clock, sleep=sleep, safety=0.02)
+    return WindowLimiter(windows, clock=clock, sleep=sleep, safety=0.02, name=name)

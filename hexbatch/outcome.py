@@ -37,6 +37,8 @@ class Attempt:
     finished_at: datetime | None = None
     elapsed_ms: float | None = None
     error: str | None = None
+    seen_before: frozenset[str] | None = field(default=None, repr=False)
+    """Run ids listed right before the trigger: never this attempt's run (not reported)."""
 
     def to_json(self) -> dict[str, Any]:
         """Serialise as one entry of a report's ``attempts`` list."""

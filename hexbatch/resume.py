@@ -12,7 +12,7 @@ concurrency, timeouts) is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -39,9 +39,15 @@ class StoreJournal:
         self.store = store
         self.batch_id = batch_id
 
-    def record_intent(self, key: str, attempt: int, at: datetime) -> None:
-        """Durably note the intent to trigger."""
-        self.store.record_intent(self.batch_id, key, attempt, at)
+    def record_intent(
+        self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
+    ) -> None:
+        """Durably note the intent to trigger, with the run ids that existed before it."""
+        self.store.record_intent(self.batch_id, key, attempt, at, seen_before=seen_before)
+
+    def withdraw_intent(self, key: str, attempt: int) -> None:
+        """Forget an intent whose trigger created no run."""
+        self.store.delete_attempt(self.batch_id, key, attempt)
 
     def record_triggered(
         self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime

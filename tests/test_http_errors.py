@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hexbatch import errors
-from hexbatch.http_errors import error_message, http_error, parse_body, parse_retry_after
+from hexbatch.http_errors import (
+    error_message,
+    http_error,
+    parse_body,
+    parse_reset,
+    parse_retry_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +83,37 @@ def test_epoch_reset_header_becomes_a_delay() -> None:
     assert isinstance(error, errors.RateLimitedError)
     assert error.reset is not None
     assert error.reset > 1e9
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("30", 30.0),  # a delay
+        ("1764590430", 30.0),  # epoch seconds
+        ("1764590430000", 30.0),  # epoch milliseconds
+        ("1764590430500.0", 30.5),
+        ("1764590000000", 0.0),  # already past
+    ],
+)
+def test_a_reset_header_in_any_unit_becomes_seconds_from_now(header: str, seconds: float) -> None:
+    """Epoch milliseconds are understood, not read as a wait of decades."""
+    assert parse_reset(header, now=1764590400.0) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("header", [None, "", "soon", "nan", "inf"])
+def test_an_unreadable_reset_header_is_ignored(header: str | None) -> None:
+    """Anything that is not a finite number says nothing about the wait."""
+    assert parse_reset(header) is None
+
+
+def test_a_429_with_only_an_epoch_ms_reset_waits_until_then() -> None:
+    """Without Retry-After, a reset in epoch milliseconds sets a wait of seconds."""
+    reset_ms = str(int((time.time() + 20) * 1000))
+    error = http_error(429, b"", {"X-RateLimit-Reset": reset_ms}, operation="RunProject")
+
+    assert isinstance(error, errors.RateLimitedError)
+    assert error.retry_after is not None
+    assert 15 < error.retry_after <= 20
 
 
 ENVELOPE_KEYS = ["reason", "message", "traceId", "details", "issues", "invalid", "notFound", "code"]

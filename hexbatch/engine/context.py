@@ -36,10 +36,16 @@ class EngineSettings:
             longest runs start first.
         trigger_rounds: how many times a trigger that was throttled or never
             sent is tried again after the client's own retries gave up.
-        reconcile_checks: how many times the run list is read to settle an
+        reconcile_checks: the fewest times the run list is read to settle an
             ambiguous trigger.
         reconcile_skew: seconds of clock difference tolerated between this
             machine and Hex when matching a run to an ambiguous trigger.
+        reconcile_window: seconds after an ambiguous trigger was sent before "no
+            run was created" may be concluded (None: the client's request timeout
+            plus ``reconcile_skew``, since Hex may create a run after the client
+            stopped waiting).
+        lost_after: seconds a 404 must persist (over several reads) before a run
+            whose id Hex gave is believed gone; a 404 right after creation is lag.
         cancel_grace: seconds allowed for cancelling runs in Hex (timeouts, interrupts).
         request_retry: how the client retries a failed request before the engine sees it.
         clock, sleep, rng, now: time and randomness (virtual in tests).
@@ -53,6 +59,8 @@ class EngineSettings:
     trigger_rounds: int = 5
     reconcile_checks: int = 3
     reconcile_skew: float = 15.0
+    reconcile_window: float | None = None
+    lost_after: float = 60.0
     cancel_grace: float = 30.0
     request_retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Clock = monotonic

@@ -1,7 +1,8 @@
 """How a batch is stopped from outside: stop triggering, or cancel the live runs too.
 
 The first Ctrl-C (or ``--fail-fast`` after a failure) calls :meth:`Control.stop`:
-nothing new is triggered and the live runs are followed to their end. The
+nothing new is triggered (a trigger still waiting for a kernel, its budget or a
+backoff gives up at once) and the live runs are followed to their end. The
 second Ctrl-C (or ``--cancel-on-interrupt``) calls :meth:`Control.cancel_live`:
 every live run's follow loop is cancelled and the run is cancelled in Hex.
 """
@@ -27,6 +28,7 @@ class Control:
         self.reason: str | None = None
         self.fatal: HexAPIError | None = None
         self._scopes: set[anyio.CancelScope] = set()
+        self._waits: set[anyio.CancelScope] = set()
         self._on_stop: list[Callable[[], None]] = []
 
     def on_stop(self, callback: Callable[[], None]) -> None:
@@ -43,6 +45,8 @@ class Control:
         self.stopping = True
         self.reason = reason
         log.warning("batch_stopping", reason=reason)
+        for scope in list(self._waits):
+            scope.cancel()
         for callback in self._on_stop:
             callback()
 
@@ -71,3 +75,13 @@ class Control:
     def unregister(self, scope: anyio.CancelScope) -> None:
         """The run is no longer being followed."""
         self._scopes.discard(scope)
+
+    def register_wait(self, scope: anyio.CancelScope) -> None:
+        """A wait before anything is sent (kernel, budget, backoff); cancelled by :meth:`stop`."""
+        self._waits.add(scope)
+        if self.stopping:
+            scope.cancel()
+
+    def unregister_wait(self, scope: anyio.CancelScope) -> None:
+        """The wait is over."""
+        self._waits.discard(scope)

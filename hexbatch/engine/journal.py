@@ -2,13 +2,18 @@
 
 The engine calls a :class:`Journal` at the two moments that matter for never
 triggering twice (just before a trigger, and just after Hex returned the run
-id) and whenever a run's status or final outcome changes. The state store
+id) and whenever a run's status or final outcome changes. Only
+:meth:`Journal.record_intent` may fail loudly (with
+:class:`~hexbatch.state.StateError`): no trigger is sent without a durable
+intent. A journal that cannot write anything else (a full disk) says so once and
+lets the engine go on following the live runs. The state store
 implements it durably; :class:`NullJournal` keeps nothing (library use without
 a state file).
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import datetime
 from typing import Protocol
 
@@ -16,8 +21,20 @@ from typing import Protocol
 class Journal(Protocol):
     """The engine's write-ahead record of intents, run ids, statuses and outcomes."""
 
-    def record_intent(self, key: str, attempt: int, at: datetime) -> None:
-        """About to send a trigger for ``key`` (durable before the POST)."""
+    def record_intent(
+        self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
+    ) -> None:
+        """About to send a trigger for ``key`` (durable before the POST).
+
+        ``seen_before``: the project's run ids listed right before sending, none of
+        which may ever be adopted as this trigger's run (None: no snapshot).
+
+        Raises:
+            StateError: the intent could not be made durable; send nothing.
+        """
+
+    def withdraw_intent(self, key: str, attempt: int) -> None:
+        """The trigger provably created no run (429, 503, never sent, reconciled): forget it."""
 
     def record_triggered(
         self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
@@ -43,8 +60,13 @@ class Journal(Protocol):
 class NullJournal:
     """A journal that forgets everything."""
 
-    def record_intent(self, key: str, attempt: int, at: datetime) -> None:
+    def record_intent(
+        self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
+    ) -> None:
         """Forget the intent."""
+
+    def withdraw_intent(self, key: str, attempt: int) -> None:
+        """Nothing to forget."""
 
     def record_triggered(
         self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime

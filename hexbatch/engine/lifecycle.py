@@ -2,12 +2,22 @@
 
 The rules that keep a batch honest live here:
 
-* A trigger whose outcome is unknown (timeout, reset, 5xx after sending) is
-  reconciled against the project's run list before anything else. Triggers of
-  one project go one at a time, so when exactly one run nobody claimed appeared
-  after the intent, it is ours; when none appeared in several reads, none was
-  created and the trigger is sent again; anything else ends UNKNOWN rather than
-  risking a duplicate.
+* Right before a trigger is sent, the project's runs are listed (a snapshot) and
+  the intent is recorded with the ids seen. A trigger whose outcome is unknown
+  (timeout, reset, 5xx after sending) is reconciled against the project's run
+  list before anything else. Triggers of one project go one at a time, so a run
+  that nobody claimed, that was not in the snapshot and that did not start
+  before the intent is ours; when none appears until the trigger's own request
+  timeout (plus clock skew) has passed, none was created and the trigger is sent
+  again; anything else ends UNKNOWN rather than risking a duplicate or adopting
+  another client's run.
+* An interrupt that lands while a trigger's outcome is being settled leaves the
+  attempt unresolved (the run stays open in the state store, and the next run of
+  the batch settles it), after one last shielded look that cancels the run in
+  Hex if it can be found.
+* A run whose id is known is followed until its own timeout through failed
+  reads (5xx, resets, timeouts), backing off; only a 404 that persists for
+  several reads over more than a minute ends it UNKNOWN.
 * A run past its timeout is cancelled in Hex and its final state confirmed.
 * A run ending in one of its ``retries.on`` statuses is triggered again, with
   backoff, while attempts remain; every attempt stays in the report.
@@ -19,11 +29,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 import anyio
 import structlog
 
 from hexbatch import status
+from hexbatch.client import Reservation
 from hexbatch.engine.context import BatchContext
 from hexbatch.engine.work import WorkItem
 from hexbatch.errors import (
@@ -40,12 +52,21 @@ from hexbatch.errors import (
 from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt, RunOutcome
 from hexbatch.retry import Backoff
+from hexbatch.state.errors import StateError
 
 log = structlog.get_logger("hexbatch.engine")
 
-# Consecutive failed status reads after which a run is given up as lost.
-_MAX_READ_FAILURES = 8
+# A 404 for a run whose id Hex gave us is believed only when it persists: this many
+# reads in a row, spread over at least this many seconds (read-after-write lag).
+_GONE_READS = 3
+_GONE_AFTER = 60.0
 _CONFIRM_READS = 3
+# The newest runs listed in a snapshot and read when reconciling.
+_LISTED = 100
+UNSETTLED: Final = (
+    "interrupted before Hex's answer to its trigger could be settled; the next "
+    "`hexbatch run` of this batch settles it (`hexbatch cancel` lists it)"
+)
 # Look this long after a run's expected end, so the end is already recorded.
 _END_SLACK = 0.005
 
@@ -76,10 +97,30 @@ def _ended(info: RunInfo) -> _Final:
 
 @dataclass(frozen=True, slots=True)
 class _Final:
-    """How an attempt ended."""
+    """How an attempt ended (``settled=False``: not final, a resume picks the run up)."""
 
     status: str
     error: str | None = None
+    settled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Intent:
+    """A trigger recorded as intended and sent (or about to be), its outcome not yet known.
+
+    ``sent_at`` is on the engine's monotonic clock; ``seen_before`` holds the run
+    ids listed right before sending (None when no snapshot could be taken).
+    """
+
+    number: int
+    at: datetime
+    sent_at: float
+    seen_before: frozenset[str] | None
+
+
+def snapshot_ids(runs: list[RunInfo], earliest: datetime) -> frozenset[str]:
+    """The ids in a listing that could later pass for a new run: live, or started lately."""
+    return frozenset(run.run_id for run in runs if _new_since(run, earliest))
 
 
 class RunLifecycle:
@@ -93,6 +134,8 @@ class RunLifecycle:
         self.log = log.bind(project=self.spec.project_name, key=self.spec.key)
         # A --rerun gets the full retry budget again; a resumed run keeps what it used.
         self.first_attempt = len(item.attempts) if item.rerun else 0
+        # The trigger sent (or about to be) whose outcome is not settled yet.
+        self._open: _Intent | None = None
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -102,19 +145,33 @@ class RunLifecycle:
         while True:
             if final is None:
                 if self.ctx.control.stopping:
-                    return self._skipped()
+                    return self._stopped()
                 with self._interruptible() as phase:
                     attempt_or_final = await self._trigger()
                 if phase.cancelled_caught:
-                    return self._skipped()
+                    return self._outcome(await self._interrupted())
                 if isinstance(attempt_or_final, _Final):
-                    return self.item.outcome(attempt_or_final.status, attempt_or_final.error)
+                    return self._outcome(attempt_or_final)
                 final = await self._follow(attempt_or_final)
             if not self._should_retry(final):
-                return self.item.outcome(final.status, final.error)
-            with self._interruptible():
+                return self._outcome(final)
+            with self._stoppable():
                 await self._wait_before_retry(final)
             final = None
+
+    def _outcome(self, final: _Final) -> RunOutcome:
+        return self.item.outcome(final.status, final.error, settled=final.settled)
+
+    @contextmanager
+    def _stoppable(self) -> Iterator[anyio.CancelScope]:
+        """A wait before anything is sent (kernel gate, budget, backoff): the first
+        interrupt (or --fail-fast) ends it at once, as does the cancelling one."""
+        with anyio.CancelScope() as scope:
+            self.ctx.control.register_wait(scope)
+            try:
+                yield scope
+            finally:
+                self.ctx.control.unregister_wait(scope)
 
     @contextmanager
     def _interruptible(self) -> Iterator[anyio.CancelScope]:
@@ -143,19 +200,24 @@ class RunLifecycle:
         # An intent with no run id: the process died mid-trigger. Settle it while no
         # other trigger of the project is in flight, so a run nobody claimed yet can
         # only be this one.
+        settings = self.ctx.settings
+        at = last.triggered_at or settings.now()
+        age = max(0.0, (settings.now() - at).total_seconds())
+        self._open = _Intent(len(self.item.attempts), at, settings.clock() - age, last.seen_before)
         with self._interruptible() as phase:
             async with self.ctx.trigger_lock(self.spec.project_id):
-                found = await self._reconcile(last.triggered_at or self.ctx.settings.now())
+                found = await self._reconcile(self._open)
                 if isinstance(found, RunInfo):
                     self._adopt(last, found)
         if phase.cancelled_caught:
-            # Left unresolved (SKIPPED is never final): the next resume settles it.
-            return _Final(status.SKIPPED, "interrupted while settling an earlier trigger")
+            return await self._interrupted()
         if isinstance(found, RunInfo):
             return await self._follow(last)
         if found is None:
+            self._withdraw()
             self.item.attempts.pop()
             return None
+        self._open = None
         last.status = status.UNKNOWN
         last.error = found.error
         self.ctx.journal.record_status(
@@ -163,11 +225,48 @@ class RunLifecycle:
         )
         return found
 
-    def _skipped(self) -> RunOutcome:
+    def _stopped(self) -> RunOutcome:
+        """The batch stopped before this run's next trigger was sent."""
         last = self.item.attempts[-1] if self.item.attempts else None
         if last is not None and last.status is not None:
+            # It ended with this status; the retry it earned was never started.
             return self.item.outcome(last.status, last.error)
         return self.item.outcome(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
+
+    def _not_triggered(self) -> _Final:
+        return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}", settled=False)
+
+    async def _interrupted(self) -> _Final:
+        """The cancelling interrupt ended the trigger phase.
+
+        Before anything was sent, the run simply was not triggered. After a trigger
+        went out, its outcome is open: the attempt stays unresolved (never reported
+        with the previous attempt's status) unless one last shielded look finds the
+        run, which is then cancelled in Hex like every other live run.
+        """
+        intent = self._open
+        if intent is None:
+            last = self.item.attempts[-1] if self.item.attempts else None
+            if last is not None and last.status is not None:
+                return _Final(last.status, last.error)
+            return self._not_triggered()
+        if len(self.item.attempts) < intent.number:
+            self.item.attempts.append(Attempt(triggered_at=intent.at))
+        attempt = self.item.attempts[intent.number - 1]
+        found: RunInfo | _Final | None = None
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.ctx.settings.cancel_grace):
+            found = await self._reconcile(intent, final_look=True)
+        if isinstance(found, RunInfo):
+            self._adopt(attempt, found)
+            return await self._cancel(attempt, status.CANCELLED, "cancelled on user request")
+        self.log.warning("trigger_unsettled", attempt=intent.number, reason=UNSETTLED)
+        return _Final(status.UNKNOWN, UNSETTLED, settled=False)
+
+    def _withdraw(self) -> None:
+        """The open trigger provably created no run: forget its intent."""
+        intent, self._open = self._open, None
+        if intent is not None:
+            self.ctx.journal.withdraw_intent(self.spec.key, intent.number)
 
     def _should_retry(self, final: _Final) -> bool:
         retries = self.project.retries
@@ -178,6 +277,7 @@ class RunLifecycle:
         )
 
     async def _wait_before_retry(self, final: _Final) -> None:
+        """Back off before the next attempt (ended at once by a stop)."""
         poll = self.project.poll
         backoff = Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
         wait = poll.initial + backoff.full_jitter(
@@ -200,20 +300,34 @@ class RunLifecycle:
         rounds = 0
         kernels_busy_since: float | None = None
         while True:
-            await self.ctx.gate.wait(fallback=self.project.poll.max)
+            with self._stoppable():
+                await self.ctx.gate.wait(fallback=self.project.poll.max)
             if self.ctx.control.stopping:
-                return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
+                return self._not_triggered()
             async with self.ctx.trigger_lock(self.spec.project_id):
-                if self.ctx.control.stopping:  # stopped while queued behind another trigger
-                    return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
+                prepared = await self._prepare()
+                if isinstance(prepared, _Final):
+                    return prepared
+                reservation, seen_before = prepared
                 at = settings.now()
-                self.ctx.journal.record_intent(self.spec.key, number, at)
+                try:
+                    self.ctx.journal.record_intent(
+                        self.spec.key, number, at, seen_before=seen_before
+                    )
+                except StateError as error:
+                    # No trigger goes out without a durable intent: a crash could
+                    # otherwise leave a run nobody knows about.
+                    self.ctx.control.stop(f"the state store cannot be written: {error}")
+                    return self._not_triggered()
+                self._open = _Intent(number, at, settings.clock(), seen_before)
                 self.log.debug("trigger_sending", attempt=number)
                 try:
-                    return self._created(at, await self._send())
+                    return self._created(at, await self._send(reservation))
                 except SendCancelled:
-                    return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
+                    self._withdraw()
+                    return self._not_triggered()
                 except KernelLimitError as error:
+                    self._withdraw()
                     # Busy kernels free up as runs end; but a 503 that outlasts the
                     # run's own timeout is no kernel queue any more.
                     now = settings.clock()
@@ -230,7 +344,7 @@ class RunLifecycle:
                     self.log.warning("trigger_throttled", reason="kernel_limit")
                     continue
                 except OutcomeUnknownError as error:
-                    settled = await self._settle_ambiguous(at, error)
+                    settled = await self._settle_ambiguous(self._open, error)
                     if settled is not None:
                         return settled
                     problem = f"no run was created ({error})"
@@ -242,6 +356,7 @@ class RunLifecycle:
                 except HexAPIError as error:
                     return self._failed_attempt(at, _Final(status.TRIGGER_FAILED, str(error)))
                 # Nothing was created: the trigger may be sent again, a bounded number of times.
+                self._withdraw()
                 rounds += 1
                 if rounds >= settings.trigger_rounds:
                     return self._failed_attempt(
@@ -251,9 +366,50 @@ class RunLifecycle:
                 self.log.warning("trigger_retrying", reason=problem, round=rounds)
             poll = self.project.poll
             backoff = Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
-            await settings.sleep(poll.initial + backoff.full_jitter(rounds, settings.rng))
+            with self._stoppable():
+                await settings.sleep(poll.initial + backoff.full_jitter(rounds, settings.rng))
 
-    async def _send(self) -> tuple[str, str | None]:
+    async def _prepare(self) -> tuple[Reservation, frozenset[str] | None] | _Final:
+        """Take the trigger's budget slots and the snapshot of the project's runs.
+
+        Both are waits before anything is sent, so a stop ends them. A server-advised
+        wait (429 Retry-After) longer than the run's whole timeout is not waited out:
+        the trigger fails at once and says so.
+        """
+        client = self.ctx.client
+        waiting, why = client.advised_trigger_wait()
+        if waiting > self.project.timeout:
+            return self._failed_attempt(
+                self.ctx.settings.now(),
+                _Final(
+                    status.TRIGGER_FAILED,
+                    f"{why}: {waiting:.0f}s, longer than the run's timeout of "
+                    f"{self.project.timeout:g}s; not waiting",
+                ),
+            )
+        dry_run = self.ctx.settings.dry_run
+        seen_before: frozenset[str] | None = None
+        with self._stoppable():
+            reservation = await client.reserve_trigger(reads=0 if dry_run else 1)
+            if not dry_run:  # a dry run creates nothing, so there is nothing to tell apart
+                seen_before = await self._snapshot(reservation)
+            return reservation, seen_before
+        return self._not_triggered()
+
+    async def _snapshot(self, reservation: Reservation) -> frozenset[str] | None:
+        """The ids of the project's runs that already exist, right before the trigger."""
+        earliest = self.ctx.settings.now() - timedelta(seconds=self.ctx.settings.reconcile_skew)
+        try:
+            page = await self.ctx.client.list_runs_page(
+                self.spec.project_id, limit=_LISTED, reservation=reservation
+            )
+        except HexAPIError as error:
+            # Triggering goes on; should its answer be lost, no run can be adopted.
+            self.log.warning("trigger_snapshot_failed", error=str(error))
+            return None
+        return snapshot_ids(list(page.runs), earliest)
+
+    async def _send(self, reservation: Reservation) -> tuple[str, str | None]:
         run = self.project.run
         created = await self.ctx.client.run_project(
             self.spec.project_id,
@@ -264,12 +420,15 @@ class RunLifecycle:
             view_id=run.view_id,
             notifications=run.notifications or None,
             retry_kernel_limit=False,
-            # Checked after waiting for the trigger budget, right before sending.
+            # A retry of a trigger Hex provably did not create waits for the budgets
+            # again; withdraw it if the batch stopped meanwhile.
             cancel_if=lambda: self.ctx.control.stopping,
+            reservation=reservation,
         )
         return created.run_id, created.run_url
 
     def _created(self, at: datetime, created: tuple[str, str | None]) -> Attempt | _Final:
+        self._open = None
         run_id, run_url = created
         attempt = Attempt(triggered_at=at, run_id=run_id, run_url=run_url, status=status.PENDING)
         self.item.attempts.append(attempt)
@@ -286,6 +445,7 @@ class RunLifecycle:
         return attempt
 
     def _failed_attempt(self, at: datetime, final: _Final) -> _Final:
+        self._open = None
         attempt = Attempt(triggered_at=at, status=final.status, error=final.error)
         self.item.attempts.append(attempt)
         self.ctx.journal.record_status(
@@ -295,57 +455,70 @@ class RunLifecycle:
         return final
 
     async def _settle_ambiguous(
-        self, at: datetime, error: OutcomeUnknownError
+        self, intent: _Intent | None, error: OutcomeUnknownError
     ) -> Attempt | _Final | None:
         """Find out whether an ambiguous trigger created a run (None: it did not)."""
-        if self.ctx.settings.dry_run:
+        if self.ctx.settings.dry_run or intent is None:
             return None  # a dry run creates nothing, so sending it again is harmless
         self.log.warning("trigger_ambiguous", error=str(error))
-        found = await self._reconcile(at)
+        found = await self._reconcile(intent)
         if isinstance(found, RunInfo):
-            attempt = Attempt(triggered_at=at)
+            attempt = Attempt(triggered_at=intent.at)
             self.item.attempts.append(attempt)
             self._adopt(attempt, found)
             return attempt
         if found is None:
             return None
-        return self._failed_attempt(at, found)
+        return self._failed_attempt(intent.at, found)
 
-    async def _reconcile(self, intent_at: datetime) -> RunInfo | _Final | None:
-        """Match an ambiguous trigger to a run in Hex's list of the project's runs.
+    def _reconcile_window(self) -> float:
+        """Seconds after sending before "no run was created" may be concluded.
 
-        Returns the run when exactly one unclaimed run appeared after the intent,
-        None when repeated reads show no such run, or an UNKNOWN final otherwise.
+        Hex may still create a run after the client gave up waiting for its answer,
+        so that takes at least the request's own timeout, plus the clock skew.
         """
         settings = self.ctx.settings
-        earliest = intent_at - timedelta(seconds=settings.reconcile_skew)
+        if settings.reconcile_window is not None:
+            return settings.reconcile_window
+        return self.ctx.client.timeouts.total + settings.reconcile_skew
+
+    async def _reconcile(
+        self, intent: _Intent, *, final_look: bool = False
+    ) -> RunInfo | _Final | None:
+        """Match an ambiguous trigger to a run in Hex's list of the project's runs.
+
+        Returns the run when exactly one run appeared that can only be this trigger's
+        (unclaimed, triggered through the API, not in the snapshot taken right before
+        sending, not started before the intent); None when reads until the end of the
+        reconcile window show no such run; an UNKNOWN final otherwise. With
+        ``final_look`` (an interrupt), one read decides and "none" is not concluded.
+        """
+        settings = self.ctx.settings
+        earliest = intent.at - timedelta(seconds=settings.reconcile_skew)
+        decide_after = intent.sent_at + self._reconcile_window()
+        poll = self.project.poll
+        backoff = Backoff(initial=poll.initial, max=max(poll.max, poll.initial), multiplier=2.0)
         listed = False
         last_error = ""
-        for check in range(settings.reconcile_checks):
+        check = 0
+        while True:
             if check:
-                await settings.sleep(self.project.poll.initial * (check + 1))
+                rest = decide_after - settings.clock()
+                await settings.sleep(max(0.0, min(backoff.ceiling(check), rest)))
+            check += 1
             try:
-                runs = await self.ctx.client.list_runs(self.spec.project_id, max_runs=100)
+                runs = await self.ctx.client.list_runs(self.spec.project_id, max_runs=_LISTED)
             except HexAPIError as error:
                 last_error = str(error)
-                continue
-            listed = True
-            candidates = [
-                run
-                for run in runs
-                if run.run_id not in self.ctx.claimed
-                and run.run_trigger in (None, "API")
-                and _new_since(run, earliest)
-            ]
-            if len(candidates) == 1:
-                return candidates[0]
-            if len(candidates) > 1:
-                return _Final(
-                    status.UNKNOWN,
-                    f"the trigger's outcome is unknown and {len(candidates)} unclaimed runs "
-                    "appeared meanwhile; not retriggering to avoid a duplicate "
-                    "(check them in Hex, then use --rerun unknown)",
-                )
+            else:
+                listed = True
+                decided = self._match(runs, earliest, intent.seen_before)
+                if decided is not None or final_look:
+                    return decided
+            if final_look:
+                return None
+            if check >= settings.reconcile_checks and settings.clock() >= decide_after:
+                break
         if not listed:
             return _Final(
                 status.UNKNOWN,
@@ -355,7 +528,39 @@ class RunLifecycle:
         self.log.info("trigger_reconciled", created=False)
         return None
 
+    def _match(
+        self, runs: list[RunInfo], earliest: datetime, seen_before: frozenset[str] | None
+    ) -> RunInfo | _Final | None:
+        """The one listed run that can only be this trigger's, an UNKNOWN, or None."""
+        candidates = [
+            run
+            for run in runs
+            if run.run_id not in self.ctx.claimed
+            and run.run_trigger in (None, "API")
+            and _new_since(run, earliest)
+            and (seen_before is None or run.run_id not in seen_before)
+        ]
+        if not candidates:
+            return None
+        if seen_before is None:
+            return _Final(
+                status.UNKNOWN,
+                f"the trigger's outcome is unknown and {len(candidates)} unclaimed run(s) "
+                f"({', '.join(run.run_id for run in candidates)}) may be another client's: "
+                "the project's runs could not be listed before the trigger; not adopting, "
+                "not retriggering (check in Hex, then use --rerun unknown)",
+            )
+        if len(candidates) > 1:
+            return _Final(
+                status.UNKNOWN,
+                f"the trigger's outcome is unknown and {len(candidates)} unclaimed runs "
+                "appeared meanwhile; not retriggering to avoid a duplicate "
+                "(check them in Hex, then use --rerun unknown)",
+            )
+        return candidates[0]
+
     def _adopt(self, attempt: Attempt, info: RunInfo) -> None:
+        self._open = None
         attempt.run_id = info.run_id
         attempt.run_url = info.run_url
         attempt.status = info.status
@@ -408,6 +613,8 @@ class RunLifecycle:
         self, attempt: Attempt, run_log: structlog.typing.FilteringBoundLogger
     ) -> _Final | None:
         """The run's final state if Hex says it has ended, else None."""
+        if self.ctx.client.read_wait() > self.ctx.settings.cancel_grace:
+            return None  # a 429's pause holds reads; the cancel confirms the end
         try:
             info = await self.ctx.client.get_run_status(self.spec.project_id, _run_id_of(attempt))
         except HexAPIError:
@@ -418,17 +625,29 @@ class RunLifecycle:
     async def _poll_until_done(
         self, attempt: Attempt, deadline: float, run_log: structlog.typing.FilteringBoundLogger
     ) -> _Final | None:
-        """Poll; return the final on a terminal status, None when the deadline passed."""
+        """Poll; return the final on a terminal status, None when the deadline passed.
+
+        Failed reads (5xx, resets, timeouts, 429) never end the run: it exists, so it
+        is followed until its own deadline, backing off. Only a 404 that persists is
+        believed (see :data:`_GONE_READS`); one right after creation is read-after-write
+        lag.
+        """
         run_id = _run_id_of(attempt)
         settings = self.ctx.settings
+        poll = self.project.poll
+        backoff = Backoff(initial=poll.initial, max=max(poll.max, poll.initial), multiplier=2.0)
         failures = 0
+        gone_reads = 0
+        gone_since = 0.0
         polls = 0
         expected_end: datetime | None = None
         looked_at_end = False
         while True:
-            plan = self.ctx.board.plan(self.spec.project_id, self.project.poll, polls, settings.rng)
+            plan = self.ctx.board.plan(self.spec.project_id, poll, polls, settings.rng)
             delay, max_age = plan.delay, plan.max_age
-            if expected_end is not None:
+            if failures:
+                delay = max(delay, backoff.ceiling(failures))
+            elif expected_end is not None:
                 # History says when this run should end: look right then, once, with a
                 # fresh read, rather than up to a whole interval later.
                 until = (expected_end - settings.now()).total_seconds() + _END_SLACK
@@ -440,19 +659,31 @@ class RunLifecycle:
             if remaining <= 0:
                 return None
             await settings.sleep(min(delay, remaining))
-            if settings.clock() >= deadline:
+            if self._read_would_pass(deadline, run_log):
                 return None
             try:
                 info = await self.ctx.board.read(self.spec.project_id, run_id, max_age=max_age)
-            except HexAPIError as error:
+            except NotFoundError as error:
                 failures += 1
-                run_log.warning("run_poll_failed", error=str(error), failures=failures)
-                if failures >= _MAX_READ_FAILURES or isinstance(error, NotFoundError):
+                gone_reads += 1
+                gone_since = gone_since if gone_reads > 1 else settings.clock()
+                gone_for = settings.clock() - gone_since
+                run_log.warning("run_not_found", error=str(error), reads=gone_reads)
+                if gone_reads >= _GONE_READS and gone_for >= settings.lost_after:
                     attempt.status = status.UNKNOWN
-                    attempt.error = f"lost track of the run: {error}"
+                    attempt.error = (
+                        f"lost track of the run: Hex answered 404 to {gone_reads} reads in a "
+                        f"row over {gone_for:.0f}s ({error})"
+                    )
+                    self._journal_attempt(attempt)
                     return _Final(status.UNKNOWN, attempt.error)
                 continue
-            failures = 0
+            except HexAPIError as error:
+                failures += 1
+                gone_reads = 0
+                run_log.warning("run_poll_failed", error=str(error), failures=failures)
+                continue
+            failures = gone_reads = 0
             self._observe(attempt, info, run_log)
             if info.terminal:
                 return _ended(info)
@@ -460,6 +691,32 @@ class RunLifecycle:
                 expected_end = self._expected_end(info.start_time)
                 if expected_end is not None:
                     self.ctx.board.foresee(self.spec.project_id, run_id)
+
+    def _read_would_pass(
+        self, deadline: float, run_log: structlog.typing.FilteringBoundLogger
+    ) -> bool:
+        """True when the deadline has passed, or the request budget (a 429's pause, say)
+        would hold the next read beyond it: a read never waits past the run's deadline."""
+        now = self.ctx.settings.clock()
+        if now >= deadline:
+            return True
+        wait = self.ctx.client.read_wait()
+        if wait > deadline - now:
+            run_log.warning("run_read_blocked", wait_s=round(wait, 1), deadline_in_s=deadline - now)
+            return True
+        return False
+
+    def _journal_attempt(self, attempt: Attempt) -> None:
+        """Record the attempt's status and error as they stand."""
+        if attempt.status is not None:
+            self.ctx.journal.record_status(
+                self.spec.key,
+                self.item.attempts.index(attempt) + 1,
+                attempt.status,
+                finished_at=attempt.finished_at,
+                elapsed_ms=attempt.elapsed_ms,
+                error=attempt.error,
+            )
 
     def _expected_end(self, started: datetime) -> datetime | None:
         """When an earlier batch's duration says this run will end, if there is one."""
@@ -507,4 +764,5 @@ class RunLifecycle:
                 return _ended(confirmed)  # it ended on its own before the cancel landed
         run_log.warning("run_cancelled", status=final_status)
         attempt.error = reason
+        self._journal_attempt(attempt)
         return _Final(final_status, reason)

@@ -17,7 +17,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA_V1: Final = """
 CREATE TABLE batches (
@@ -71,8 +71,15 @@ CREATE TABLE requests (
 
 _TABLES: Final = frozenset({"batches", "runs", "attempts", "requests"})
 
-# Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction.
-MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {}
+
+def _add_snapshots(connection: sqlite3.Connection) -> None:
+    """v2: each intent keeps the run ids listed right before its trigger (JSON array)."""
+    connection.execute("ALTER TABLE attempts ADD COLUMN seen_before TEXT")
+
+
+# Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction. A new
+# store is created at version 1 and upgraded like an old one, so both paths are the same.
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _add_snapshots}
 
 
 def prepare(connection: sqlite3.Connection, path: Path) -> None:
@@ -82,8 +89,8 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
         StateError: the file is not an SQLite database, is another program's
             database, is damaged, or was written by a newer hexbatch.
     """
-    if _is_blank(connection) and create_schema(connection):
-        return
+    if _is_blank(connection):
+        create_schema(connection)  # or another process just did; checked below either way
     application_id = _pragma_int(connection, "application_id")
     version = _pragma_int(connection, "user_version")
     if application_id != APPLICATION_ID:
@@ -131,7 +138,7 @@ def create_schema(connection: sqlite3.Connection) -> bool:
             if statement.strip():
                 connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("PRAGMA user_version = 1")
     except BaseException:
         connection.execute("ROLLBACK")
         raise

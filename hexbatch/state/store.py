@@ -14,6 +14,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -262,14 +263,38 @@ class StateStore:
 
     # -- attempts and outcomes ---------------------------------------------------------
 
-    def record_intent(self, batch_id: int, key: str, attempt: int, at: datetime) -> None:
-        """Note, durably, that attempt ``attempt`` of run ``key`` is about to be triggered."""
+    def record_intent(
+        self,
+        batch_id: int,
+        key: str,
+        attempt: int,
+        at: datetime,
+        *,
+        seen_before: AbstractSet[str] | None = None,
+    ) -> None:
+        """Note, durably, that attempt ``attempt`` of run ``key`` is about to be triggered.
+
+        ``seen_before`` are the project's run ids listed right before the trigger;
+        reconciling the attempt never adopts one of them.
+        """
+        seen = None if seen_before is None else json.dumps(sorted(seen_before))
         self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, intent_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at",
-            (batch_id, key, attempt, _to_text(at)),
+            "INSERT INTO attempts (batch_id, key, attempt, intent_at, seen_before)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch_id, key, attempt) DO UPDATE SET"
+            " intent_at = excluded.intent_at, seen_before = excluded.seen_before",
+            (batch_id, key, attempt, _to_text(at), seen),
             durable=True,
             doing=f"record the intent of attempt {attempt} of run {key} in batch {batch_id}",
+        )
+
+    def delete_attempt(self, batch_id: int, key: str, attempt: int) -> None:
+        """Forget an attempt whose trigger provably created no run (only while it has none)."""
+        self._write(
+            "DELETE FROM attempts WHERE batch_id = ? AND key = ? AND attempt = ?"
+            " AND run_id IS NULL AND status IS NULL",
+            (batch_id, key, attempt),
+            durable=True,
+            doing=f"withdraw the intent of attempt {attempt} of run {key} in batch {batch_id}",
         )
 
     def record_triggered(
@@ -370,10 +395,14 @@ class StateStore:
         }
         for row in self._read(
             "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
-            " elapsed_ms, error FROM attempts WHERE batch_id = ? ORDER BY key, attempt",
+            " elapsed_ms, error, seen_before FROM attempts WHERE batch_id = ?"
+            " ORDER BY key, attempt",
             (batch_id,),
         ):
-            key, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error = row
+            (key, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error) = (
+                row[:9]
+            )
+            seen_before = None if row[9] is None else frozenset(json.loads(row[9]))
             intent = _to_moment(intent_at)
             run = runs[key]
             run.attempts.append(
@@ -385,6 +414,7 @@ class StateStore:
                     finished_at=_to_moment(finished_at),
                     elapsed_ms=elapsed,
                     error=error,
+                    seen_before=seen_before,
                 )
             )
             run.last_intent_at = intent

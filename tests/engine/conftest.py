@@ -25,6 +25,21 @@ P2 = "22222222-2222-4222-8222-222222222222"
 TOKEN = "hxtp_engine_tests_token"
 
 
+def fast_settings(**extra: Any) -> EngineSettings:
+    """Engine settings on the tests' millisecond scale.
+
+    An ambiguous trigger is declared uncreated after one second instead of the
+    request timeout plus skew, and a 404 is believed after one second of them.
+    """
+    values: dict[str, Any] = {
+        "request_retry": FAST_RETRIES,
+        "reconcile_window": 1.0,
+        "lost_after": 1.0,
+    }
+    values.update(extra)
+    return EngineSettings(**values)
+
+
 def scenario(projects: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     """A scenario mapping with a run token, fast time and generous default limits."""
     data: dict[str, Any] = {
@@ -105,7 +120,7 @@ class Harness:
                 BatchOptions(
                     base_url=sim.base_url, env={"HEX_API_TOKEN": token or sim.token}, **options
                 ),
-                settings or EngineSettings(request_retry=FAST_RETRIES),
+                settings or fast_settings(),
                 self.control,
             )
             return await self.run_handle.execute()

@@ -14,7 +14,7 @@ import hexbatch
 from hexbatch import status
 from hexbatch.engine import Snapshot
 from hexbatch.progress import describe, show_progress
-from tests.engine.conftest import FAST_RETRIES, P1, P2, Harness, manifest, project, scenario
+from tests.engine.conftest import P1, P2, Harness, fast_settings, manifest, project, scenario
 
 
 async def test_fail_fast_with_cancel_cancels_the_live_runs(
@@ -46,7 +46,7 @@ async def test_run_batch_is_usable_from_python(tmp_path: Path) -> None:
     report = await hexbatch.run_batch(
         path,
         hexbatch.BatchOptions(simulate=True),
-        settings=hexbatch.EngineSettings(request_retry=FAST_RETRIES),
+        settings=fast_settings(),
     )
 
     assert report.ok

@@ -109,6 +109,9 @@ class _TimedClient:
         self.request_budget = None
         self.reads: list[float] = []
 
+    def read_wait(self) -> float:
+        return 0.0
+
     async def get_run_status(self, project_id: str, run_id: str) -> RunInfo:
         self.reads.append(self.clock())
         done = self.clock() >= 11.0

@@ -11,7 +11,7 @@ from typing import Any
 
 from hexbatch import status
 from hexbatch.state import StateStore
-from tests.engine.conftest import P1, Harness, manifest, project, scenario
+from tests.engine.conftest import P1, Harness, fast_settings, manifest, project, scenario
 
 UNKNOWN_FAULTS = [
     {"operation": "RunProject", "kind": "error", "status": 502, "every_nth": 1},
@@ -189,9 +189,7 @@ async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(
     from datetime import UTC, datetime
 
     from hexbatch.batch import BatchOptions, BatchRun
-    from hexbatch.engine import EngineSettings
     from hexbatch.simulator import Scenario, run_simulator
-    from tests.engine.conftest import FAST_RETRIES
 
     broken_list = [{"operation": "GetProjectRuns", "kind": "error", "status": 500, "every_nth": 1}]
     sim = scenario(
@@ -210,7 +208,7 @@ async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(
                 BatchOptions(
                     base_url=served.base_url, env={"HEX_API_TOKEN": served.token}, **options
                 ),
-                EngineSettings(request_retry=FAST_RETRIES),
+                fast_settings(),
             )
 
         first = await batch(fail_fast=True).execute()
