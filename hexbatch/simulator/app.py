@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from hexbatch import status as st
 from hexbatch.simulator import payloads
@@ -30,7 +31,7 @@ from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
 from hexbatch.simulator.ledger import Ledger
 from hexbatch.simulator.ratelimit import RateLimiter
 from hexbatch.simulator.runs import Run, RunStore
-from hexbatch.simulator.scenario import Project, Scenario, Token
+from hexbatch.simulator.scenario import PreexistingRun, Project, Scenario, Token
 
 Sleep = Callable[[float], Awaitable[None]]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -354,6 +355,23 @@ async def ledger_view(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[LEDGER_KEY].snapshot())
 
 
+async def seed_run(request: web.Request) -> web.StreamResponse:
+    """Add a run another client created earlier (the body is a ``preexisting_runs`` entry)."""
+    state = request.app[STATE_KEY]
+    try:
+        entry = PreexistingRun.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return web.json_response({"reason": str(exc)}, status=400)
+    if state.scenario.project(entry.project) is None:
+        return web.json_response({"reason": f"no project {entry.project}"}, status=404)
+    if entry.token is not None and state.scenario.token_named(entry.token) is None:
+        return web.json_response({"reason": f"no token named {entry.token}"}, status=400)
+    now = state.clock.now()
+    run = state.runs.seed(entry, now)
+    state.ledger.record_run(run, state.runs.live(now))
+    return web.json_response({"runId": run.run_id, "projectId": run.project_id}, status=201)
+
+
 async def run_page(request: web.Request) -> web.StreamResponse:
     """A plain page standing in for the Hex UI's run view."""
     state = request.app[STATE_KEY]
@@ -380,6 +398,8 @@ def create_app(
         faults=FaultInjector(scenario.faults, scenario.seed),
         sleep=sleep or asyncio.sleep,
     )
+    for run in state.runs.seeded:
+        ledger.record_run(run, state.runs.live(sim_clock.now()))
     app = web.Application()
     app[STATE_KEY] = state
     app[LEDGER_KEY] = ledger
@@ -400,6 +420,7 @@ def create_app(
     for method, path, operation, handler in routes:
         app.router.add_route(method, api + path, _endpoint(operation, handler))
     app.router.add_get("/_sim/ledger", ledger_view)
+    app.router.add_post("/_sim/runs", seed_run)
     app.router.add_get("/app/projects/{projectId}/runs/{runId}", run_page)
     return app
 

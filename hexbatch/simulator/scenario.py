@@ -51,6 +51,13 @@ Example::
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
       list_runs: api_only        # api_only | all (adds scheduled runs)
       error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
+    preexisting_runs:            # runs another client created before the simulator starts
+      - project: 5a8591dd-4039-49df-9202-96385ba3eff8
+        status: PENDING          # PENDING (no startTime yet) | RUNNING (started mid-age)
+        age: 10m                 # how long ago it was created (default 0)
+        params: {run_date: "2025-01-01"}
+        token: demo              # a token's name or value (default: the first token)
+      # The same entry as JSON, POSTed to /_sim/runs, seeds one while serving.
 """
 
 from __future__ import annotations
@@ -234,6 +241,16 @@ class Fault(_Model):
         return self
 
 
+class PreexistingRun(_Model):
+    """A run another client created before the simulator started serving (a foreign run)."""
+
+    project: str = Field(pattern=_UUID)
+    status: Literal["PENDING", "RUNNING"] = "PENDING"
+    params: dict[str, Any] = Field(default_factory=dict)
+    age: Seconds = 0.0
+    token: str | None = None
+
+
 class Behaviour(_Model):
     """Choices where Hex's sources disagree (hex-api.md section 9)."""
 
@@ -254,6 +271,7 @@ class Scenario(_Model):
     limits: Limits = Field(default_factory=Limits)
     faults: list[Fault] = Field(default_factory=list)
     behaviour: Behaviour = Field(default_factory=Behaviour)
+    preexisting_runs: list[PreexistingRun] = Field(default_factory=list)
     _source: str = PrivateAttr(default="<inline>")
 
     @model_validator(mode="after")
@@ -264,6 +282,11 @@ class Scenario(_Model):
         ):
             if len(set(values)) != len(values):
                 raise ValueError(f"{what} must be unique")
+        for index, seeded in enumerate(self.preexisting_runs):
+            if self.project(seeded.project) is None:
+                raise ValueError(f"preexisting_runs.{index}.project: no such project in projects")
+            if seeded.token is not None and self.token_named(seeded.token) is None:
+                raise ValueError(f"preexisting_runs.{index}.token: no token by that name or value")
         return self
 
     @property
@@ -291,6 +314,11 @@ class Scenario(_Model):
     def token(self, value: str) -> Token | None:
         """Find a token by its value."""
         return next((t for t in self.tokens if t.value == value), None)
+
+    def token_named(self, name: str) -> Token | None:
+        """Find a token by its name, or else by its value."""
+        by_name = next((t for t in self.tokens if t.name == name), None)
+        return by_name or self.token(name)
 
     @property
     def run_token(self) -> Token:
