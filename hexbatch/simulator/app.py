@@ -16,7 +16,7 @@ import contextlib
 import re
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
 from hexbatch.simulator.ledger import Ledger
 from hexbatch.simulator.ratelimit import RateLimiter
 from hexbatch.simulator.runs import Run, RunStore
-from hexbatch.simulator.scenario import PreexistingRun, Project, Scenario, Token
+from hexbatch.simulator.scenario import Fault, PreexistingRun, Project, Scenario, Token
 
 Sleep = Callable[[float], Awaitable[None]]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -66,7 +66,12 @@ class Call:
     state: SimState
     operation: str
     token: Token
-    flap: bool
+    faults: Mapping[str, Fault]
+
+    @property
+    def flap(self) -> bool:
+        """Whether a live run's PENDING and RUNNING are swapped in this answer."""
+        return "flap" in self.faults
 
     @property
     def origin(self) -> str:
@@ -113,13 +118,13 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
     async def pipeline(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
         state.ledger.record_request(operation)
-        faults = {fault.kind: fault for fault in state.faults.pick(operation)}
+        faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
         for kind in faults:
             state.ledger.record_fault(operation, kind)
         if "error" in faults:
             return _fault_error(faults["error"].status)
         if "latency" in faults:
-            await state.sleep(state.clock.scaled(faults["latency"].delay))
+            await state.sleep(state.clock.scaled(faults["latency"].wait))
         token = _authenticate(request, state.scenario)
         if token is None:
             body = payloads.error_body(401, "Authorization not provided or invalid")
@@ -129,13 +134,13 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
             state.ledger.record_throttled(operation)
             body = payloads.error_body(429, "Rate limit exceeded")
             return web.json_response(body, status=429, headers=decision.headers())
-        call = Call(request, state, operation, token, flap="flap" in faults)
+        call = Call(request, state, operation, token, faults)
         response = await handler(call)
         response.headers.update(decision.headers())
         if "malformed" in faults and isinstance(response, web.Response) and response.body:
             response = _malformed(response)
         if "slow" in faults:
-            await state.sleep(state.clock.scaled(faults["slow"].delay))
+            await state.sleep(state.clock.scaled(faults["slow"].wait))
         if "reset" in faults:
             _reset_connection(request)
         return response
@@ -287,7 +292,14 @@ async def get_run_status(call: Call) -> web.StreamResponse:
     run = call.run(project)
     if isinstance(run, web.Response):
         return run
-    return web.json_response(_status_payload(call, run, call.state.clock.now()))
+    now = call.state.clock.now()
+    lag = call.faults.get("not_found")
+    if lag is not None and (
+        lag.delay is None or now - run.created_at < call.state.clock.scaled(lag.delay)
+    ):
+        # Read-after-write lag (or a run the backend lost): the answer Hex gives an unknown id.
+        return call.error(404, f"Run not found: {run.run_id}")
+    return web.json_response(_status_payload(call, run, now))
 
 
 def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:

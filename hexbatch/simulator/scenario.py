@@ -44,7 +44,9 @@ Example::
       # kinds: latency (delay, then serve), error (500/502/504 before anything),
       # reset (serve, then drop the connection: the run exists), slow (serve, then
       # wait `delay` before answering), malformed (truncated JSON body),
-      # flap (a live run reports PENDING<->RUNNING swapped)
+      # flap (a live run reports PENDING<->RUNNING swapped),
+      # not_found (GetRunStatus only: 404 for a run younger than `delay`, or for every
+      # selected read when `delay` is omitted: read-after-write lag, or a lost run)
     behaviour:                   # where Hex's sources disagree
       project_version_type: int  # int | string, in status payloads
       unknown_inputs: ignore     # ignore | reject (422 with notFound)
@@ -223,22 +225,44 @@ class Limits(_Model):
     kernel_limit: int = Field(default=25, ge=1)
 
 
+FaultKind = Literal[
+    "latency", "error", "reset", "slow", "malformed", "flap", "not_found", "list_lag", "late_create"
+]
+# Kinds that only make sense for one operation: they model how that endpoint lags.
+_KIND_OPERATION = {
+    "not_found": "GetRunStatus",
+    "list_lag": "GetProjectRuns",
+    "late_create": "RunProject",
+}
+_KIND_NEEDS_DELAY = ("list_lag", "late_create")
+
+
 class Fault(_Model):
     """A fault injected into requests of one operation (or ``*`` for all)."""
 
     operation: Operation | Literal["*"]
-    kind: Literal["latency", "error", "reset", "slow", "malformed", "flap"]
+    kind: FaultKind
     probability: float | None = Field(default=None, ge=0, le=1)
     every_nth: int | None = Field(default=None, ge=1)
     status: Literal[500, 502, 504] = 500
-    delay: Seconds = 0.0
+    delay: Seconds | None = None
     max_times: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Self:
         if (self.probability is None) == (self.every_nth is None):
             raise ValueError("give exactly one of probability or every_nth")
+        wanted = _KIND_OPERATION.get(self.kind)
+        if wanted is not None and self.operation != wanted:
+            raise ValueError(f"a {self.kind} fault applies to operation {wanted} only")
+        if self.kind in _KIND_NEEDS_DELAY and self.delay is None:
+            raise ValueError(f"a {self.kind} fault needs a delay")
         return self
+
+    @property
+    def wait(self) -> float:
+        """The fault's delay in scenario seconds (0 when none was given)."""
+        return self.delay or 0.0
 
 
 class PreexistingRun(_Model):

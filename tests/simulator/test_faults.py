@@ -19,6 +19,7 @@ from tests.simulator.conftest import (
     RecordingSleep,
     scenario_with,
 )
+from tests.simulator.schema import check
 
 Client = TestClient[Any, Any]
 RUNS = f"/api/v1/projects/{OPEN}/runs"
@@ -175,3 +176,64 @@ async def test_flap_leaves_finished_runs_alone(make_client: MakeClient, clock: F
     body = await (await client.get(RUNS, headers=AUTH)).json()
 
     assert body["runs"][0]["status"] == "COMPLETED"
+
+
+async def _create(client: Client) -> str:
+    response = await client.post(RUNS, json={}, headers=AUTH)
+    assert response.status == 201
+    run_id: str = (await response.json())["runId"]
+    return run_id
+
+
+async def test_not_found_hides_a_young_run_until_its_delay(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """not_found with a delay answers 404 while the run is younger than the scaled delay."""
+    client = await make_client(
+        scenario_with(
+            time_scale=0.5,
+            faults=[{"operation": "GetRunStatus", "kind": "not_found", "delay": 4, "every_nth": 1}],
+        ),
+        clock=clock,
+    )
+    path = f"{RUNS}/{await _create(client)}"
+    statuses = []
+    for step in (0, 1.9, 0.2):
+        clock.advance(step)
+        response = await client.get(path, headers=AUTH)
+        statuses.append(response.status)
+        if response.status == 404:
+            check("TsoaErrorResponsePayload", await response.json())
+
+    assert statuses == [404, 404, 200]
+    assert [f.kind for f in ledger_of(client.app).faults] == ["not_found"] * 3
+
+
+async def test_not_found_without_delay_is_persistent(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """Without a delay, every read the fault selects is 404, however old the run."""
+    client = await make_client(
+        scenario_with(
+            faults=[{"operation": "GetRunStatus", "kind": "not_found", "every_nth": 1}],
+        ),
+        clock=clock,
+    )
+    path = f"{RUNS}/{await _create(client)}"
+    clock.advance(10_000)
+    statuses = [(await client.get(path, headers=AUTH)).status for _ in range(3)]
+
+    assert statuses == [404, 404, 404]
+
+
+async def test_not_found_respects_every_nth_and_max_times(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """A not_found fault fires on its every_nth reads, at most max_times times."""
+    fault = {"operation": "GetRunStatus", "kind": "not_found", "every_nth": 2, "max_times": 2}
+    client = await make_client(scenario_with(faults=[fault]), clock=clock)
+    path = f"{RUNS}/{await _create(client)}"
+    statuses = [(await client.get(path, headers=AUTH)).status for _ in range(6)]
+
+    assert statuses == [200, 404, 200, 404, 200, 200]
+    assert len(ledger_of(client.app).faults) == 2
