@@ -327,6 +327,11 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     runs = call.state.runs.for_project(project.id)
     if call.state.scenario.behaviour.list_runs == "api_only":
         runs = [run for run in runs if run.trigger == "API"]
+    lag = call.faults.get("list_lag")
+    if lag is not None:
+        # An eventually consistent listing: runs show up only some time after creation.
+        visible_from = now - call.state.clock.scaled(lag.wait)
+        runs = [run for run in runs if run.created_at <= visible_from]
     if wanted is not None:
         runs = [run for run in runs if run.status_at(now) == wanted]
     page = runs[offset : offset + limit]

@@ -46,7 +46,8 @@ Example::
       # wait `delay` before answering), malformed (truncated JSON body),
       # flap (a live run reports PENDING<->RUNNING swapped),
       # not_found (GetRunStatus only: 404 for a run younger than `delay`, or for every
-      # selected read when `delay` is omitted: read-after-write lag, or a lost run)
+      # selected read when `delay` is omitted: read-after-write lag, or a lost run),
+      # list_lag (GetProjectRuns only: the list leaves out runs younger than `delay`)
     behaviour:                   # where Hex's sources disagree
       project_version_type: int  # int | string, in status payloads
       unknown_inputs: ignore     # ignore | reject (422 with notFound)

@@ -237,3 +237,46 @@ async def test_not_found_respects_every_nth_and_max_times(
 
     assert statuses == [200, 404, 200, 404, 200, 200]
     assert len(ledger_of(client.app).faults) == 2
+
+
+async def _listed_ids(client: Client) -> list[str]:
+    response = await client.get(RUNS, headers=AUTH)
+    assert response.status == 200
+    body = await response.json()
+    check("ProjectRunsResponsePayload", body)
+    return [run["runId"] for run in body["runs"]]
+
+
+async def test_list_lag_lists_a_run_only_after_its_delay(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """list_lag leaves runs younger than the scaled delay out of the project's run list."""
+    client = await make_client(
+        scenario_with(
+            time_scale=0.5,
+            faults=[
+                {"operation": "GetProjectRuns", "kind": "list_lag", "delay": 4, "every_nth": 1}
+            ],
+        ),
+        clock=clock,
+    )
+    older = await _create(client)
+    clock.advance(1.5)
+    newer = await _create(client)
+    seen = []
+    for step in (0, 0.6, 1.5):
+        clock.advance(step)
+        seen.append(await _listed_ids(client))
+
+    assert seen == [[], [older], [newer, older]]
+    assert [f.kind for f in ledger_of(client.app).faults] == ["list_lag"] * 3
+
+
+async def test_list_lag_respects_every_nth(make_client: MakeClient, clock: FakeClock) -> None:
+    """Only the listings the fault selects lag; the others show every run."""
+    fault = {"operation": "GetProjectRuns", "kind": "list_lag", "delay": 60, "every_nth": 2}
+    client = await make_client(scenario_with(faults=[fault]), clock=clock)
+    run_id = await _create(client)
+    seen = [await _listed_ids(client) for _ in range(3)]
+
+    assert seen == [[run_id], [], [run_id]]
