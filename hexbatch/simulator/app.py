@@ -29,7 +29,7 @@ from hexbatch.simulator.clock import Clock, SimClock
 from hexbatch.simulator.faults import FaultInjector
 from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
 from hexbatch.simulator.ledger import Ledger
-from hexbatch.simulator.ratelimit import RateLimiter
+from hexbatch.simulator.ratelimit import Decision, RateLimiter
 from hexbatch.simulator.runs import Run, RunStore
 from hexbatch.simulator.scenario import Fault, PreexistingRun, Project, Scenario, Token
 
@@ -133,10 +133,10 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
         if not decision.allowed:
             state.ledger.record_throttled(operation)
             body = payloads.error_body(429, "Rate limit exceeded")
-            return web.json_response(body, status=429, headers=decision.headers())
+            return web.json_response(body, status=429, headers=_limit_headers(state, decision))
         call = Call(request, state, operation, token, faults)
         response = await handler(call)
-        response.headers.update(decision.headers())
+        response.headers.update(_limit_headers(state, decision))
         if "malformed" in faults and isinstance(response, web.Response) and response.body:
             response = _malformed(response)
         if "slow" in faults:
@@ -146,6 +146,16 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
         return response
 
     return pipeline
+
+
+def _limit_headers(state: SimState, decision: Decision) -> dict[str, str]:
+    """The rate-limit headers in the form the scenario's behaviour asks for."""
+    behaviour = state.scenario.behaviour
+    return decision.headers(
+        reset_as=behaviour.rate_limit_reset,
+        retry_after=behaviour.retry_after,
+        epoch_now=state.clock.wall(state.clock.now()).timestamp(),
+    )
 
 
 def _authenticate(request: web.Request, scenario: Scenario) -> Token | None:

@@ -54,6 +54,8 @@ Example::
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
       list_runs: api_only        # api_only | all (adds scheduled runs)
       error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
+      rate_limit_reset: seconds  # X-RateLimit-Reset as seconds to wait | epoch_seconds | epoch_ms
+      retry_after: true          # false: a 429 carries no Retry-After header
     preexisting_runs:            # runs another client created before the simulator starts
       - project: 5a8591dd-4039-49df-9202-96385ba3eff8
         status: PENDING          # PENDING (no startTime yet) | RUNNING (started mid-age)
@@ -93,6 +95,7 @@ OPERATIONS = (
 Operation = Literal[
     "ListProjects", "GetProject", "RunProject", "GetRunStatus", "GetProjectRuns", "CancelRun"
 ]
+ResetStyle = Literal["seconds", "epoch_seconds", "epoch_ms"]
 TerminalStatus = Literal["COMPLETED", "ERRORED", "KILLED", "UNABLE_TO_ALLOCATE_KERNEL"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -284,6 +287,8 @@ class Behaviour(_Model):
     cancel_finished: Literal["no_content", "unprocessable"] = "no_content"
     list_runs: Literal["api_only", "all"] = "api_only"
     error_envelope: Literal["tsoa", "new"] = "tsoa"
+    rate_limit_reset: ResetStyle = "seconds"
+    retry_after: bool = True
 
 
 class Scenario(_Model):
