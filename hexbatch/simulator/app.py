@@ -17,7 +17,7 @@ import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +52,8 @@ class SimState:
     limiter: RateLimiter
     faults: FaultInjector
     sleep: Sleep
+    late: set[asyncio.Task[web.StreamResponse]] = field(default_factory=set)
+    """Requests held by ``late_create`` that finish even if their client has gone."""
 
 
 STATE_KEY = web.AppKey("hexbatch_simulator_state", SimState)
@@ -135,7 +137,10 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
             body = payloads.error_body(429, "Rate limit exceeded")
             return web.json_response(body, status=429, headers=_limit_headers(state, decision))
         call = Call(request, state, operation, token, faults)
-        response = await handler(call)
+        if "late_create" in faults:
+            response = await _outliving_client(call, handler, faults["late_create"].wait)
+        else:
+            response = await handler(call)
         response.headers.update(_limit_headers(state, decision))
         if "malformed" in faults and isinstance(response, web.Response) and response.body:
             response = _malformed(response)
@@ -146,6 +151,32 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
         return response
 
     return pipeline
+
+
+async def _outliving_client(call: Call, handler: Handler, delay: float) -> web.StreamResponse:
+    """Hold the request ``delay`` scenario seconds, then serve it even if the client left.
+
+    A backend keeps working on a request whose client timed out: the run is created
+    late. The work runs in its own task, shielded, so the server cancelling the
+    handler on disconnect does not stop it.
+    """
+    state = call.state
+    await call.request.read()  # keep the body: the connection may be gone when it is served
+
+    async def late() -> web.StreamResponse:
+        await state.sleep(state.clock.scaled(delay))
+        return await handler(call)
+
+    task = asyncio.ensure_future(late())
+    state.late.add(task)
+    task.add_done_callback(state.late.discard)
+    return await asyncio.shield(task)
+
+
+async def _cancel_late(app: web.Application) -> None:
+    """At shutdown, stop requests still held by ``late_create``."""
+    for task in list(app[STATE_KEY].late):
+        task.cancel()
 
 
 def _limit_headers(state: SimState, decision: Decision) -> dict[str, str]:
@@ -446,6 +477,7 @@ def create_app(
     ]
     for method, path, operation, handler in routes:
         app.router.add_route(method, api + path, _endpoint(operation, handler))
+    app.on_shutdown.append(_cancel_late)
     app.router.add_get("/_sim/ledger", ledger_view)
     app.router.add_post("/_sim/runs", seed_run)
     app.router.add_get("/app/projects/{projectId}/runs/{runId}", run_page)

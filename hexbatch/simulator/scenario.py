@@ -47,7 +47,9 @@ Example::
       # flap (a live run reports PENDING<->RUNNING swapped),
       # not_found (GetRunStatus only: 404 for a run younger than `delay`, or for every
       # selected read when `delay` is omitted: read-after-write lag, or a lost run),
-      # list_lag (GetProjectRuns only: the list leaves out runs younger than `delay`)
+      # list_lag (GetProjectRuns only: the list leaves out runs younger than `delay`),
+      # late_create (RunProject only: held `delay`, then the run is created even if the
+      # client gave up and disconnected meanwhile)
     behaviour:                   # where Hex's sources disagree
       project_version_type: int  # int | string, in status payloads
       unknown_inputs: ignore     # ignore | reject (422 with notFound)

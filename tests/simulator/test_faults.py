@@ -11,10 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hexbatch.simulator import ledger_of
+from hexbatch.simulator.app import STATE_KEY
 from tests.simulator.conftest import (
     AUTH,
     OPEN,
     FakeClock,
+    GateSleep,
     MakeClient,
     RecordingSleep,
     scenario_with,
@@ -280,3 +282,69 @@ async def test_list_lag_respects_every_nth(make_client: MakeClient, clock: FakeC
     seen = [await _listed_ids(client) for _ in range(3)]
 
     assert seen == [[run_id], [], [run_id]]
+
+
+async def _until_disconnected(client: Client) -> None:
+    """Wait until the server has seen the client's connection close (its handler cancelled)."""
+    server = client.server.runner.server
+    assert server is not None
+    for _ in range(500):
+        if not server.connections:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server never saw the client disconnect")
+
+
+async def test_late_create_makes_the_run_after_the_client_gave_up(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """late_create holds RunProject past the client's timeout and creates the run anyway.
+
+    The server cancels the handler of a client that disconnected; the run must
+    still appear once the delay is over.
+    """
+    sleep = GateSleep()
+    fault = {"operation": "RunProject", "kind": "late_create", "delay": "35s", "every_nth": 1}
+    client = await make_client(
+        scenario_with(time_scale=0.5, faults=[fault]),
+        clock=clock,
+        sleep=sleep,
+    )
+    ledger = ledger_of(client.app)
+    with pytest.raises(asyncio.TimeoutError):
+        await client.post(
+            RUNS,
+            json={"inputParams": {"n": 1}},
+            headers=AUTH,
+            timeout=aiohttp.ClientTimeout(total=0.05),
+        )
+    held = set(client.app[STATE_KEY].late)
+    await _until_disconnected(client)
+
+    assert sleep.calls == [17.5]
+    assert len(held) == 1
+    assert ledger.runs == []  # nothing yet: the backend is still working on it
+    clock.advance(17.5)
+    sleep.gate.set()
+    await asyncio.wait_for(asyncio.gather(*held, return_exceptions=True), timeout=5)
+
+    assert [run.params for run in ledger.runs] == [{"n": 1}]
+    assert await _listed_ids(client) == [ledger.runs[0].run_id]
+    assert [f.kind for f in ledger.faults] == ["late_create"]
+
+
+async def test_late_create_answers_a_patient_client(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """A client that waits out the delay gets the normal 201; max_times limits the fault."""
+    fault = {"operation": "RunProject", "kind": "late_create", "delay": 5, "every_nth": 1}
+    client = await make_client(
+        scenario_with(faults=[{**fault, "max_times": 1}]), clock=clock, sleep=RecordingSleep()
+    )
+    first = await client.post(RUNS, json={}, headers=AUTH)
+    second = await client.post(RUNS, json={}, headers=AUTH)
+
+    assert (first.status, second.status) == (201, 201)
+    check("ProjectRunResponsePayload", await first.json())
+    assert [f.kind for f in ledger_of(client.app).faults] == ["late_create"]
+    assert len(ledger_of(client.app).runs) == 2
