@@ -16,11 +16,12 @@ import contextlib
 import re
 import socket
 import struct
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from hexbatch import status as st
 from hexbatch.simulator import payloads
@@ -28,9 +29,9 @@ from hexbatch.simulator.clock import Clock, SimClock
 from hexbatch.simulator.faults import FaultInjector
 from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
 from hexbatch.simulator.ledger import Ledger
-from hexbatch.simulator.ratelimit import RateLimiter
+from hexbatch.simulator.ratelimit import Decision, RateLimiter
 from hexbatch.simulator.runs import Run, RunStore
-from hexbatch.simulator.scenario import Project, Scenario, Token
+from hexbatch.simulator.scenario import Fault, PreexistingRun, Project, Scenario, Token
 
 Sleep = Callable[[float], Awaitable[None]]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -51,6 +52,8 @@ class SimState:
     limiter: RateLimiter
     faults: FaultInjector
     sleep: Sleep
+    late: set[asyncio.Task[web.StreamResponse]] = field(default_factory=set)
+    """Requests held by ``late_create`` that finish even if their client has gone."""
 
 
 STATE_KEY = web.AppKey("hexbatch_simulator_state", SimState)
@@ -65,7 +68,12 @@ class Call:
     state: SimState
     operation: str
     token: Token
-    flap: bool
+    faults: Mapping[str, Fault]
+
+    @property
+    def flap(self) -> bool:
+        """Whether a live run's PENDING and RUNNING are swapped in this answer."""
+        return "flap" in self.faults
 
     @property
     def origin(self) -> str:
@@ -112,13 +120,13 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
     async def pipeline(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
         state.ledger.record_request(operation)
-        faults = {fault.kind: fault for fault in state.faults.pick(operation)}
+        faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
         for kind in faults:
             state.ledger.record_fault(operation, kind)
         if "error" in faults:
             return _fault_error(faults["error"].status)
         if "latency" in faults:
-            await state.sleep(state.clock.scaled(faults["latency"].delay))
+            await state.sleep(state.clock.scaled(faults["latency"].wait))
         token = _authenticate(request, state.scenario)
         if token is None:
             body = payloads.error_body(401, "Authorization not provided or invalid")
@@ -127,19 +135,58 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
         if not decision.allowed:
             state.ledger.record_throttled(operation)
             body = payloads.error_body(429, "Rate limit exceeded")
-            return web.json_response(body, status=429, headers=decision.headers())
-        call = Call(request, state, operation, token, flap="flap" in faults)
-        response = await handler(call)
-        response.headers.update(decision.headers())
+            return web.json_response(body, status=429, headers=_limit_headers(state, decision))
+        call = Call(request, state, operation, token, faults)
+        if "late_create" in faults:
+            response = await _outliving_client(call, handler, faults["late_create"].wait)
+        else:
+            response = await handler(call)
+        response.headers.update(_limit_headers(state, decision))
         if "malformed" in faults and isinstance(response, web.Response) and response.body:
             response = _malformed(response)
         if "slow" in faults:
-            await state.sleep(state.clock.scaled(faults["slow"].delay))
+            await state.sleep(state.clock.scaled(faults["slow"].wait))
         if "reset" in faults:
             _reset_connection(request)
         return response
 
     return pipeline
+
+
+async def _outliving_client(call: Call, handler: Handler, delay: float) -> web.StreamResponse:
+    """Hold the request ``delay`` scenario seconds, then serve it even if the client left.
+
+    A backend keeps working on a request whose client timed out: the run is created
+    late. The work runs in its own task, shielded, so the server cancelling the
+    handler on disconnect does not stop it.
+    """
+    state = call.state
+    await call.request.read()  # keep the body: the connection may be gone when it is served
+
+    async def late() -> web.StreamResponse:
+        await state.sleep(state.clock.scaled(delay))
+        return await handler(call)
+
+    task = asyncio.ensure_future(late())
+    state.late.add(task)
+    task.add_done_callback(state.late.discard)
+    return await asyncio.shield(task)
+
+
+async def _cancel_late(app: web.Application) -> None:
+    """At shutdown, stop requests still held by ``late_create``."""
+    for task in list(app[STATE_KEY].late):
+        task.cancel()
+
+
+def _limit_headers(state: SimState, decision: Decision) -> dict[str, str]:
+    """The rate-limit headers in the form the scenario's behaviour asks for."""
+    behaviour = state.scenario.behaviour
+    return decision.headers(
+        reset_as=behaviour.rate_limit_reset,
+        retry_after=behaviour.retry_after,
+        epoch_now=state.clock.wall(state.clock.now()).timestamp(),
+    )
 
 
 def _authenticate(request: web.Request, scenario: Scenario) -> Token | None:
@@ -286,7 +333,14 @@ async def get_run_status(call: Call) -> web.StreamResponse:
     run = call.run(project)
     if isinstance(run, web.Response):
         return run
-    return web.json_response(_status_payload(call, run, call.state.clock.now()))
+    now = call.state.clock.now()
+    lag = call.faults.get("not_found")
+    if lag is not None and (
+        lag.delay is None or now - run.created_at < call.state.clock.scaled(lag.delay)
+    ):
+        # Read-after-write lag (or a run the backend lost): the answer Hex gives an unknown id.
+        return call.error(404, f"Run not found: {run.run_id}")
+    return web.json_response(_status_payload(call, run, now))
 
 
 def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:
@@ -314,6 +368,11 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     runs = call.state.runs.for_project(project.id)
     if call.state.scenario.behaviour.list_runs == "api_only":
         runs = [run for run in runs if run.trigger == "API"]
+    lag = call.faults.get("list_lag")
+    if lag is not None:
+        # An eventually consistent listing: runs show up only some time after creation.
+        visible_from = now - call.state.clock.scaled(lag.wait)
+        runs = [run for run in runs if run.created_at <= visible_from]
     if wanted is not None:
         runs = [run for run in runs if run.status_at(now) == wanted]
     page = runs[offset : offset + limit]
@@ -354,6 +413,23 @@ async def ledger_view(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[LEDGER_KEY].snapshot())
 
 
+async def seed_run(request: web.Request) -> web.StreamResponse:
+    """Add a run another client created earlier (the body is a ``preexisting_runs`` entry)."""
+    state = request.app[STATE_KEY]
+    try:
+        entry = PreexistingRun.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return web.json_response({"reason": str(exc)}, status=400)
+    if state.scenario.project(entry.project) is None:
+        return web.json_response({"reason": f"no project {entry.project}"}, status=404)
+    if entry.token is not None and state.scenario.token_named(entry.token) is None:
+        return web.json_response({"reason": f"no token named {entry.token}"}, status=400)
+    now = state.clock.now()
+    run = state.runs.seed(entry, now)
+    state.ledger.record_run(run, state.runs.live(now))
+    return web.json_response({"runId": run.run_id, "projectId": run.project_id}, status=201)
+
+
 async def run_page(request: web.Request) -> web.StreamResponse:
     """A plain page standing in for the Hex UI's run view."""
     state = request.app[STATE_KEY]
@@ -380,6 +456,8 @@ def create_app(
         faults=FaultInjector(scenario.faults, scenario.seed),
         sleep=sleep or asyncio.sleep,
     )
+    for run in state.runs.seeded:
+        ledger.record_run(run, state.runs.live(sim_clock.now()))
     app = web.Application()
     app[STATE_KEY] = state
     app[LEDGER_KEY] = ledger
@@ -399,7 +477,9 @@ def create_app(
     ]
     for method, path, operation, handler in routes:
         app.router.add_route(method, api + path, _endpoint(operation, handler))
+    app.on_shutdown.append(_cancel_late)
     app.router.add_get("/_sim/ledger", ledger_view)
+    app.router.add_post("/_sim/runs", seed_run)
     app.router.add_get("/app/projects/{projectId}/runs/{runId}", run_page)
     return app
 

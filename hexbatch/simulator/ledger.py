@@ -103,6 +103,7 @@ class Ledger:
             "token": run.token,
             "user": run.user,
             "attempt": run.attempt,
+            "seeded": run.seeded,
             "created_at": self._clock.stamp(run.created_at),
             "status": run.status_at(now),
             "timeline": [

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from hexbatch.simulator.clock import SimClock
-from hexbatch.simulator.scenario import Limits, Window
+from hexbatch.simulator.scenario import Limits, ResetStyle, Window
 
 
 @dataclass(slots=True)
@@ -30,16 +30,29 @@ class Decision:
     remaining: int
     reset_after: float
 
-    def headers(self) -> dict[str, str]:
-        """``X-RateLimit-*`` headers, plus ``Retry-After`` when refused (whole seconds)."""
-        reset = str(max(1, math.ceil(self.reset_after)))
+    def headers(
+        self, *, reset_as: ResetStyle = "seconds", retry_after: bool = True, epoch_now: float = 0.0
+    ) -> dict[str, str]:
+        """``X-RateLimit-*`` headers, plus ``Retry-After`` when refused (whole seconds).
+
+        ``reset_as`` chooses how X-RateLimit-Reset reads: seconds until the window
+        opens again, or the moment it does as Unix epoch seconds or milliseconds
+        (``epoch_now`` is the current wall time in epoch seconds).
+        """
+        wait = max(1, math.ceil(self.reset_after))
+        if reset_as == "epoch_seconds":
+            reset = str(math.ceil(epoch_now + self.reset_after))
+        elif reset_as == "epoch_ms":
+            reset = str(math.ceil((epoch_now + self.reset_after) * 1000))
+        else:
+            reset = str(wait)
         headers = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": reset,
         }
-        if not self.allowed:
-            headers["Retry-After"] = reset
+        if not self.allowed and retry_after:
+            headers["Retry-After"] = str(wait)
         return headers
 
 

@@ -9,6 +9,7 @@ params and the attempt number.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import random
@@ -18,7 +19,7 @@ from typing import Any
 
 from hexbatch import status as st
 from hexbatch.simulator.clock import SimClock
-from hexbatch.simulator.scenario import Project, Scenario, SpanRange
+from hexbatch.simulator.scenario import PreexistingRun, Project, Scenario, SpanRange
 
 
 def canonical_params(params: dict[str, Any]) -> str:
@@ -43,6 +44,7 @@ class Run:
     project_version: int
     trigger: str = "API"
     killed_at: float | None = field(default=None)
+    seeded: bool = False
 
     def status_at(self, now: float) -> str:
         """The run's status at clock reading ``now``."""
@@ -128,6 +130,8 @@ class RunStore:
         self._attempts: dict[tuple[str, str], int] = {}
         for project in scenario.projects:
             self._add_scheduled_history(project)
+        now = clock.now()
+        self.seeded = [self.seed(entry, now) for entry in scenario.preexisting_runs]
 
     def new_id(self) -> str:
         """A UUID4 drawn from the seeded generator, so ids repeat across runs of a scenario."""
@@ -160,6 +164,47 @@ class RunStore:
         self._add(run)
         return run
 
+    def seed(self, entry: PreexistingRun, now: float) -> Run:
+        """Add a run another client created ``entry.age`` ago, in ``entry.status`` now.
+
+        A PENDING one starts after the project's pending time from now; a RUNNING one
+        started half-way through its age and runs the project's duration from then.
+        It is not an attempt of its params, so outcome rules count our attempts only.
+        """
+        project = self._scenario.project(entry.project)
+        if project is None:
+            raise ValueError(f"no project {entry.project} in the scenario")
+        token = self._scenario.token_named(entry.token) if entry.token else None
+        token = token or self._scenario.tokens[0]
+        key = canonical_params(entry.params)
+        seed = self._scenario.seed
+        pending = _draw_span(project.pending, _unit_draw(seed, project.id, key, "seeded", "p"))
+        duration = _draw_span(project.duration, _unit_draw(seed, project.id, key, "seeded", "d"))
+        created_at = now - self._clock.scaled(entry.age)
+        outcome = decide_outcome(project, entry.params, 1)
+        if entry.status == st.PENDING:
+            start_at = now + self._clock.scaled(pending)
+        else:
+            start_at = (created_at + now) / 2
+            if outcome == st.UNABLE_TO_ALLOCATE_KERNEL:  # it holds a kernel, so it got one
+                outcome = st.ERRORED
+        run = Run(
+            run_id=self.new_id(),
+            project_id=project.id,
+            params=dict(entry.params),
+            token=token.value,
+            user=token.owner,
+            created_at=created_at,
+            start_at=start_at,
+            end_at=max(start_at + self._clock.scaled(duration), now + 1e-6),
+            outcome=outcome,
+            attempt=1,
+            project_version=project.version,
+            seeded=True,
+        )
+        self._add(run)
+        return run
+
     def get(self, project_id: str, run_id: str) -> Run | None:
         """A run of the given project, or None."""
         run = self._by_id.get(run_id.lower())
@@ -185,7 +230,12 @@ class RunStore:
     def _add(self, run: Run) -> None:
         self._by_id[run.run_id] = run
         self._maybe_live[run.run_id] = run
-        self._by_project.setdefault(run.project_id.lower(), []).append(run)
+        # Oldest first by creation time: a seeded run may predate the scheduled history.
+        bisect.insort(
+            self._by_project.setdefault(run.project_id.lower(), []),
+            run,
+            key=lambda other: other.created_at,
+        )
 
     def _add_scheduled_history(self, project: Project) -> None:
         """Past, completed SCHEDULED runs: one per scenario hour before now."""

@@ -44,13 +44,27 @@ Example::
       # kinds: latency (delay, then serve), error (500/502/504 before anything),
       # reset (serve, then drop the connection: the run exists), slow (serve, then
       # wait `delay` before answering), malformed (truncated JSON body),
-      # flap (a live run reports PENDING<->RUNNING swapped)
+      # flap (a live run reports PENDING<->RUNNING swapped),
+      # not_found (GetRunStatus only: 404 for a run younger than `delay`, or for every
+      # selected read when `delay` is omitted: read-after-write lag, or a lost run),
+      # list_lag (GetProjectRuns only: the list leaves out runs younger than `delay`),
+      # late_create (RunProject only: held `delay`, then the run is created even if the
+      # client gave up and disconnected meanwhile)
     behaviour:                   # where Hex's sources disagree
       project_version_type: int  # int | string, in status payloads
       unknown_inputs: ignore     # ignore | reject (422 with notFound)
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
       list_runs: api_only        # api_only | all (adds scheduled runs)
       error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
+      rate_limit_reset: seconds  # X-RateLimit-Reset as seconds to wait | epoch_seconds | epoch_ms
+      retry_after: true          # false: a 429 carries no Retry-After header
+    preexisting_runs:            # runs another client created before the simulator starts
+      - project: 5a8591dd-4039-49df-9202-96385ba3eff8
+        status: PENDING          # PENDING (no startTime yet) | RUNNING (started mid-age)
+        age: 10m                 # how long ago it was created (default 0)
+        params: {run_date: "2025-01-01"}
+        token: demo              # a token's name or value (default: the first token)
+      # The same entry as JSON, POSTed to /_sim/runs, seeds one while serving.
 """
 
 from __future__ import annotations
@@ -83,6 +97,7 @@ OPERATIONS = (
 Operation = Literal[
     "ListProjects", "GetProject", "RunProject", "GetRunStatus", "GetProjectRuns", "CancelRun"
 ]
+ResetStyle = Literal["seconds", "epoch_seconds", "epoch_ms"]
 TerminalStatus = Literal["COMPLETED", "ERRORED", "KILLED", "UNABLE_TO_ALLOCATE_KERNEL"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -216,22 +231,54 @@ class Limits(_Model):
     kernel_limit: int = Field(default=25, ge=1)
 
 
+FaultKind = Literal[
+    "latency", "error", "reset", "slow", "malformed", "flap", "not_found", "list_lag", "late_create"
+]
+# Kinds that only make sense for one operation: they model how that endpoint lags.
+_KIND_OPERATION = {
+    "not_found": "GetRunStatus",
+    "list_lag": "GetProjectRuns",
+    "late_create": "RunProject",
+}
+_KIND_NEEDS_DELAY = ("list_lag", "late_create")
+
+
 class Fault(_Model):
     """A fault injected into requests of one operation (or ``*`` for all)."""
 
     operation: Operation | Literal["*"]
-    kind: Literal["latency", "error", "reset", "slow", "malformed", "flap"]
+    kind: FaultKind
     probability: float | None = Field(default=None, ge=0, le=1)
     every_nth: int | None = Field(default=None, ge=1)
     status: Literal[500, 502, 504] = 500
-    delay: Seconds = 0.0
+    delay: Seconds | None = None
     max_times: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Self:
         if (self.probability is None) == (self.every_nth is None):
             raise ValueError("give exactly one of probability or every_nth")
+        wanted = _KIND_OPERATION.get(self.kind)
+        if wanted is not None and self.operation != wanted:
+            raise ValueError(f"a {self.kind} fault applies to operation {wanted} only")
+        if self.kind in _KIND_NEEDS_DELAY and self.delay is None:
+            raise ValueError(f"a {self.kind} fault needs a delay")
         return self
+
+    @property
+    def wait(self) -> float:
+        """The fault's delay in scenario seconds (0 when none was given)."""
+        return self.delay or 0.0
+
+
+class PreexistingRun(_Model):
+    """A run another client created before the simulator started serving (a foreign run)."""
+
+    project: str = Field(pattern=_UUID)
+    status: Literal["PENDING", "RUNNING"] = "PENDING"
+    params: dict[str, Any] = Field(default_factory=dict)
+    age: Seconds = 0.0
+    token: str | None = None
 
 
 class Behaviour(_Model):
@@ -242,6 +289,8 @@ class Behaviour(_Model):
     cancel_finished: Literal["no_content", "unprocessable"] = "no_content"
     list_runs: Literal["api_only", "all"] = "api_only"
     error_envelope: Literal["tsoa", "new"] = "tsoa"
+    rate_limit_reset: ResetStyle = "seconds"
+    retry_after: bool = True
 
 
 class Scenario(_Model):
@@ -254,6 +303,7 @@ class Scenario(_Model):
     limits: Limits = Field(default_factory=Limits)
     faults: list[Fault] = Field(default_factory=list)
     behaviour: Behaviour = Field(default_factory=Behaviour)
+    preexisting_runs: list[PreexistingRun] = Field(default_factory=list)
     _source: str = PrivateAttr(default="<inline>")
 
     @model_validator(mode="after")
@@ -264,6 +314,11 @@ class Scenario(_Model):
         ):
             if len(set(values)) != len(values):
                 raise ValueError(f"{what} must be unique")
+        for index, seeded in enumerate(self.preexisting_runs):
+            if self.project(seeded.project) is None:
+                raise ValueError(f"preexisting_runs.{index}.project: no such project in projects")
+            if seeded.token is not None and self.token_named(seeded.token) is None:
+                raise ValueError(f"preexisting_runs.{index}.token: no token by that name or value")
         return self
 
     @property
@@ -291,6 +346,11 @@ class Scenario(_Model):
     def token(self, value: str) -> Token | None:
         """Find a token by its value."""
         return next((t for t in self.tokens if t.value == value), None)
+
+    def token_named(self, name: str) -> Token | None:
+        """Find a token by its name, or else by its value."""
+        by_name = next((t for t in self.tokens if t.name == name), None)
+        return by_name or self.token(name)
 
     @property
     def run_token(self) -> Token:

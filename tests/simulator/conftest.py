@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -85,6 +86,18 @@ class RecordingSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+
+class GateSleep:
+    """A sleep that lasts until the test opens the gate, remembering what it was asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self.gate = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await self.gate.wait()
 
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]

@@ -11,14 +11,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hexbatch.simulator import ledger_of
+from hexbatch.simulator.app import STATE_KEY
 from tests.simulator.conftest import (
     AUTH,
     OPEN,
     FakeClock,
+    GateSleep,
     MakeClient,
     RecordingSleep,
     scenario_with,
 )
+from tests.simulator.schema import check
 
 Client = TestClient[Any, Any]
 RUNS = f"/api/v1/projects/{OPEN}/runs"
@@ -175,3 +178,173 @@ async def test_flap_leaves_finished_runs_alone(make_client: MakeClient, clock: F
     body = await (await client.get(RUNS, headers=AUTH)).json()
 
     assert body["runs"][0]["status"] == "COMPLETED"
+
+
+async def _create(client: Client) -> str:
+    response = await client.post(RUNS, json={}, headers=AUTH)
+    assert response.status == 201
+    run_id: str = (await response.json())["runId"]
+    return run_id
+
+
+async def test_not_found_hides_a_young_run_until_its_delay(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """not_found with a delay answers 404 while the run is younger than the scaled delay."""
+    client = await make_client(
+        scenario_with(
+            time_scale=0.5,
+            faults=[{"operation": "GetRunStatus", "kind": "not_found", "delay": 4, "every_nth": 1}],
+        ),
+        clock=clock,
+    )
+    path = f"{RUNS}/{await _create(client)}"
+    statuses = []
+    for step in (0, 1.9, 0.2):
+        clock.advance(step)
+        response = await client.get(path, headers=AUTH)
+        statuses.append(response.status)
+        if response.status == 404:
+            check("TsoaErrorResponsePayload", await response.json())
+
+    assert statuses == [404, 404, 200]
+    assert [f.kind for f in ledger_of(client.app).faults] == ["not_found"] * 3
+
+
+async def test_not_found_without_delay_is_persistent(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """Without a delay, every read the fault selects is 404, however old the run."""
+    client = await make_client(
+        scenario_with(
+            faults=[{"operation": "GetRunStatus", "kind": "not_found", "every_nth": 1}],
+        ),
+        clock=clock,
+    )
+    path = f"{RUNS}/{await _create(client)}"
+    clock.advance(10_000)
+    statuses = [(await client.get(path, headers=AUTH)).status for _ in range(3)]
+
+    assert statuses == [404, 404, 404]
+
+
+async def test_not_found_respects_every_nth_and_max_times(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """A not_found fault fires on its every_nth reads, at most max_times times."""
+    fault = {"operation": "GetRunStatus", "kind": "not_found", "every_nth": 2, "max_times": 2}
+    client = await make_client(scenario_with(faults=[fault]), clock=clock)
+    path = f"{RUNS}/{await _create(client)}"
+    statuses = [(await client.get(path, headers=AUTH)).status for _ in range(6)]
+
+    assert statuses == [200, 404, 200, 404, 200, 200]
+    assert len(ledger_of(client.app).faults) == 2
+
+
+async def _listed_ids(client: Client) -> list[str]:
+    response = await client.get(RUNS, headers=AUTH)
+    assert response.status == 200
+    body = await response.json()
+    check("ProjectRunsResponsePayload", body)
+    return [run["runId"] for run in body["runs"]]
+
+
+async def test_list_lag_lists_a_run_only_after_its_delay(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """list_lag leaves runs younger than the scaled delay out of the project's run list."""
+    client = await make_client(
+        scenario_with(
+            time_scale=0.5,
+            faults=[
+                {"operation": "GetProjectRuns", "kind": "list_lag", "delay": 4, "every_nth": 1}
+            ],
+        ),
+        clock=clock,
+    )
+    older = await _create(client)
+    clock.advance(1.5)
+    newer = await _create(client)
+    seen = []
+    for step in (0, 0.6, 1.5):
+        clock.advance(step)
+        seen.append(await _listed_ids(client))
+
+    assert seen == [[], [older], [newer, older]]
+    assert [f.kind for f in ledger_of(client.app).faults] == ["list_lag"] * 3
+
+
+async def test_list_lag_respects_every_nth(make_client: MakeClient, clock: FakeClock) -> None:
+    """Only the listings the fault selects lag; the others show every run."""
+    fault = {"operation": "GetProjectRuns", "kind": "list_lag", "delay": 60, "every_nth": 2}
+    client = await make_client(scenario_with(faults=[fault]), clock=clock)
+    run_id = await _create(client)
+    seen = [await _listed_ids(client) for _ in range(3)]
+
+    assert seen == [[run_id], [], [run_id]]
+
+
+async def _until_disconnected(client: Client) -> None:
+    """Wait until the server has seen the client's connection close (its handler cancelled)."""
+    server = client.server.runner.server
+    assert server is not None
+    for _ in range(500):
+        if not server.connections:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server never saw the client disconnect")
+
+
+async def test_late_create_makes_the_run_after_the_client_gave_up(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """late_create holds RunProject past the client's timeout and creates the run anyway.
+
+    The server cancels the handler of a client that disconnected; the run must
+    still appear once the delay is over.
+    """
+    sleep = GateSleep()
+    fault = {"operation": "RunProject", "kind": "late_create", "delay": "35s", "every_nth": 1}
+    client = await make_client(
+        scenario_with(time_scale=0.5, faults=[fault]),
+        clock=clock,
+        sleep=sleep,
+    )
+    ledger = ledger_of(client.app)
+    with pytest.raises(asyncio.TimeoutError):
+        await client.post(
+            RUNS,
+            json={"inputParams": {"n": 1}},
+            headers=AUTH,
+            timeout=aiohttp.ClientTimeout(total=0.05),
+        )
+    held = set(client.app[STATE_KEY].late)
+    await _until_disconnected(client)
+
+    assert sleep.calls == [17.5]
+    assert len(held) == 1
+    assert ledger.runs == []  # nothing yet: the backend is still working on it
+    clock.advance(17.5)
+    sleep.gate.set()
+    await asyncio.wait_for(asyncio.gather(*held, return_exceptions=True), timeout=5)
+
+    assert [run.params for run in ledger.runs] == [{"n": 1}]
+    assert await _listed_ids(client) == [ledger.runs[0].run_id]
+    assert [f.kind for f in ledger.faults] == ["late_create"]
+
+
+async def test_late_create_answers_a_patient_client(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """A client that waits out the delay gets the normal 201; max_times limits the fault."""
+    fault = {"operation": "RunProject", "kind": "late_create", "delay": 5, "every_nth": 1}
+    client = await make_client(
+        scenario_with(faults=[{**fault, "max_times": 1}]), clock=clock, sleep=RecordingSleep()
+    )
+    first = await client.post(RUNS, json={}, headers=AUTH)
+    second = await client.post(RUNS, json={}, headers=AUTH)
+
+    assert (first.status, second.status) == (201, 201)
+    check("ProjectRunResponsePayload", await first.json())
+    assert [f.kind for f in ledger_of(client.app).faults] == ["late_create"]
+    assert len(ledger_of(client.app).runs) == 2

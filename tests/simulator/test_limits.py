@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from hexbatch.simulator import ledger_of
@@ -178,3 +181,56 @@ async def test_retry_after_scales_with_time(make_client: MakeClient, clock: Fake
     response = await client.get("/api/v1/projects", headers=AUTH)
 
     assert response.headers["Retry-After"] == "3"
+
+
+async def _throttled_with(
+    make_client: MakeClient, clock: FakeClock, **behaviour: Any
+) -> tuple[Any, float, float]:
+    """A 429 from a 2-per-minute window whose reset is 60 s after the client was made."""
+    before = time.time()
+    client = await make_client(
+        scenario_with(limits={"requests": {"count": 2, "per": 60}}, behaviour=behaviour), clock
+    )
+    after = time.time()
+    await client.get("/api/v1/projects", headers=AUTH)
+    clock.advance(20.5)
+    await client.get("/api/v1/projects", headers=AUTH)
+    response = await client.get("/api/v1/projects", headers=AUTH)
+    assert response.status == 429
+    check("TsoaErrorResponsePayload", await response.json())
+    return response, before + 60, after + 60
+
+
+@pytest.mark.parametrize(("style", "factor"), [("epoch_seconds", 1), ("epoch_ms", 1000)])
+async def test_reset_can_be_an_epoch_time(
+    make_client: MakeClient, clock: FakeClock, style: str, factor: int
+) -> None:
+    """rate_limit_reset: epoch_seconds / epoch_ms send the window's end as a Unix time."""
+    response, earliest, latest = await _throttled_with(make_client, clock, rate_limit_reset=style)
+    reset = int(response.headers["X-RateLimit-Reset"])
+
+    assert math.floor(earliest * factor) <= reset <= math.ceil(latest * factor) + 1
+    assert response.headers["Retry-After"] == "40"
+
+
+async def test_retry_after_can_be_left_out(make_client: MakeClient, clock: FakeClock) -> None:
+    """retry_after: false sends a 429 with only X-RateLimit-* (here an epoch-ms reset)."""
+    response, earliest, _ = await _throttled_with(
+        make_client, clock, rate_limit_reset="epoch_ms", retry_after=False
+    )
+
+    assert "Retry-After" not in response.headers
+    assert int(response.headers["X-RateLimit-Reset"]) >= math.floor(earliest * 1000)
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+async def test_admitted_answers_use_the_chosen_reset_form(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """Successful answers carry the reset in the same chosen form."""
+    before = time.time()
+    client = await make_client(scenario_with(behaviour={"rate_limit_reset": "epoch_ms"}), clock)
+    response = await client.get("/api/v1/projects", headers=AUTH)
+
+    assert response.status == 200
+    assert int(response.headers["X-RateLimit-Reset"]) >= math.floor((before + 60) * 1000)

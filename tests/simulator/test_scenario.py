@@ -36,6 +36,16 @@ HEAD = "tokens:\n  - value: t\nprojects:\n" + PROJECT
             "faults.0.operation",
         ),
         (HEAD + "behaviour:\n  list_runs: some\n", 7, "behaviour.list_runs"),
+        (
+            HEAD + "faults:\n  - {operation: RunProject, kind: not_found, every_nth: 1}\n",
+            7,
+            "GetRunStatus only",
+        ),
+        (
+            HEAD + "faults:\n  - {operation: GetProjectRuns, kind: list_lag, every_nth: 1}\n",
+            7,
+            "needs a delay",
+        ),
         ("tokens:\n  - value: t\n  - value: t\n", None, "tokens must be unique"),
     ],
 )
