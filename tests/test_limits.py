@@ -6,9 +6,10 @@ import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from hexbatch.clock import VirtualClock
-from hexbatch.limits import Window, WindowLimiter, limiter
+from hexbatch.limits import Window, WindowLimiter, acquire_together, limiter
 
 
 def _max_in_any_window(times: list[float], per: float) -> int:
@@ -133,3 +134,72 @@ def test_limiter_helper_returns_none_without_windows() -> None:
     built = limiter([Window(60, 60)])
     assert built is not None
     assert "60/60s" in repr(built)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    windows=windows_strategy,
+    counts=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=30),
+)
+async def test_admitting_several_at_once_never_exceeds_a_window(
+    windows: list[Window], counts: list[int]
+) -> None:
+    """Slots taken in groups (a trigger with its snapshot read) still respect every window."""
+    clock = VirtualClock()
+    budget = WindowLimiter(windows, clock=clock, sleep=clock.sleep)
+    times: list[float] = []
+    for count in counts:
+        await budget.acquire(count)
+        granted = min([count, *(w.count for w in windows)])
+        times.extend([clock()] * granted)
+    for window in windows:
+        assert _max_in_any_window(times, window.per) <= window.count
+
+
+async def test_a_trigger_is_admitted_by_both_budgets_at_one_instant() -> None:
+    """A trigger that waits for the request budget is recorded by the trigger budget when it
+    is admitted by both, so a delayed trigger cannot bunch with later ones."""
+    clock = VirtualClock()
+    triggers = WindowLimiter([Window(2, 1)], clock=clock, sleep=clock.sleep, name="triggers")
+    requests = WindowLimiter([Window(3, 1)], clock=clock, sleep=clock.sleep)
+    for _ in range(3):  # the preflight fills the request window at t=0
+        await requests.acquire()
+    sent: list[float] = []
+
+    async def trigger() -> None:
+        await acquire_together(triggers, requests)
+        sent.append(clock())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(trigger)
+
+    assert _max_in_any_window(sent, 1.0) <= 2
+    assert sent[0] == pytest.approx(1.0, abs=1e-6)  # held by the request window, then sent
+
+
+async def test_a_huge_retry_after_pauses_at_most_the_longest_window_but_is_remembered() -> None:
+    """A Retry-After of weeks pauses for the longest window; the advised wait stays known."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(20, 60), Window(60, 3600)], clock=clock, sleep=clock.sleep)
+
+    budget.penalize(retry_after=3.6e6)
+
+    assert budget.delay(clock()) == pytest.approx(3600, abs=1e-3)
+    assert budget.advised_wait(clock()) == pytest.approx(3.6e6)
+    assert "Retry-After" in budget.why(clock())
+
+
+async def test_a_long_budget_wait_is_logged_with_its_length_and_reason() -> None:
+    """Waits longer than a few seconds say how long and why."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(1, 60)], clock=clock, sleep=clock.sleep, name="triggers")
+    await budget.acquire()
+
+    with capture_logs() as logs:
+        await budget.acquire()
+
+    (event,) = [entry for entry in logs if entry["event"] == "budget_waiting"]
+    assert event["budget"] == "triggers"
+    assert event["wait_s"] == pytest.approx(60, abs=0.1)
+    assert "1 per 60s" in event["reason"]

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
 
 from hexbatch import status
-from hexbatch.engine.lifecycle import _new_since
+from hexbatch.client import HexClient, Timeouts
+from hexbatch.clock import VirtualClock
+from hexbatch.engine import EngineSettings, WorkItem
+from hexbatch.engine.context import BatchContext
+from hexbatch.engine.lifecycle import RunLifecycle, _Intent, _new_since
+from hexbatch.manifest import load_manifest
 from hexbatch.models import RunInfo
+from hexbatch.plan import build_plan
 from tests.engine.conftest import P1, Harness, manifest, project, scenario
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -161,3 +168,50 @@ async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Pa
     assert final.status == status.COMPLETED
     assert client.reads[-1] == pytest.approx(11.005, abs=0.001)
     assert all(read < 11.0 for read in client.reads[:-1])
+
+
+class _LateListing:
+    """A run list where the ambiguous trigger's run shows up only at ``appears_at``."""
+
+    timeouts = Timeouts(total=60.0)
+
+    def __init__(self, clock: VirtualClock, appears_at: float) -> None:
+        self.clock = clock
+        self.appears_at = appears_at
+        self.listed_at: list[float] = []
+
+    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+        self.listed_at.append(self.clock())
+        if self.clock() < self.appears_at:
+            return []
+        return [
+            RunInfo(project_id, "late", None, status.PENDING, None, None, None, None, "API", None)
+        ]
+
+
+@pytest.mark.parametrize(("appears_at", "adopted"), [(70.0, True), (80.0, False)])
+async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
+    tmp_path: Path, appears_at: float, adopted: bool
+) -> None:
+    """Hex may create a run after the client gave up waiting for its answer (60 s): a run
+    appearing 70 s after the trigger is still found; "none" is said only after 75 s."""
+    clock = VirtualClock()
+    path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
+    (spec,) = build_plan(load_manifest(path)).items
+    client = _LateListing(clock, appears_at)
+    settings = EngineSettings(
+        clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
+    )
+    lifecycle = RunLifecycle(
+        BatchContext(client=cast(HexClient, client), settings=settings), WorkItem(spec)
+    )
+
+    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
+
+    if adopted:
+        assert isinstance(found, RunInfo)
+        assert found.run_id == "late"
+    else:
+        assert found is None
+        assert clock() >= 75.0
+    assert all(b - a <= 10.0 + 1e-9 for a, b in itertools.pairwise(client.listed_at))
