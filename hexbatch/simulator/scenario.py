@@ -44,6 +44,9 @@ Example::
       - {operation: RunProject, kind: error, status: 502, every_nth: 5}
       - {operation: GetRunStatus, kind: latency, delay: 1s, probability: 0.1}
       - {operation: RunProject, kind: reset, every_nth: 7, max_times: 1}
+      - {operation: GetRunStatus, kind: not_found, delay: 2s, every_nth: 1}
+      - {operation: GetProjectRuns, kind: list_lag, delay: 5s, every_nth: 1}
+      - {operation: RunProject, kind: late_create, delay: 35s, every_nth: 4, max_times: 1}
       # kinds: latency (delay, then serve), error (500/502/504 before anything),
       # reset (serve, then drop the connection: the run exists), slow (serve, then
       # wait `delay` before answering), malformed (truncated JSON body),
