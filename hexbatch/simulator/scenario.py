@@ -7,6 +7,9 @@ written in real minutes can run in seconds (``time_scale: 0.01`` makes a scenari
 minute last 0.6 s). That applies to run durations, rate-limit windows and fault
 delays alike, so one knob speeds everything up consistently.
 
+Anchors and aliases are allowed, but a file whose aliases expand to more than
+``MAX_EXPANDED_NODES`` values (an alias bomb) is refused before anything expands.
+
 Example::
 
     seed: 7                      # makes durations, outcomes and ids repeatable
@@ -41,6 +44,9 @@ Example::
       - {operation: RunProject, kind: error, status: 502, every_nth: 5}
       - {operation: GetRunStatus, kind: latency, delay: 1s, probability: 0.1}
       - {operation: RunProject, kind: reset, every_nth: 7, max_times: 1}
+      - {operation: GetRunStatus, kind: not_found, delay: 2s, every_nth: 1}
+      - {operation: GetProjectRuns, kind: list_lag, delay: 5s, every_nth: 1}
+      - {operation: RunProject, kind: late_create, delay: 35s, every_nth: 4, max_times: 1}
       # kinds: latency (delay, then serve), error (500/502/504 before anything),
       # reset (serve, then drop the connection: the run exists), slow (serve, then
       # wait `delay` before answering), malformed (truncated JSON body),
@@ -85,6 +91,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from yaml.constructor import SafeConstructor
 
 OPERATIONS = (
     "ListProjects",
@@ -103,6 +110,16 @@ TerminalStatus = Literal["COMPLETED", "ERRORED", "KILLED", "UNABLE_TO_ALLOCATE_K
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+# Values a scenario may hold once aliases are expanded: far above any real scenario
+# (a thousand projects are about 30,000), far below what would exhaust memory.
+MAX_EXPANDED_NODES = 200_000
+
+try:  # the C parser is faster and gives the same nodes and marks
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
 
 
 class ScenarioError(ValueError):
@@ -369,16 +386,66 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror}") from exc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
+    if root is None:
+        return _validate(None, source, {})
+    # Aliases make a small file stand for a huge tree; measure it before anything expands it.
+    size = expanded_size(root, source)
+    if size > MAX_EXPANDED_NODES:
+        raise ScenarioError(
+            f"{source}: the scenario expands to more than {MAX_EXPANDED_NODES:,} values "
+            "through YAML aliases; refusing to load it"
+        )
+    try:
+        data = SafeConstructor().construct_document(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
     lines: dict[tuple[Any, ...], int] = {}
-    if root is not None:
-        _index_lines(root, (), lines)
+    _index_lines(root, (), lines)
     return _validate(data, source, lines)
+
+
+def expanded_size(root: yaml.Node, source: str = "<inline>") -> int:
+    """How many nodes the document holds once every alias is expanded.
+
+    Each distinct node is measured once (an alias reuses its size), so this takes
+    time in proportion to the file, however large the expansion. The count stops
+    growing exactly once it passes the limit, so a bomb is measured cheaply too.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def measure(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            mark = node.start_mark
+            raise ScenarioError(
+                f"{source}:{mark.line + 1}: an alias refers to itself (recursive YAML)"
+            )
+        active.add(key)
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                size += measure(key_node) + measure(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                size += measure(item)
+        active.discard(key)
+        sizes[key] = size = min(size, MAX_EXPANDED_NODES + 1)
+        return size
+
+    try:
+        return measure(root)
+    except RecursionError as exc:
+        raise ScenarioError(f"{source}: the scenario is nested too deeply") from exc
 
 
 def _validate(data: Any, source: str, lines: dict[tuple[Any, ...], int]) -> Scenario:

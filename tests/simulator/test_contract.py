@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.simulator.conftest import AUTH, DRAFT, MISSING, OPEN, REVENUE, FakeClock
+from tests.simulator.conftest import (
+    AUTH,
+    DRAFT,
+    MISSING,
+    OPEN,
+    REVENUE,
+    FakeClock,
+    MakeClient,
+    RecordingSleep,
+    scenario_with,
+)
 from tests.simulator.schema import TIMESTAMP, check
 
 Client = TestClient[Any, Any]
@@ -145,3 +155,39 @@ async def test_cancel_answers_204_without_body(client: Client) -> None:
 
     assert response.status == 204
     assert await response.read() == b""
+
+
+async def test_fault_responses_match_schemas(make_client: MakeClient, clock: FakeClock) -> None:
+    """not_found, list_lag, late_create, seeded runs and epoch-reset 429s keep Hex's shapes."""
+    faults = [
+        {"operation": "GetRunStatus", "kind": "not_found", "delay": 5, "every_nth": 1},
+        {"operation": "GetProjectRuns", "kind": "list_lag", "delay": 5, "every_nth": 1},
+        {"operation": "RunProject", "kind": "late_create", "delay": 1, "every_nth": 1},
+    ]
+    client = await make_client(
+        scenario_with(
+            faults=faults,
+            preexisting_runs=[{"project": OPEN, "status": "RUNNING", "age": 60}],
+            behaviour={"rate_limit_reset": "epoch_ms", "retry_after": False},
+            limits={"requests": {"count": 6, "per": 60}},
+        ),
+        clock=clock,
+        sleep=RecordingSleep(),
+    )
+    runs = f"/api/v1/projects/{OPEN}/runs"
+    created = await _trigger(client)
+    check("ProjectRunResponsePayload", created)
+    young = await client.get(f"{runs}/{created['runId']}", headers=AUTH)
+    assert young.status == 404
+    check("TsoaErrorResponsePayload", await young.json())
+    listed = await (await client.get(runs, headers=AUTH)).json()
+    check("ProjectRunsResponsePayload", listed)
+    assert [run["status"] for run in listed["runs"]] == ["RUNNING"]  # only the seeded run
+    clock.advance(5)
+    status = await client.get(f"{runs}/{created['runId']}", headers=AUTH)
+    check("ProjectStatusResponsePayload", await status.json())
+    for _ in range(2):
+        await client.get("/api/v1/projects", headers=AUTH)
+    throttled = await client.get("/api/v1/projects", headers=AUTH)
+    assert throttled.status == 429
+    check("TsoaErrorResponsePayload", await throttled.json())

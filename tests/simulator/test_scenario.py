@@ -8,8 +8,14 @@ import pytest
 import yaml
 
 from hexbatch.simulator import Scenario, ScenarioError, load_scenario
+from hexbatch.simulator import scenario as scenario_module
 from hexbatch.simulator.demo import DEMO_SCENARIO
-from hexbatch.simulator.scenario import SpanRange, parse_duration
+from hexbatch.simulator.scenario import (
+    MAX_EXPANDED_NODES,
+    SpanRange,
+    expanded_size,
+    parse_duration,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_FILE = REPO / "configs" / "demo-scenario.yaml"
@@ -170,3 +176,75 @@ def test_range_errors_skip_the_fixed_number_branch(tmp_path: Path) -> None:
 
     assert str(caught.value).count("\n") == 0
     assert "max must not be below min" in str(caught.value)
+
+
+def _bomb(levels: int) -> str:
+    """A scenario whose aliases expand to 9**levels strings in a few hundred bytes."""
+    lines = ["seed: 1", "tokens:", "  - {value: hxtp_x_token, name: t}"]
+    lines.append('x0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]')
+    lines.extend(
+        f"x{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * 9) + "]"
+        for level in range(1, levels)
+    )
+    return "\n".join(lines) + "\n"
+
+
+def test_a_scenario_alias_bomb_is_refused_before_anything_expands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alias bomb is refused with a ScenarioError naming the file; no value is expanded."""
+    path = tmp_path / "bomb-scn.yaml"
+    path.write_text(_bomb(12), encoding="utf-8")  # 9**12 values: expanding would never end
+
+    def expanded(*_: object) -> None:
+        raise AssertionError("the aliases were expanded")
+
+    monkeypatch.setattr(scenario_module, "_plain", expanded)
+    monkeypatch.setattr(scenario_module, "_index_lines", expanded)
+    with pytest.raises(ScenarioError, match="through YAML aliases") as caught:
+        load_scenario(path)
+
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_expanded_size_counts_every_alias_once_per_use() -> None:
+    """The measure counts the nodes an expansion would build, without building them."""
+    root = yaml.compose("a: &x [1, 2]\nb: [*x, *x]\n")
+
+    # mapping 1 + keys a, b 2 + [1, 2] 3 + the outer list 1 + two uses of [1, 2] 6
+    assert expanded_size(root) == 13
+    assert expanded_size(yaml.compose(_bomb(7))) == MAX_EXPANDED_NODES + 1
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    """An alias inside its own anchor is a ScenarioError naming file and line."""
+    path = tmp_path / "loop.yaml"
+    path.write_text("seed: 1\ntokens: &t [*t]\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="refers to itself") as caught:
+        load_scenario(path)
+
+    assert str(caught.value).startswith(f"{path}:2: ")
+
+
+def test_a_scenario_with_a_few_anchors_still_loads(tmp_path: Path) -> None:
+    """Anchors, aliases and merge keys in an ordinary scenario keep working."""
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "tokens:\n  - &runner {value: t, user: u@example.com}\n"
+        "projects:\n"
+        "  - &first\n"
+        "    id: 5a8591dd-4039-49df-9202-96385ba3eff8\n"
+        "    title: A\n"
+        "    pending: 1s\n"
+        "    duration: &span {min: 5, max: 9}\n"
+        "  - {<<: *first, id: 11111111-2222-4333-8444-555555555555, title: B, pending: 2}\n"
+        "preexisting_runs:\n"
+        "  - {project: 5a8591dd-4039-49df-9202-96385ba3eff8, token: t}\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+
+    first, second = scenario.projects
+    assert (second.title, second.pending, second.duration) == ("B", 2.0, first.duration)
+    assert first.duration == SpanRange(min=5, max=9)
+    assert scenario.tokens[0].user == "u@example.com"
