@@ -5,9 +5,10 @@ with a final status keep it, runs with a recorded run id are reattached, runs
 with only an intent are reconciled, and the rest start. Once a batch has
 finished, the next ``run`` starts a new batch (``--new`` forces one).
 ``--rerun failed|unknown|all`` reopens the latest batch, finished or not, and
-gives the chosen runs a new attempt. A manifest whose plan changed since the
-batch started is refused; a change to execution settings only (limits,
-concurrency, timeouts) is accepted.
+gives the chosen runs a new attempt; when it chooses none in a finished batch,
+nothing is triggered and no batch is started (:class:`NothingToRerun`). A
+manifest whose plan changed since the batch started is refused; a change to
+execution settings only (limits, concurrency, timeouts) is accepted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import structlog
 
 from hexbatch import status
 from hexbatch.engine import WorkItem
+from hexbatch.errors import HexbatchError
 from hexbatch.manifest import Manifest
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
@@ -30,6 +32,56 @@ log = structlog.get_logger("hexbatch.resume")
 
 Rerun = Literal["failed", "unknown", "all"]
 RERUN_CHOICES: Final = ("failed", "unknown", "all")
+
+
+class NothingToRerun(HexbatchError):
+    """``--rerun`` found no run to give a new attempt: nothing was triggered, no batch started.
+
+    Attributes:
+        batch_id: the batch that was looked at (None when the store holds none of the manifest).
+        rerun: the choice (``failed``, ``unknown`` or ``all``).
+    """
+
+    def __init__(self, message: str, *, batch_id: int | None, rerun: Rerun) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.rerun = rerun
+
+
+_RERUN_WHAT: Final = {
+    "failed": "no run that failed (every run ended COMPLETED or UNKNOWN)",
+    "unknown": "no run that ended UNKNOWN",
+    "all": "no runs",
+}
+
+
+def check_rerun(store: StateStore, manifest: Manifest, rerun: Rerun | None) -> None:
+    """Refuse a ``--rerun`` that would trigger nothing, before anything is sent.
+
+    A finished batch is reopened only when some run is chosen; an unfinished one is
+    resumed anyway (its unsettled runs still have to be driven).
+
+    Raises:
+        NothingToRerun: naming the batch and the choice.
+    """
+    if rerun is None:
+        return
+    latest = store.latest_batch(str(manifest.source.resolve()))
+    if latest is None:
+        raise NothingToRerun(
+            f"nothing to rerun: {store.path} holds no batch of {manifest.source}; "
+            "run it without --rerun to start one",
+            batch_id=None,
+            rerun=rerun,
+        )
+    if latest.finished and not any(_wants_rerun(run, rerun) for run in store.runs(latest.id)):
+        raise NothingToRerun(
+            f"nothing to rerun: batch {latest.id} in {store.path} has {_RERUN_WHAT[rerun]} "
+            f"for --rerun {rerun}; nothing was triggered and no batch was started "
+            "(run without --rerun, or with --new, to start a new batch)",
+            batch_id=latest.id,
+            rerun=rerun,
+        )
 
 
 class StoreJournal:
@@ -113,21 +165,14 @@ def open_batch(
 
     Raises:
         StateError: the batch to resume was planned from a different plan.
+        NothingToRerun: ``rerun`` chose no run of the latest (finished) batch.
     """
+    if not new:
+        check_rerun(store, manifest, rerun)
     key = str(manifest.source.resolve())
     latest = store.latest_batch(key)
     resume = latest is not None and not new and (not latest.finished or rerun is not None)
     latest_runs = store.runs(latest.id) if latest is not None and resume else None
-    # --rerun on a finished batch reopens it only if some run is chosen; otherwise
-    # (a clean night) the run goes on as usual: a new batch.
-    if (
-        latest is not None
-        and latest_runs is not None
-        and latest.finished
-        and not any(_wants_rerun(run, rerun) for run in latest_runs)
-    ):
-        log.info("nothing_to_rerun", batch=latest.id, rerun=rerun)
-        resume = False
     if latest is not None and resume:
         if latest.plan_hash != plan.plan_hash:
             raise StateError(
