@@ -85,6 +85,13 @@ class StoredRun:
     final_status: str | None = None
     error: str | None = None
     last_intent_at: datetime | None = None
+    base_urls: list[str | None] = field(default_factory=list)
+    """The Hex API URL each attempt was triggered at (None: not recorded), by attempt."""
+
+    @property
+    def last_base_url(self) -> str | None:
+        """Where the last attempt was sent: its run, if any, lives there."""
+        return self.base_urls[-1] if self.base_urls else None
 
     @property
     def status(self) -> str:

@@ -17,9 +17,10 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
-_SCHEMA_V1: Final = """
+# The latest schema, as a new store gets it (older stores are upgraded by MIGRATIONS).
+_SCHEMA: Final = """
 CREATE TABLE batches (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     manifest         TEXT NOT NULL,
@@ -57,6 +58,7 @@ CREATE TABLE attempts (
     finished_at  TEXT,
     elapsed_ms   REAL,
     error        TEXT,
+    base_url     TEXT,
     PRIMARY KEY (batch_id, key, attempt),
     FOREIGN KEY (batch_id, key) REFERENCES runs (batch_id, key)
 ) WITHOUT ROWID;
@@ -67,12 +69,36 @@ CREATE TABLE requests (
     count    INTEGER NOT NULL,
     PRIMARY KEY (batch_id, kind)
 ) WITHOUT ROWID;
+
+CREATE TABLE holder (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    pid   INTEGER NOT NULL,
+    since TEXT NOT NULL
+);
 """
 
-_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests"})
+_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "holder"})
+
+
+def _v1_to_v2(connection: sqlite3.Connection) -> None:
+    """Each attempt records the Hex URL it was triggered at; the lock holder is named inside.
+
+    Version 1 kept one base URL per batch; it is the best knowledge of where the
+    attempts it already holds were sent.
+    """
+    connection.execute("ALTER TABLE attempts ADD COLUMN base_url TEXT")
+    connection.execute(
+        "UPDATE attempts SET base_url ="
+        " (SELECT b.base_url FROM batches AS b WHERE b.id = attempts.batch_id)"
+    )
+    connection.execute(
+        "CREATE TABLE holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL,"
+        " since TEXT NOT NULL)"
+    )
+
 
 # Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction.
-MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {}
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _v1_to_v2}
 
 
 def prepare(connection: sqlite3.Connection, path: Path) -> None:
@@ -106,6 +132,38 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def check_readable(connection: sqlite3.Connection, path: Path) -> None:
+    """Check, without writing anything, that a store opened read-only can be read.
+
+    Raises:
+        StateError: not a hexbatch store, damaged, newer, or older than this hexbatch
+            reads (an upgrade needs a writable file).
+    """
+    application_id = _pragma_int(connection, "application_id")
+    version = _pragma_int(connection, "user_version")
+    if application_id != APPLICATION_ID:
+        raise StateError(
+            f"{path} is not a hexbatch state store (another program's SQLite database, "
+            "or not a database at all)"
+        )
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer hexbatch (state schema {version}; this version "
+            f"reads up to {SCHEMA_VERSION}): upgrade hexbatch to use it"
+        )
+    if version < SCHEMA_VERSION:
+        raise StateError(
+            f"{path} has state schema {version}, which this hexbatch upgrades before reading, "
+            "but it cannot be written here: copy it to a writable folder and read the copy"
+        )
+    missing = _TABLES - _table_names(connection)
+    if missing:
+        raise StateError(
+            f"{path} is a damaged hexbatch state store (missing tables: "
+            f"{', '.join(sorted(missing))})"
+        )
+
+
 def _is_blank(connection: sqlite3.Connection) -> bool:
     """True for a file with no tables and no hexbatch marks: a new store to create."""
     return (
@@ -127,7 +185,7 @@ def create_schema(connection: sqlite3.Connection) -> bool:
         if not _is_blank(connection):
             connection.execute("ROLLBACK")
             return False
-        for statement in _SCHEMA_V1.split(";"):
+        for statement in _SCHEMA.split(";"):
             if statement.strip():
                 connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
