@@ -39,10 +39,16 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _opened(state: Path) -> Iterator[StateStore]:
-    """Open an existing store; any StateError, now or while it is used, exits 2."""
+def _opened(state: Path, *, read_only: bool = False) -> Iterator[StateStore]:
+    """Open an existing store; any StateError, now or while it is used, exits 2.
+
+    ``read_only`` (commands that only read) also opens a store that cannot be
+    written, e.g. on read-only media, and says so on stderr.
+    """
     try:
-        with StateStore.open_existing(state) as store:
+        with StateStore.open_existing(state, read_only=read_only) as store:
+            if store.note:
+                click.echo(f"note: {store.note}", err=True)
             yield store
     except StateError as error:
         _fail(str(error))
@@ -97,7 +103,7 @@ def history_json(summary: BatchSummary) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
 def history(state: Path, as_json: bool) -> None:
     """List every batch kept in STATE: id, start (UTC), duration, counts, manifest."""
-    with _opened(state) as store:
+    with _opened(state, read_only=True) as store:
         summaries = store.batches()
     if as_json:
         click.echo(json.dumps([history_json(summary) for summary in summaries], indent=2))
@@ -127,7 +133,7 @@ def history(state: Path, as_json: bool) -> None:
 )
 def report(state: Path, batch_id: int | None, fmt: str, output: Path | None) -> None:
     """Render the report of a batch in STATE (the latest by default), finished or not."""
-    with _opened(state) as store:
+    with _opened(state, read_only=True) as store:
         text = render(store.report(_chosen_batch(store, batch_id).id), fmt)
     if output is None:
         click.echo(text, nl=False)

@@ -99,7 +99,7 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK)
 
 
-def open_mode(path: Path, writable: Callable[[Path], bool] = _writable) -> str:
+def open_mode(path: Path, writable: Callable[[Path], bool] | None = None) -> str:
     """How to open an existing store: read-write, read-only, or immutable.
 
     A store whose file or folder cannot be written is opened read-only. In a folder
@@ -108,6 +108,7 @@ def open_mode(path: Path, writable: Callable[[Path], bool] = _writable) -> str:
     its WAL holds writes not yet copied into the file: those are only seen through
     a plain read-only open, which then needs the shared-memory file to exist.
     """
+    writable = writable or _writable
     folder_writable = writable(path.parent)
     if folder_writable and (not path.exists() or writable(path)):
         return READ_WRITE
