@@ -319,7 +319,7 @@ class BatchRun:
         if not settings.durations:
             settings = replace(settings, durations=store.durations(opened.info.manifest))
         known = store.run_ids()
-        journal = StoreJournal(store, batch_id)
+        journal = StoreJournal(store, batch_id, client.base_url)
         try:
             driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
         finally:

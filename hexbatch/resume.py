@@ -27,6 +27,7 @@ from hexbatch.manifest import Manifest
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
+from hexbatch.state.records import same_url
 
 log = structlog.get_logger("hexbatch.resume")
 
@@ -85,21 +86,28 @@ def check_rerun(store: StateStore, manifest: Manifest, rerun: Rerun | None) -> N
 
 
 class StoreJournal:
-    """The engine's journal, written into one batch of a state store."""
+    """The engine's journal, written into one batch of a state store.
 
-    def __init__(self, store: StateStore, batch_id: int) -> None:
+    Every attempt is recorded with ``base_url``, the Hex API its trigger is sent
+    to: its run lives there, and only there may it be followed or cancelled.
+    """
+
+    def __init__(self, store: StateStore, batch_id: int, base_url: str) -> None:
         self.store = store
         self.batch_id = batch_id
+        self.base_url = base_url
 
     def record_intent(self, key: str, attempt: int, at: datetime) -> None:
         """Durably note the intent to trigger."""
-        self.store.record_intent(self.batch_id, key, attempt, at)
+        self.store.record_intent(self.batch_id, key, attempt, at, base_url=self.base_url)
 
     def record_triggered(
         self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
     ) -> None:
         """Durably note the run id Hex returned."""
-        self.store.record_triggered(self.batch_id, key, attempt, run_id, run_url, at)
+        self.store.record_triggered(
+            self.batch_id, key, attempt, run_id, run_url, at, base_url=self.base_url
+        )
         self.store.record_status(self.batch_id, key, attempt, status.PENDING)
 
     def record_status(
@@ -200,7 +208,7 @@ def open_batch(
         )
     runs = latest_runs if resume and latest_runs is not None else store.runs(info.id)
     stored = {run.key: run for run in runs}
-    if resume and info.base_url.rstrip("/") != base_url.rstrip("/"):
+    if resume:
         _check_moved(info, base_url, stored.values(), store)
     again = [key for key, run in stored.items() if _wants_rerun(run, rerun)]
     if again:
@@ -223,16 +231,31 @@ def open_batch(
 def _check_moved(
     info: BatchInfo, base_url: str, runs: Iterable[StoredRun], store: StateStore
 ) -> None:
-    """A batch resumed against another Hex URL: fine unless it has runs to follow there.
+    """A batch resumed against ``base_url``: fine unless it has runs to follow elsewhere.
+
+    Each attempt records where it was triggered, so a run in flight (or whose
+    trigger's outcome is unknown) is checked against its own URL, not the batch's.
+    Once nothing is left to follow elsewhere, the batch's URL becomes ``base_url``.
 
     Raises:
-        StateError: runs are in flight or unresolved; their ids mean nothing elsewhere.
+        StateError: runs are in flight or unresolved at another URL, naming it; their
+            ids mean nothing elsewhere.
     """
-    pending = sum(1 for run in runs if run.in_flight is not None or run.unresolved)
-    if pending:
+    elsewhere: dict[str, int] = {}
+    for run in runs:
+        if run.in_flight is None and not run.unresolved:
+            continue
+        at = run.last_base_url or info.base_url
+        if not same_url(at, base_url):
+            elsewhere[at] = elsewhere.get(at, 0) + 1
+    if elsewhere:
+        where = "; ".join(f"{count} run(s) at {url}" for url, count in elsewhere.items())
+        first = next(iter(elsewhere))
         raise StateError(
-            f"batch {info.id} in {store.path} has {pending} run(s) in flight at "
-            f"{info.base_url}, not {base_url}. Point at the original Hex (--base-url) to "
-            "follow them, or start a new batch with --new."
+            f"batch {info.id} in {store.path} has runs in flight or not yet settled at "
+            f"another Hex than {base_url}: {where}. Point --base-url at {first} to follow "
+            "them, or start a new batch with --new."
         )
-    log.warning("batch_base_url_changed", batch=info.id, was=info.base_url, now=base_url)
+    if not same_url(info.base_url, base_url):
+        log.warning("batch_base_url_changed", batch=info.id, was=info.base_url, now=base_url)
+        store.update_base_url(info.id, base_url)

@@ -26,7 +26,7 @@ from hexbatch.state.errors import StateError, StateLockedError
 from hexbatch.state.lock import InodeLock
 from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
 from hexbatch.state.schema import check_readable, prepare
-from hexbatch.status import COMPLETED, REPORT_ORDER
+from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
 
 _BUSY_TIMEOUT_S = 5.0
 _SELECT_BATCHES = (
@@ -548,11 +548,14 @@ class StateStore:
         """Every batch in the store, oldest first, with its counts per status."""
         counts: dict[int, dict[str, int]] = {}
         for batch_id, status, count in self._read(
+            # The last attempt's status; one without run id nor status is a trigger whose
+            # outcome is not settled yet, which reads UNKNOWN (as StoredRun.status does).
             "SELECT r.batch_id, COALESCE(r.final_status,"
-            " (SELECT a.status FROM attempts AS a WHERE a.batch_id = r.batch_id"
+            " (SELECT CASE WHEN a.status IS NULL AND a.run_id IS NULL THEN ? ELSE a.status END"
+            "  FROM attempts AS a WHERE a.batch_id = r.batch_id"
             "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
             " FROM runs AS r GROUP BY 1, 2",
-            (PLANNED,),
+            (UNKNOWN, PLANNED),
         ):
             counts.setdefault(batch_id, {})[status] = count
         return [

@@ -165,7 +165,7 @@ async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
         store.record_intent(batch.id, skipped.key, 1, now)
         store.record_triggered(batch.id, skipped.key, 1, "run-elsewhere", None, now)
 
-    with pytest.raises(StateError, match="in flight at"):
+    with pytest.raises(StateError, match="in flight or not yet settled at another Hex"):
         await harness_factory(scenario([project()])).run(path)
 
 
