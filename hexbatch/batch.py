@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -38,7 +39,7 @@ from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.models import Project
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
-from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, open_batch
+from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateStore
 from hexbatch.version import package_version
@@ -226,6 +227,23 @@ class BatchRun:
         )
         started = settings.now()
         state_path = self.options.state_path(manifest)
+        if state_path is None:
+            return await self._connect_and_drive(manifest, plan, settings, started, None)
+        # The store is opened and locked before anything is sent: a store that cannot
+        # be used, one another process drives, or a --rerun with nothing to rerun ends
+        # the command before a single request reaches Hex.
+        with StateStore(state_path) as store, store.lock():
+            check_rerun(store, manifest, None if self.options.new else self.options.rerun)
+            return await self._connect_and_drive(manifest, plan, settings, started, store)
+
+    async def _connect_and_drive(
+        self,
+        manifest: Manifest,
+        plan: Plan,
+        settings: EngineSettings,
+        started: datetime,
+        store: StateStore | None,
+    ) -> BatchReport:
         async with connect(manifest, self.options) as connection:
             self.connection = connection
             client = HexClient(
@@ -258,7 +276,7 @@ class BatchRun:
                         await preflight(client, plan)
                     finally:
                         self.control.unregister(checking)
-                if state_path is None:
+                if store is None:
                     outcomes = await self._drive(
                         client, settings, [WorkItem(i) for i in plan.items]
                     )
@@ -269,18 +287,17 @@ class BatchRun:
                         outcomes,
                         client.stats.as_dict(),
                     )
-                with StateStore(state_path) as store, store.lock():
-                    opened = open_batch(
-                        store,
-                        manifest,
-                        plan,
-                        base_url=connection.base_url,
-                        version=package_version(),
-                        now=started,
-                        new=self.options.new,
-                        rerun=self.options.rerun,
-                    )
-                    return await self._drive_stored(client, settings, store, opened, manifest)
+                opened = open_batch(
+                    store,
+                    manifest,
+                    plan,
+                    base_url=connection.base_url,
+                    version=package_version(),
+                    now=started,
+                    new=self.options.new,
+                    rerun=self.options.rerun,
+                )
+                return await self._drive_stored(client, settings, store, opened, manifest)
 
     async def _drive(
         self,
@@ -308,7 +325,7 @@ class BatchRun:
         if not settings.durations:
             settings = replace(settings, durations=store.durations(opened.info.manifest))
         known = store.run_ids()
-        journal = StoreJournal(store, batch_id)
+        journal = StoreJournal(store, batch_id, client.base_url)
         try:
             driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
         finally:

@@ -5,9 +5,10 @@ with a final status keep it, runs with a recorded run id are reattached, runs
 with only an intent are reconciled, and the rest start. Once a batch has
 finished, the next ``run`` starts a new batch (``--new`` forces one).
 ``--rerun failed|unknown|all`` reopens the latest batch, finished or not, and
-gives the chosen runs a new attempt. A manifest whose plan changed since the
-batch started is refused; a change to execution settings only (limits,
-concurrency, timeouts) is accepted.
+gives the chosen runs a new attempt; when it chooses none in a finished batch,
+nothing is triggered and no batch is started (:class:`NothingToRerun`). A
+manifest whose plan changed since the batch started is refused; a change to
+execution settings only (limits, concurrency, timeouts) is accepted.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import structlog
 
 from hexbatch import status
 from hexbatch.engine import WorkItem
+from hexbatch.errors import HexbatchError
 from hexbatch.manifest import Manifest
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
+from hexbatch.state.records import same_url
 
 log = structlog.get_logger("hexbatch.resume")
 
@@ -32,18 +35,75 @@ Rerun = Literal["failed", "unknown", "all"]
 RERUN_CHOICES: Final = ("failed", "unknown", "all")
 
 
-class StoreJournal:
-    """The engine's journal, written into one batch of a state store."""
+class NothingToRerun(HexbatchError):
+    """``--rerun`` found no run to give a new attempt: nothing was triggered, no batch started.
 
-    def __init__(self, store: StateStore, batch_id: int) -> None:
+    Attributes:
+        batch_id: the batch that was looked at (None when the store holds none of the manifest).
+        rerun: the choice (``failed``, ``unknown`` or ``all``).
+    """
+
+    def __init__(self, message: str, *, batch_id: int | None, rerun: Rerun) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.rerun = rerun
+
+
+_RERUN_WHAT: Final = {
+    "failed": "no run that failed (every run ended COMPLETED or UNKNOWN)",
+    "unknown": "no run that ended UNKNOWN",
+    "all": "no runs",
+}
+
+
+def check_rerun(store: StateStore, manifest: Manifest, rerun: Rerun | None) -> None:
+    """Refuse a ``--rerun`` that would trigger nothing, before anything is sent.
+
+    A finished batch is reopened only when some run is chosen; an unfinished one is
+    resumed anyway (its unsettled runs still have to be driven).
+
+    Raises:
+        NothingToRerun: naming the batch and the choice.
+    """
+    if rerun is None:
+        return
+    latest = store.latest_batch(str(manifest.source.resolve()))
+    if latest is None:
+        raise NothingToRerun(
+            f"nothing to rerun: {store.path} holds no batch of {manifest.source}; "
+            "run it without --rerun to start one",
+            batch_id=None,
+            rerun=rerun,
+        )
+    if latest.finished and not any(_wants_rerun(run, rerun) for run in store.runs(latest.id)):
+        raise NothingToRerun(
+            f"nothing to rerun: batch {latest.id} in {store.path} has {_RERUN_WHAT[rerun]} "
+            f"for --rerun {rerun}; nothing was triggered and no batch was started "
+            "(run without --rerun, or with --new, to start a new batch)",
+            batch_id=latest.id,
+            rerun=rerun,
+        )
+
+
+class StoreJournal:
+    """The engine's journal, written into one batch of a state store.
+
+    Every attempt is recorded with ``base_url``, the Hex API its trigger is sent
+    to: its run lives there, and only there may it be followed or cancelled.
+    """
+
+    def __init__(self, store: StateStore, batch_id: int, base_url: str) -> None:
         self.store = store
         self.batch_id = batch_id
+        self.base_url = base_url
 
     def record_intent(
         self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
     ) -> None:
         """Durably note the intent to trigger, with the run ids that existed before it."""
-        self.store.record_intent(self.batch_id, key, attempt, at, seen_before=seen_before)
+        self.store.record_intent(
+            self.batch_id, key, attempt, at, base_url=self.base_url, seen_before=seen_before
+        )
 
     def withdraw_intent(self, key: str, attempt: int) -> None:
         """Forget an intent whose trigger created no run."""
@@ -53,7 +113,9 @@ class StoreJournal:
         self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
     ) -> None:
         """Durably note the run id Hex returned."""
-        self.store.record_triggered(self.batch_id, key, attempt, run_id, run_url, at)
+        self.store.record_triggered(
+            self.batch_id, key, attempt, run_id, run_url, at, base_url=self.base_url
+        )
         self.store.record_status(self.batch_id, key, attempt, status.PENDING)
 
     def record_status(
@@ -119,21 +181,14 @@ def open_batch(
 
     Raises:
         StateError: the batch to resume was planned from a different plan.
+        NothingToRerun: ``rerun`` chose no run of the latest (finished) batch.
     """
+    if not new:
+        check_rerun(store, manifest, rerun)
     key = str(manifest.source.resolve())
     latest = store.latest_batch(key)
     resume = latest is not None and not new and (not latest.finished or rerun is not None)
     latest_runs = store.runs(latest.id) if latest is not None and resume else None
-    # --rerun on a finished batch reopens it only if some run is chosen; otherwise
-    # (a clean night) the run goes on as usual: a new batch.
-    if (
-        latest is not None
-        and latest_runs is not None
-        and latest.finished
-        and not any(_wants_rerun(run, rerun) for run in latest_runs)
-    ):
-        log.info("nothing_to_rerun", batch=latest.id, rerun=rerun)
-        resume = False
     if latest is not None and resume:
         if latest.plan_hash != plan.plan_hash:
             raise StateError(
@@ -161,7 +216,7 @@ def open_batch(
         )
     runs = latest_runs if resume and latest_runs is not None else store.runs(info.id)
     stored = {run.key: run for run in runs}
-    if resume and info.base_url.rstrip("/") != base_url.rstrip("/"):
+    if resume:
         _check_moved(info, base_url, stored.values(), store)
     again = [key for key, run in stored.items() if _wants_rerun(run, rerun)]
     if again:
@@ -184,16 +239,31 @@ def open_batch(
 def _check_moved(
     info: BatchInfo, base_url: str, runs: Iterable[StoredRun], store: StateStore
 ) -> None:
-    """A batch resumed against another Hex URL: fine unless it has runs to follow there.
+    """A batch resumed against ``base_url``: fine unless it has runs to follow elsewhere.
+
+    Each attempt records where it was triggered, so a run in flight (or whose
+    trigger's outcome is unknown) is checked against its own URL, not the batch's.
+    Once nothing is left to follow elsewhere, the batch's URL becomes ``base_url``.
 
     Raises:
-        StateError: runs are in flight or unresolved; their ids mean nothing elsewhere.
+        StateError: runs are in flight or unresolved at another URL, naming it; their
+            ids mean nothing elsewhere.
     """
-    pending = sum(1 for run in runs if run.in_flight is not None or run.unresolved)
-    if pending:
+    elsewhere: dict[str, int] = {}
+    for run in runs:
+        if run.in_flight is None and not run.unresolved:
+            continue
+        at = run.last_base_url or info.base_url
+        if not same_url(at, base_url):
+            elsewhere[at] = elsewhere.get(at, 0) + 1
+    if elsewhere:
+        where = "; ".join(f"{count} run(s) at {url}" for url, count in elsewhere.items())
+        first = next(iter(elsewhere))
         raise StateError(
-            f"batch {info.id} in {store.path} has {pending} run(s) in flight at "
-            f"{info.base_url}, not {base_url}. Point at the original Hex (--base-url) to "
-            "follow them, or start a new batch with --new."
+            f"batch {info.id} in {store.path} has runs in flight or not yet settled at "
+            f"another Hex than {base_url}: {where}. Point --base-url at {first} to follow "
+            "them, or start a new batch with --new."
         )
-    log.warning("batch_base_url_changed", batch=info.id, was=info.base_url, now=base_url)
+    if not same_url(info.base_url, base_url):
+        log.warning("batch_base_url_changed", batch=info.id, was=info.base_url, now=base_url)
+        store.update_base_url(info.id, base_url)

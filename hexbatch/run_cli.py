@@ -25,7 +25,7 @@ from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
 from hexbatch.progress import describe, show_progress
 from hexbatch.report import render_console, write_github_step_summary, write_report_dir
-from hexbatch.resume import RERUN_CHOICES
+from hexbatch.resume import RERUN_CHOICES, NothingToRerun
 from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError
 
@@ -202,6 +202,10 @@ def run_command(manifest: str, **flags: Any) -> None:
                 as_events=flags["log_format"] == "json",
             )
         )
+    except NothingToRerun as error:
+        # Asked to rerun what does not exist: doing nothing is the right outcome, not an error.
+        click.echo(str(error), err=True)
+        sys.exit(EXIT_OK)
     except ManifestError as error:
         for issue in error.issues:
             click.echo(str(issue), err=True)

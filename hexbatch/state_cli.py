@@ -22,7 +22,7 @@ from hexbatch.errors import ConfigurationError
 from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateLockedError, StateStore
-from hexbatch.state.cancel import CancelSummary, cancel_in_flight
+from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -39,10 +39,16 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _opened(state: Path) -> Iterator[StateStore]:
-    """Open an existing store; any StateError, now or while it is used, exits 2."""
+def _opened(state: Path, *, read_only: bool = False) -> Iterator[StateStore]:
+    """Open an existing store; any StateError, now or while it is used, exits 2.
+
+    ``read_only`` (commands that only read) also opens a store that cannot be
+    written, e.g. on read-only media, and says so on stderr.
+    """
     try:
-        with StateStore.open_existing(state) as store:
+        with StateStore.open_existing(state, read_only=read_only) as store:
+            if store.note:
+                click.echo(f"note: {store.note}", err=True)
             yield store
     except StateError as error:
         _fail(str(error))
@@ -97,7 +103,7 @@ def history_json(summary: BatchSummary) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
 def history(state: Path, as_json: bool) -> None:
     """List every batch kept in STATE: id, start (UTC), duration, counts, manifest."""
-    with _opened(state) as store:
+    with _opened(state, read_only=True) as store:
         summaries = store.batches()
     if as_json:
         click.echo(json.dumps([history_json(summary) for summary in summaries], indent=2))
@@ -127,7 +133,7 @@ def history(state: Path, as_json: bool) -> None:
 )
 def report(state: Path, batch_id: int | None, fmt: str, output: Path | None) -> None:
     """Render the report of a batch in STATE (the latest by default), finished or not."""
-    with _opened(state) as store:
+    with _opened(state, read_only=True) as store:
         text = render(store.report(_chosen_batch(store, batch_id).id), fmt)
     if output is None:
         click.echo(text, nl=False)
@@ -143,37 +149,57 @@ def report(state: Path, batch_id: int | None, fmt: str, output: Path | None) -> 
 @_STATE
 @_BATCH
 def cancel(state: Path, batch_id: int | None) -> None:
-    """Cancel in Hex every run that a batch in STATE (the latest by default) shows in flight."""
+    """Cancel in Hex every run that a batch in STATE (the latest by default) shows in flight.
+
+    Each run is cancelled at the Hex URL its attempt was triggered at. A store that a
+    `hexbatch run` process is driving is refused: that process would record its own
+    view of the runs over this one; interrupt it twice instead.
+    """
     with _opened(state) as store:
         info = _chosen_batch(store, batch_id)
-        if not any(run.in_flight for run in store.runs(info.id)):
+        runs = store.runs(info.id)
+        unresolved = [run.key for run in runs if run.unresolved]
+        if not any(run.in_flight for run in runs):
             click.echo(f"batch {info.id} has no runs in flight; nothing to cancel.")
-            _print_unresolved([run.key for run in store.runs(info.id) if run.unresolved])
+            _print_unresolved(unresolved)
             return
-        token = os.environ.get(info.token_env)
-        if not token:
-            _fail(
-                f"{info.token_env} is not set: export the Hex API token of batch {info.id} "
-                "in it to cancel its runs"
-            )
-        with contextlib.ExitStack() as stack:
+        with contextlib.ExitStack() as held:
             try:
-                stack.enter_context(store.lock())
+                held.enter_context(store.lock())
             except StateLockedError as error:
-                holder = f"process {error.pid}" if error.pid else "another process"
-                click.echo(
-                    f"note: {holder} is driving this store; cancelling its runs anyway", err=True
+                _refuse_while_driven(state, error)
+            token = os.environ.get(info.token_env)
+            if not token:
+                _fail(
+                    f"{info.token_env} is not set: export the Hex API token of batch {info.id} "
+                    "in it to cancel its runs"
                 )
             summary = _run_cancel(store, info, token)
+    summary.unresolved = unresolved
     _print_summary(info, summary)
     if summary.count("failed"):
         sys.exit(EXIT_FAILED)
 
 
+def _refuse_while_driven(state: Path, error: StateLockedError) -> NoReturn:
+    holder = f"process {error.pid}" if error.pid else "another process"
+    again = f" (`kill -INT {error.pid}` twice)" if error.pid else ""
+    _fail(
+        f"{holder} is driving {state}; press Ctrl-C twice in that process{again} to cancel "
+        "its live runs in Hex and record them. `hexbatch cancel` is for a batch no process "
+        "is driving."
+    )
+
+
 def _run_cancel(store: StateStore, info: BatchInfo, token: str) -> CancelSummary:
+    """Cancel the runs at each Hex URL where the batch has some in flight, one URL at a time."""
+
     async def cancel_all() -> CancelSummary:
-        async with HexClient(info.base_url, token) as client:
-            return await cancel_in_flight(store, info.id, client)
+        summary = CancelSummary()
+        for url in urls_to_cancel_at(store, info.id):
+            async with HexClient(url, token) as client:
+                summary.results.extend((await cancel_in_flight(store, info.id, client)).results)
+        return summary
 
     try:
         return asyncio.run(cancel_all())
@@ -200,7 +226,7 @@ def _print_summary(info: BatchInfo, summary: CancelSummary) -> None:
 def _print_unresolved(keys: list[str]) -> None:
     for key in keys:
         click.echo(
-            f"unknown    {key}: its trigger's outcome was never recorded, so there is no run id "
-            "to cancel; `hexbatch run` reconciles it",
+            f"unknown    {key}: its trigger's outcome is not settled yet, so there is no run id "
+            "to cancel; the next `hexbatch run` of the batch settles it",
             err=True,
         )

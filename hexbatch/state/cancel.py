@@ -10,7 +10,7 @@ from typing import Final
 from hexbatch.client import HexClient
 from hexbatch.errors import HexAPIError
 from hexbatch.models import RunInfo
-from hexbatch.state.records import StoredRun
+from hexbatch.state.records import StoredRun, same_url
 from hexbatch.state.store import StateStore
 from hexbatch.status import CANCELLED, KILLED
 
@@ -49,6 +49,18 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def recorded_url(run: StoredRun, batch_url: str) -> str:
+    """Where the run's last attempt was triggered (the batch's URL for an older record)."""
+    return run.last_base_url or batch_url
+
+
+def urls_to_cancel_at(store: StateStore, batch_id: int) -> list[str]:
+    """Every Hex URL where the batch has a run in flight, in the order first met."""
+    batch_url = store.batch(batch_id).base_url
+    urls = (recorded_url(run, batch_url) for run in store.runs(batch_id) if run.in_flight)
+    return list(dict.fromkeys(urls))
+
+
 async def cancel_in_flight(
     store: StateStore,
     batch_id: int,
@@ -56,15 +68,21 @@ async def cancel_in_flight(
     *,
     now: Callable[[], datetime] = _utc_now,
 ) -> CancelSummary:
-    """Cancel each run of the batch that has a run id and no final status, one at a time.
+    """Cancel, one at a time, each run of the batch in flight at the client's Hex URL.
 
-    A cancelled run gets the CANCELLED final status; one that had already ended on
-    its own gets the status Hex reports; one whose cancel failed keeps its record,
-    so a later ``hexbatch run`` or ``hexbatch cancel`` can deal with it. Runs whose trigger
-    outcome was never recorded are listed, not touched: they have no run id to cancel.
+    Only runs whose attempt was triggered at ``client.base_url`` are sent to it: a
+    run id means nothing elsewhere, and the token goes nowhere a run was not
+    recorded. A cancelled run gets the CANCELLED final status; one that had already
+    ended on its own gets the status Hex reports; one whose cancel failed keeps its
+    record, so a later ``hexbatch run`` or ``hexbatch cancel`` can deal with it. Runs
+    whose trigger outcome was never recorded are listed, not touched: they have no
+    run id to cancel.
     """
     summary = CancelSummary()
+    batch_url = store.batch(batch_id).base_url
     for run in store.runs(batch_id):
+        if not same_url(recorded_url(run, batch_url), client.base_url):
+            continue
         if run.unresolved:
             summary.unresolved.append(run.key)
         attempt = run.in_flight

@@ -1,57 +1,51 @@
-"""An exclusive, non-blocking, process-level lock beside a state file.
+"""An exclusive, non-blocking, process-level lock on the state file itself.
 
-``fcntl.flock`` on ``<state>.lock``: the kernel releases it when the holder
-exits, even on SIGKILL, so a crash never leaves a stale lock behind. The holder
-writes its pid into the file so a refused process can say who holds it.
+``fcntl.flock`` on the database file's own inode: a symlink, a hard link or a
+path through ``..`` reaches the same lock, whatever spelling each process used.
+The kernel releases it when the holder exits, even on SIGKILL, so a crash never
+leaves a stale lock behind. On Linux ``flock`` locks and the POSIX (``fcntl``)
+locks SQLite takes on the same file are independent, so neither disturbs the other.
+
+The descriptor stays open until the store closes: closing any descriptor of a
+file drops every POSIX lock this process holds on it, SQLite's included, so it
+must not be closed while SQLite's connection is still open.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-from hexbatch.state.errors import StateLockedError
 
+class InodeLock:
+    """The flock of one file's inode, taken and released without closing the descriptor."""
 
-def lock_path_for(state_path: Path) -> Path:
-    """The lock file that guards ``state_path``."""
-    return state_path.with_name(state_path.name + ".lock")
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self.held = False
 
-
-@contextlib.contextmanager
-def exclusive_lock(state_path: Path) -> Iterator[None]:
-    """Hold the lock of ``state_path`` for the duration of the block.
-
-    Raises:
-        StateLockedError: another process (or another open of the lock in this
-            one) holds it; the message names the holder's pid when known.
-    """
-    path = lock_path_for(state_path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    def acquire(self) -> bool:
+        """Take the lock; False when another open of the file (in any process) holds it."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid = _read_pid(fd)
-            holder = f"process {pid}" if pid is not None else "another process"
-            raise StateLockedError(
-                f"{state_path} is in use by {holder}; wait for it to finish or stop it",
-                pid=pid,
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            return False
+        self.held = True
+        return True
 
+    def release(self) -> None:
+        """Give the lock up (the descriptor stays open until :meth:`close`)."""
+        if self._fd is not None and self.held:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self.held = False
 
-def _read_pid(fd: int) -> int | None:
-    text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
-    return int(text) if text.isdigit() else None
+    def close(self) -> None:
+        """Release the lock and close the descriptor (only after SQLite closed the file)."""
+        self.release()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -7,9 +7,18 @@ from datetime import datetime
 from typing import Any, Final
 
 from hexbatch.outcome import Attempt, RunOutcome
-from hexbatch.status import FINAL_STATUSES
+from hexbatch.status import FINAL_STATUSES, UNKNOWN
 
 PLANNED: Final = "PLANNED"
+UNSETTLED: Final = (
+    "its trigger's outcome is not settled yet: the process stopped between recording the "
+    "intent and learning whether Hex created a run; the next `hexbatch run` settles it"
+)
+
+
+def same_url(one: str, other: str) -> bool:
+    """Whether two Hex API base URLs name the same endpoint (a trailing slash aside)."""
+    return one.strip().rstrip("/") == other.strip().rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +94,22 @@ class StoredRun:
     final_status: str | None = None
     error: str | None = None
     last_intent_at: datetime | None = None
+    base_urls: list[str | None] = field(default_factory=list)
+    """The Hex API URL each attempt was triggered at (None: not recorded), by attempt."""
+
+    @property
+    def last_base_url(self) -> str | None:
+        """Where the last attempt was sent: its run, if any, lives there."""
+        return self.base_urls[-1] if self.base_urls else None
 
     @property
     def status(self) -> str:
-        """The final status, else the last attempt's status, else ``PLANNED``."""
+        """The final status, else UNKNOWN while the last trigger's outcome is not settled,
+        else the last attempt's status, else ``PLANNED``."""
         if self.final_status is not None:
             return self.final_status
+        if self.unresolved:
+            return UNKNOWN
         last = self.attempts[-1] if self.attempts else None
         if last is not None and last.status is not None:
             return last.status
@@ -135,5 +154,6 @@ class StoredRun:
             params=dict(self.params),
             status=self.status,
             attempts=list(self.attempts),
-            error=self.error,
+            error=UNSETTLED if self.unresolved and self.error is None else self.error,
+            settled=self.final_status is not None,
         )

@@ -19,7 +19,8 @@ from hexbatch.state.errors import StateError
 APPLICATION_ID: Final = 0x48584254
 SCHEMA_VERSION: Final = 2
 
-_SCHEMA_V1: Final = """
+# The latest schema, as a new store gets it (older stores are upgraded by MIGRATIONS).
+_SCHEMA: Final = """
 CREATE TABLE batches (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     manifest         TEXT NOT NULL,
@@ -57,6 +58,8 @@ CREATE TABLE attempts (
     finished_at  TEXT,
     elapsed_ms   REAL,
     error        TEXT,
+    base_url     TEXT,
+    seen_before  TEXT,
     PRIMARY KEY (batch_id, key, attempt),
     FOREIGN KEY (batch_id, key) REFERENCES runs (batch_id, key)
 ) WITHOUT ROWID;
@@ -67,19 +70,39 @@ CREATE TABLE requests (
     count    INTEGER NOT NULL,
     PRIMARY KEY (batch_id, kind)
 ) WITHOUT ROWID;
+
+CREATE TABLE holder (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    pid   INTEGER NOT NULL,
+    since TEXT NOT NULL
+);
 """
 
-_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests"})
+_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "holder"})
 
 
-def _add_snapshots(connection: sqlite3.Connection) -> None:
-    """v2: each intent keeps the run ids listed right before its trigger (JSON array)."""
+def _v1_to_v2(connection: sqlite3.Connection) -> None:
+    """Each attempt records the Hex URL it was triggered at and the run ids listed right
+    before its trigger (a JSON array; never adopted as its run); the lock holder is
+    named inside.
+
+    Version 1 kept one base URL per batch; it is the best knowledge of where the
+    attempts it already holds were sent.
+    """
+    connection.execute("ALTER TABLE attempts ADD COLUMN base_url TEXT")
     connection.execute("ALTER TABLE attempts ADD COLUMN seen_before TEXT")
+    connection.execute(
+        "UPDATE attempts SET base_url ="
+        " (SELECT b.base_url FROM batches AS b WHERE b.id = attempts.batch_id)"
+    )
+    connection.execute(
+        "CREATE TABLE holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL,"
+        " since TEXT NOT NULL)"
+    )
 
 
-# Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction. A new
-# store is created at version 1 and upgraded like an old one, so both paths are the same.
-MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _add_snapshots}
+# Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction.
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _v1_to_v2}
 
 
 def prepare(connection: sqlite3.Connection, path: Path) -> None:
@@ -89,8 +112,8 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
         StateError: the file is not an SQLite database, is another program's
             database, is damaged, or was written by a newer hexbatch.
     """
-    if _is_blank(connection):
-        create_schema(connection)  # or another process just did; checked below either way
+    if _is_blank(connection) and create_schema(connection):
+        return
     application_id = _pragma_int(connection, "application_id")
     version = _pragma_int(connection, "user_version")
     if application_id != APPLICATION_ID:
@@ -110,6 +133,38 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
         raise StateError(
             f"{path} is a damaged hexbatch state store (missing tables: "
             f"{', '.join(sorted(missing))}); move it aside to start afresh"
+        )
+
+
+def check_readable(connection: sqlite3.Connection, path: Path) -> None:
+    """Check, without writing anything, that a store opened read-only can be read.
+
+    Raises:
+        StateError: not a hexbatch store, damaged, newer, or older than this hexbatch
+            reads (an upgrade needs a writable file).
+    """
+    application_id = _pragma_int(connection, "application_id")
+    version = _pragma_int(connection, "user_version")
+    if application_id != APPLICATION_ID:
+        raise StateError(
+            f"{path} is not a hexbatch state store (another program's SQLite database, "
+            "or not a database at all)"
+        )
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer hexbatch (state schema {version}; this version "
+            f"reads up to {SCHEMA_VERSION}): upgrade hexbatch to use it"
+        )
+    if version < SCHEMA_VERSION:
+        raise StateError(
+            f"{path} has state schema {version}, which this hexbatch upgrades before reading, "
+            "but it cannot be written here: copy it to a writable folder and read the copy"
+        )
+    missing = _TABLES - _table_names(connection)
+    if missing:
+        raise StateError(
+            f"{path} is a damaged hexbatch state store (missing tables: "
+            f"{', '.join(sorted(missing))})"
         )
 
 
@@ -134,11 +189,11 @@ def create_schema(connection: sqlite3.Connection) -> bool:
         if not _is_blank(connection):
             connection.execute("ROLLBACK")
             return False
-        for statement in _SCHEMA_V1.split(";"):
+        for statement in _SCHEMA.split(";"):
             if statement.strip():
                 connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        connection.execute("PRAGMA user_version = 1")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         connection.execute("ROLLBACK")
         raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -21,11 +22,12 @@ from types import TracebackType
 from typing import Any, Self
 
 from hexbatch.outcome import Attempt, BatchReport
-from hexbatch.state.errors import StateError
-from hexbatch.state.lock import exclusive_lock
+from hexbatch.state import files
+from hexbatch.state.errors import StateError, StateLockedError
+from hexbatch.state.lock import InodeLock
 from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
-from hexbatch.state.schema import prepare
-from hexbatch.status import COMPLETED, REPORT_ORDER
+from hexbatch.state.schema import check_readable, prepare
+from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
 
 _BUSY_TIMEOUT_S = 5.0
 _SELECT_BATCHES = (
@@ -54,44 +56,82 @@ def _required_moment(text: str) -> datetime:
 class StateStore:
     """A hexbatch state store at ``path``, created (with its parent folders) when absent.
 
+    ``path`` is kept as given for messages; SQLite opens the resolved file (symlinks
+    and ``..`` followed) so its WAL and shared-memory files always sit beside the real
+    file. A store hexbatch creates is private: the file 0600 (SQLite gives its WAL
+    and shared-memory files the same mode) in folders it creates 0700, a
+    ``.hexbatch`` folder with a ``.gitignore`` that ignores everything.
+
+    ``read_only`` (for ``history`` and ``report``) opens a store that cannot be
+    written (read-only media, folder or file) without writing to it; :attr:`note`
+    then says so.
+
     Raises:
-        StateError: the file exists but is not a usable hexbatch store.
+        StateError: the file exists but is not a usable hexbatch store, is hard-linked,
+            or (unless ``read_only``) cannot be written.
     """
 
-    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+    def __init__(self, path: Path | str, *, create: bool = True, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.note: str | None = None
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            files.make_private_folders(self.path.parent)
         elif not self.path.is_file():
             raise StateError(f"{self.path} does not exist: no batch has been run with this state")
         elif self.path.stat().st_size == 0:
             raise StateError(f"{self.path} is empty, not a hexbatch state store")
+        self.resolved = self.path.resolve()
+        if create:
+            files.create_private_file(self.resolved, self.path)
+        files.refuse_hard_links(self.resolved, self.path)
+        self.mode = files.open_mode(self.resolved)
+        if self.mode != files.READ_WRITE:
+            if not read_only:
+                raise StateError(
+                    f"{self.path} cannot be written ({files.why_read_only(self.resolved)}); "
+                    "hexbatch records every trigger in it, so choose a writable --state path"
+                )
+            self.note = (
+                f"{self.path} cannot be written ({files.why_read_only(self.resolved)}); "
+                "opened it read-only"
+            )
         self._connection = self._connect()
         self._durable: bool | None = None
-        self._set_durable(True)
+        self._lock = InodeLock(self.resolved)
+        if self.mode == files.READ_WRITE:
+            self._set_durable(True)
 
     @classmethod
-    def open_existing(cls, path: Path | str) -> StateStore:
+    def open_existing(cls, path: Path | str, *, read_only: bool = False) -> StateStore:
         """Open a store that must already exist (for report, cancel and history).
 
         Raises:
             StateError: the file is absent, empty or not a usable hexbatch store.
         """
-        return cls(path, create=False)
+        return cls(path, create=False, read_only=read_only)
 
     def _connect(self) -> sqlite3.Connection:
         try:
             connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+                files.sqlite_uri(self.resolved, self.mode),
+                uri=True,
+                isolation_level=None,
+                timeout=_BUSY_TIMEOUT_S,
+                check_same_thread=False,
             )
         except sqlite3.Error as error:
             raise StateError(f"{self.path} cannot be opened: {error}") from error
         try:
-            prepare(connection, self.path)
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute("PRAGMA journal_mode = WAL")
+            if self.mode == files.READ_WRITE:
+                prepare(connection, self.path)
+                connection.execute("PRAGMA foreign_keys = ON")
+                connection.execute("PRAGMA journal_mode = WAL")
+            else:
+                check_readable(connection, self.path)
         except sqlite3.DatabaseError as error:
             connection.close()
+            if getattr(error, "sqlite_errorname", "") == "SQLITE_CANTOPEN":
+                raise StateError(f"{self.path} cannot be opened: {error}") from error
             raise StateError(
                 f"{self.path} is not a hexbatch state store ({error}); "
                 "choose another --state path or move the file aside"
@@ -104,6 +144,8 @@ class StateStore:
     def close(self) -> None:
         """Close the database connection; the store cannot be used afterwards."""
         self._connection.close()
+        # Only now: closing this descriptor earlier would drop SQLite's own POSIX locks.
+        self._lock.close()
 
     def __enter__(self) -> Self:
         return self
@@ -116,13 +158,51 @@ class StateStore:
     ) -> None:
         self.close()
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
         """Hold the store's exclusive process lock while driving a batch.
+
+        The lock is the state file's own inode, so every path that reaches the file
+        (a symlink, ``..``) reaches the same lock. The holder's pid is written inside
+        the store, so a refused process can name it.
 
         Raises:
             StateLockedError: another process holds it; the message names its pid.
         """
-        return exclusive_lock(self.path)
+        if not self._lock.acquire():
+            pid = self._holder_pid()
+            holder = f"process {pid}" if pid is not None else "another process"
+            raise StateLockedError(
+                f"{self.path} is in use by {holder}; wait for it to finish or stop it",
+                pid=pid,
+            )
+        try:
+            self._name_holder(os.getpid())
+            yield
+        finally:
+            self._name_holder(None)
+            self._lock.release()
+
+    def _holder_pid(self) -> int | None:
+        try:
+            rows = self._read("SELECT pid FROM holder WHERE id = 1")
+        except StateError:
+            return None
+        return int(rows[0][0]) if rows else None
+
+    def _name_holder(self, pid: int | None) -> None:
+        # Best effort: the name only serves the message of a refused process, and a
+        # full disk must not stop a batch from following its runs.
+        with contextlib.suppress(StateError):
+            if pid is None:
+                self._write("DELETE FROM holder", (), durable=False, doing="release the lock")
+            else:
+                self._write(
+                    "INSERT OR REPLACE INTO holder (id, pid, since) VALUES (1, ?, ?)",
+                    (pid, _to_text(datetime.now(UTC))),
+                    durable=False,
+                    doing="name the lock holder",
+                )
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -247,6 +327,16 @@ class StateStore:
         )
         self._require(changed, f"has no batch {batch_id}")
 
+    def update_base_url(self, batch_id: int, base_url: str) -> None:
+        """Record the Hex URL the batch is now driven against (its new attempts go there)."""
+        changed = self._write(
+            "UPDATE batches SET base_url = ? WHERE id = ?",
+            (base_url, batch_id),
+            durable=True,
+            doing="update the base URL",
+        )
+        self._require(changed, f"has no batch {batch_id}")
+
     def finish_batch(self, batch_id: int, finished_at: datetime) -> None:
         """Mark the batch finished: the next run of its manifest starts a new batch."""
         changed = self._write(
@@ -269,20 +359,25 @@ class StateStore:
         key: str,
         attempt: int,
         at: datetime,
+        base_url: str | None = None,
         *,
         seen_before: AbstractSet[str] | None = None,
     ) -> None:
         """Note, durably, that attempt ``attempt`` of run ``key`` is about to be triggered.
 
-        ``seen_before`` are the project's run ids listed right before the trigger;
-        reconciling the attempt never adopts one of them.
+        ``base_url`` is the Hex API the trigger goes to: the run, if one is created,
+        lives there, and only there can it be followed or cancelled. ``seen_before``
+        are the project's run ids listed right before the trigger; reconciling the
+        attempt never adopts one of them.
         """
         seen = None if seen_before is None else json.dumps(sorted(seen_before))
         self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, intent_at, seen_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch_id, key, attempt) DO UPDATE SET"
-            " intent_at = excluded.intent_at, seen_before = excluded.seen_before",
-            (batch_id, key, attempt, _to_text(at), seen),
+            "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
+            " base_url = COALESCE(excluded.base_url, attempts.base_url),"
+            " seen_before = excluded.seen_before",
+            (batch_id, key, attempt, _to_text(at), base_url, seen),
             durable=True,
             doing=f"record the intent of attempt {attempt} of run {key} in batch {batch_id}",
         )
@@ -305,14 +400,16 @@ class StateStore:
         run_id: str,
         run_url: str | None,
         at: datetime,
+        base_url: str | None = None,
     ) -> None:
-        """Note, durably, the run id Hex gave attempt ``attempt`` of run ``key``."""
+        """Note, durably, the run id Hex (at ``base_url``) gave attempt ``attempt`` of ``key``."""
         self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, run_id, run_url, triggered_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO attempts (batch_id, key, attempt, run_id, run_url, triggered_at,"
+            " base_url) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET run_id = excluded.run_id,"
-            " run_url = excluded.run_url, triggered_at = excluded.triggered_at",
-            (batch_id, key, attempt, run_id, run_url, _to_text(at)),
+            " run_url = excluded.run_url, triggered_at = excluded.triggered_at,"
+            " base_url = COALESCE(excluded.base_url, attempts.base_url)",
+            (batch_id, key, attempt, run_id, run_url, _to_text(at), base_url),
             durable=True,
             doing=f"record the run id of attempt {attempt} of run {key} in batch {batch_id}",
         )
@@ -395,14 +492,14 @@ class StateStore:
         }
         for row in self._read(
             "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
-            " elapsed_ms, error, seen_before FROM attempts WHERE batch_id = ?"
+            " elapsed_ms, error, base_url, seen_before FROM attempts WHERE batch_id = ?"
             " ORDER BY key, attempt",
             (batch_id,),
         ):
             (key, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error) = (
                 row[:9]
             )
-            seen_before = None if row[9] is None else frozenset(json.loads(row[9]))
+            seen_before = None if row[10] is None else frozenset(json.loads(row[10]))
             intent = _to_moment(intent_at)
             run = runs[key]
             run.attempts.append(
@@ -418,6 +515,7 @@ class StateStore:
                 )
             )
             run.last_intent_at = intent
+            run.base_urls.append(row[9])
         return list(runs.values())
 
     def run_ids(self) -> set[str]:
@@ -475,11 +573,14 @@ class StateStore:
         """Every batch in the store, oldest first, with its counts per status."""
         counts: dict[int, dict[str, int]] = {}
         for batch_id, status, count in self._read(
+            # The last attempt's status; one without run id nor status is a trigger whose
+            # outcome is not settled yet, which reads UNKNOWN (as StoredRun.status does).
             "SELECT r.batch_id, COALESCE(r.final_status,"
-            " (SELECT a.status FROM attempts AS a WHERE a.batch_id = r.batch_id"
+            " (SELECT CASE WHEN a.status IS NULL AND a.run_id IS NULL THEN ? ELSE a.status END"
+            "  FROM attempts AS a WHERE a.batch_id = r.batch_id"
             "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
             " FROM runs AS r GROUP BY 1, 2",
-            (PLANNED,),
+            (UNKNOWN, PLANNED),
         ):
             counts.setdefault(batch_id, {})[status] = count
         return [

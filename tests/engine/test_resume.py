@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hexbatch import status
+from hexbatch.resume import NothingToRerun
 from hexbatch.state import StateStore
 from tests.engine.conftest import P1, Harness, fast_settings, manifest, project, scenario
 
@@ -162,24 +165,26 @@ async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
         store.record_intent(batch.id, skipped.key, 1, now)
         store.record_triggered(batch.id, skipped.key, 1, "run-elsewhere", None, now)
 
-    with pytest.raises(StateError, match="in flight at"):
+    with pytest.raises(StateError, match="in flight or not yet settled at another Hex"):
         await harness_factory(scenario([project()])).run(path)
 
 
-async def test_rerun_with_nothing_to_rerun_starts_a_new_batch(
+async def test_rerun_with_nothing_to_rerun_does_nothing(
     tmp_path: Path, harness_factory: Any
 ) -> None:
-    """After a clean batch, `--rerun failed` reopens nothing: a new batch runs as usual."""
+    """After a clean batch, `--rerun failed` triggers nothing and starts no batch."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
     await harness_factory(scenario([project()])).run(path)
     again: Harness = harness_factory(scenario([project()]))
 
-    report = await again.run(path, rerun="failed")
+    with pytest.raises(NothingToRerun, match="batch 1") as refused:
+        await again.run(path, rerun="failed")
 
-    assert [len(run.attempts) for run in report.runs] == [1]
+    assert (refused.value.batch_id, refused.value.rerun) == (1, "failed")
+    assert again.ledger is not None
+    assert again.ledger.runs == []
     batches = _batches(tmp_path)
-    assert len(batches) == 2
-    assert all(b.finished_at is not None for b in batches)
+    assert len(batches) == 1
 
 
 async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(

@@ -283,18 +283,76 @@ def test_cancel_lists_unresolved_triggers(store: StateStore, state_path: Path) -
     assert store.runs(batch.id)[1].unresolved
 
 
-def test_cancel_while_another_holds_lock(
+def test_cancel_is_refused_while_a_run_drives_the_store(
     store: StateStore, state_path: Path, tmp_path: Path
 ) -> None:
-    """cancel still cancels when the store is locked, and says who holds it."""
+    """cancel does not race the process driving the batch: it names it and says to interrupt it
+    twice, and cancels nothing."""
     with serve(tmp_path) as sim:
         batch_id = _simulated_batch(store, sim.base_url, [SLOW])
-        _start(store, batch_id, "k0", sim.base_url, SLOW)
+        run_id = _start(store, batch_id, "k0", sim.base_url, SLOW)
         with store.lock():
             result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        assert status(sim.base_url, SLOW, run_id).status in ("PENDING", "RUNNING")
+    assert result.exit_code == 2
+    assert f"process {os.getpid()} is driving" in result.stderr
+    assert "Ctrl-C twice" in result.stderr
+    assert store.runs(batch_id)[0].in_flight is not None
+
+
+def _start_at(store: StateStore, batch_id: int, key: str, base_url: str, project: str) -> str:
+    """Trigger a run at ``base_url`` and record it there, as the engine does."""
+    store.record_intent(batch_id, key, 1, at(1), base_url=base_url)
+    run_id, run_url = trigger(base_url, project)
+    store.record_triggered(batch_id, key, 1, run_id, run_url, at(2), base_url=base_url)
+    store.record_status(batch_id, key, 1, "RUNNING")
+    return run_id
+
+
+def test_cancel_sends_each_run_to_the_hex_it_was_triggered_at(
+    store: StateStore, state_path: Path, tmp_path: Path
+) -> None:
+    """Runs recorded at two Hex URLs are cancelled each at its own; the batch's URL, where no
+    run lives, gets no request (so never the token)."""
+    for name in "abc":
+        (tmp_path / name).mkdir()
+    with (
+        serve(tmp_path / "a") as header,
+        serve(tmp_path / "b") as first,
+        serve(tmp_path / "c") as second,
+    ):
+        batch_id = _simulated_batch(store, header.base_url, [SLOW, SLOW, SLOW])
+        at_first = _start_at(store, batch_id, "k0", first.base_url, SLOW)
+        at_second = _start_at(store, batch_id, "k1", second.base_url, SLOW)
+        store.record_intent(batch_id, "k2", 1, at(3), base_url=second.base_url)
+        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        assert status(first.base_url, SLOW, at_first).status == "KILLED"
+        assert status(second.base_url, SLOW, at_second).status == "KILLED"
+        assert sum(header.ledger.requests.values()) == 0
     assert result.exit_code == 0, result.output
-    assert f"process {os.getpid()} is driving this store" in result.stderr
-    assert store.runs(batch_id)[0].final_status == "CANCELLED"
+    assert "batch 1: 2 cancelled, 0 already finished, 0 failed." in result.stdout
+    assert "unknown    k2: its trigger's outcome is not settled yet" in result.stderr
+    assert [run.status for run in store.runs(batch_id)] == ["CANCELLED", "CANCELLED", "UNKNOWN"]
+
+
+def test_an_unsettled_trigger_reads_unknown_everywhere(store: StateStore, state_path: Path) -> None:
+    """An attempt left with an intent and nothing else (as an interrupted trigger leaves it)
+    reads UNKNOWN, never PLANNED or an earlier attempt's status, in report and history."""
+    batch = new_batch(store)
+    store.record_triggered(batch.id, "k0", 1, "r0", None, at(1), base_url="https://h/api/v1")
+    store.record_status(batch.id, "k0", 1, "UNABLE_TO_ALLOCATE_KERNEL", finished_at=at(2))
+    store.record_intent(batch.id, "k0", 2, at(3), base_url="https://h/api/v1")
+
+    document = json.loads(invoke(report, str(state_path)).stdout)
+    shown = invoke(history, str(state_path)).stdout
+
+    run = document["runs"][0]
+    assert run["status"] == "UNKNOWN"
+    assert "not settled yet" in run["error"]
+    assert "next `hexbatch run` settles it" in run["error"]
+    assert [a["status"] for a in run["attempts"]] == ["UNABLE_TO_ALLOCATE_KERNEL", None]
+    assert "UNKNOWN=1" in shown
+    assert "PLANNED=2" in shown
 
 
 def test_history_long_durations_in_hours(store: StateStore, state_path: Path) -> None:

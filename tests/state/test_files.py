@@ -10,7 +10,7 @@ import pytest
 
 from hexbatch.state import SCHEMA_VERSION, StateError, StateStore
 from hexbatch.state.schema import APPLICATION_ID, create_schema
-from tests.state.conftest import new_batch
+from tests.state.conftest import T0, new_batch
 
 
 def test_open_existing_missing_file(tmp_path: Path) -> None:
@@ -114,3 +114,26 @@ def test_schema_created_once(state_path: Path) -> None:
         connection.close()
     with StateStore.open_existing(state_path) as store:
         assert store.batches() == []
+
+
+def test_a_version_1_store_is_upgraded_with_each_attempts_url(tmp_path: Path) -> None:
+    """Upgrading schema 1 gives every recorded attempt its batch's URL, the best knowledge
+    of where it was sent, and keeps every record."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store, base_url="https://old.example/api/v1")
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE attempts DROP COLUMN base_url")
+        connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
+        connection.execute("DROP TABLE holder")
+        connection.execute("PRAGMA user_version = 1")
+    with StateStore(path) as store:
+        runs = store.runs(batch.id)
+        assert runs[0].base_urls == ["https://old.example/api/v1"]
+        assert runs[0].attempts[0].run_id == "r0"
+        assert runs[0].attempts[0].seen_before is None  # 0.1.0 took no snapshots
+        with store.lock():
+            pass
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
