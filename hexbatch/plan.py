@@ -199,7 +199,7 @@ def build_plan(manifest: Manifest) -> Plan:
     """Expand every project into runs; raise ManifestError if a project expands to nothing."""
     items: list[RunSpec] = []
     seen: dict[str, int] = {}
-    warnings: list[str] = []
+    warnings: list[str] = list(manifest.warnings)
     issues: list[ManifestIssue] = []
     for project in manifest.projects:
         produced = duplicates = 0

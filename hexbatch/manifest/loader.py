@@ -7,6 +7,7 @@ exception escapes, whatever the file holds.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -19,7 +20,13 @@ from hexbatch import status
 from hexbatch.limits import Window
 from hexbatch.manifest.document import ManifestDoc, ProjectDoc, SettingsDoc, WindowDoc
 from hexbatch.manifest.envsubst import expand_env
-from hexbatch.manifest.errors import KeyPath, ManifestError, ManifestIssue, did_you_mean
+from hexbatch.manifest.errors import (
+    KeyPath,
+    ManifestError,
+    ManifestIssue,
+    did_you_mean,
+    format_path,
+)
 from hexbatch.manifest.model import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -215,7 +222,26 @@ def _build(
         ),
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
+        warnings=_number_warnings(document),
     )
+
+
+_INPUT_KEYS = frozenset({"params", "runs", "matrix", "include", "exclude"})
+
+
+def _number_warnings(document: YamlDocument) -> tuple[str, ...]:
+    """Warn about input values such as ``1.10`` that are sent as another number (``1.1``)."""
+    warnings = []
+    for number in document.rewritten:
+        path = number.path
+        if len(path) < 3 or path[0] != "projects" or path[2] not in _INPUT_KEYS:
+            continue
+        sent = json.dumps(number.value)
+        warnings.append(
+            f"{document.file}:{number.line}: {format_path(path)}: {number.text} is sent as the"
+            f' number {sent}; quote it ("{number.text}") to send the text as written'
+        )
+    return tuple(warnings)
 
 
 def _date_range(project: ProjectDoc) -> DateRange | None:
