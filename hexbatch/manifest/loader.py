@@ -91,9 +91,13 @@ def load_manifest(path: str | Path, env: Mapping[str, str] | None = None) -> Man
         raise ManifestError(_together(value_issues, _issues(document, error))) from None
     except RecursionError:
         raise ManifestError([document.issue((), "the manifest is nested too deeply")]) from None
+    try:
+        manifest = _build(document, parsed, hashlib.sha256(raw).hexdigest(), environment)
+    except ManifestError as error:
+        raise ManifestError(_together(value_issues, error.issues)) from None
     if value_issues:
         raise ManifestError(value_issues)
-    return _build(document, parsed, hashlib.sha256(raw).hexdigest(), environment)
+    return manifest
 
 
 def _together(first: list[ManifestIssue], more: list[ManifestIssue]) -> list[ManifestIssue]:
