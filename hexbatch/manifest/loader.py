@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from hexbatch import status
 from hexbatch.limits import Window
+from hexbatch.manifest.dates import date_count, step_date
 from hexbatch.manifest.document import ManifestDoc, ProjectDoc, SettingsDoc, WindowDoc
 from hexbatch.manifest.envsubst import expand_env
 from hexbatch.manifest.errors import (
@@ -226,8 +227,26 @@ def _build(
         ),
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
-        warnings=_number_warnings(document),
+        warnings=_number_warnings(document) + _date_warnings(document, projects),
     )
+
+
+def _date_warnings(document: YamlDocument, projects: list[ProjectSpec]) -> tuple[str, ...]:
+    """Warn about a step that jumps from start past end: only the start date runs."""
+    warnings = []
+    for spec in projects:
+        dates = spec.dates
+        if dates is None or dates.end <= dates.start:
+            continue
+        second = step_date(dates.start, dates.step, 1)
+        if second is None or second > dates.end:
+            path: KeyPath = ("projects", spec.index, "dates", "step")
+            line, _ = document.position(path)
+            warnings.append(
+                f"{document.file}:{line}: {format_path(path)}: step {dates.step} is longer than"
+                f" the range {dates.start}..{dates.end}, so only {dates.start} runs"
+            )
+    return tuple(warnings)
 
 
 _INPUT_KEYS = frozenset({"params", "runs", "matrix", "include", "exclude"})
@@ -376,6 +395,5 @@ def _expansion_bound(spec: ProjectSpec) -> int:
         size *= math.prod(len(values) for values in spec.matrix.values())
     size += len(spec.include)
     if spec.dates is not None:
-        days = (spec.dates.end - spec.dates.start).days + 1
-        size *= max(days, 1)
+        size *= max(date_count(spec.dates), 1)
     return size
