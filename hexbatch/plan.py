@@ -19,8 +19,6 @@ on every machine, whatever the dict order.
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import hashlib
 import itertools
 import json
@@ -30,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbatch.manifest import ManifestError, ManifestIssue
+from hexbatch.manifest.dates import range_dates
 from hexbatch.manifest.errors import format_path
 from hexbatch.manifest.model import DateRange, Manifest, ProjectSpec
 
@@ -157,26 +156,9 @@ def matrix_combinations(
     return combinations(None, matrix, include, exclude)
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def date_values(dates: DateRange) -> list[str]:
     """Render every date of the range, ``start`` to ``end`` inclusive, with its format."""
-    rendered = []
-    step = dates.step
-    for number in itertools.count():
-        if step.unit == "month":  # counted from start so Jan 31 gives Feb 28, then Mar 31
-            day = _add_months(dates.start, number * step.count)
-        else:
-            days = step.count * (7 if step.unit == "week" else 1)
-            day = dates.start + dt.timedelta(days=number * days)
-        if day > dates.end:
-            break
-        rendered.append(day.strftime(dates.format))
-    return rendered
+    return [day.strftime(dates.format) for day in range_dates(dates)]
 
 
 def expand_project(project: ProjectSpec) -> Iterator[dict[str, Any]]:
@@ -199,7 +181,7 @@ def build_plan(manifest: Manifest) -> Plan:
     """Expand every project into runs; raise ManifestError if a project expands to nothing."""
     items: list[RunSpec] = []
     seen: dict[str, int] = {}
-    warnings: list[str] = []
+    warnings: list[str] = list(manifest.warnings)
     issues: list[ManifestIssue] = []
     for project in manifest.projects:
         produced = duplicates = 0

@@ -12,6 +12,7 @@ import click
 from hexbatch.manifest import ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.plan import Plan, RunSpec, build_plan
+from hexbatch.terminal import escape_control
 
 EXIT_MANIFEST_ERROR = 2
 _WIDTH = 80
@@ -45,9 +46,11 @@ def _plural(count: int, word: str) -> str:
 def _params_text(params: dict[str, Any] | Any) -> str:
     if not params:
         return "(no inputs)"
-    return " ".join(
-        f"{key}={value if isinstance(value, str) else json.dumps(value)}"
-        for key, value in params.items()
+    return escape_control(
+        " ".join(
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in params.items()
+        )
     )
 
 
@@ -62,7 +65,8 @@ def render_table(plan: Plan) -> Iterable[str]:
         groups.setdefault(item.project.index, []).append(item)
     for runs in groups.values():
         project = runs[0].project
-        title = project.name if project.name == project.id else f"{project.name}  {project.id}"
+        name = escape_control(project.name)
+        title = name if project.name == project.id else f"{name}  {project.id}"
         yield _clip(f"{title}  ({_plural(len(runs), 'run')})", _WIDTH)
         for item in runs:
             yield _clip(f"  {item.key}  {_params_text(item.params)}", _WIDTH)

@@ -88,4 +88,6 @@ async def show_progress(
                     counts=dict(current.finished),
                 )
             else:
-                console.print(f"progress: {describe(current)}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"progress: {describe(current)}", markup=False, highlight=False, soft_wrap=True
+                )

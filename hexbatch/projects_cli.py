@@ -12,6 +12,7 @@ import click
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hexbatch.client import DEFAULT_BASE_URL, HexClient
 from hexbatch.errors import HexbatchError
@@ -19,6 +20,7 @@ from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
 from hexbatch.outcome import iso
 from hexbatch.simulator import Scenario, run_simulator
+from hexbatch.terminal import plain
 
 EXIT_ERROR = 2
 
@@ -52,16 +54,19 @@ def _as_json(project: Project) -> dict[str, Any]:
 
 def _table(projects: list[Project]) -> Table:
     # A light box keeps a 36-character id and a readable title within 80 columns.
-    table = Table(title=f"{len(projects)} projects", title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=Text(f"{len(projects)} projects"), title_justify="left", box=box.SIMPLE_HEAD
+    )
     table.add_column("Id", no_wrap=True)
     table.add_column("Title", ratio=1)
     table.add_column("Published", no_wrap=True)
     for project in projects:
         published = iso(project.last_published_at)
+        # Titles come from Hex and anyone in the workspace can set them: text, never markup.
         table.add_row(
-            project.id,
-            project.title,
-            published[:10] if published else "no",
+            plain(project.id),
+            plain(project.title),
+            Text(published[:10] if published else "no"),
         )
     return table
 

@@ -23,6 +23,7 @@ from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateLockedError, StateStore
 from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
+from hexbatch.terminal import escape_control
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -81,7 +82,7 @@ def history_line(summary: BatchSummary) -> str:
     counts = " ".join(f"{status}={count}" for status, count in summary.counts.items())
     return (
         f"{summary.id:>4}  {started}  {_duration_text(summary.duration_s):>10}  "
-        f"{counts or 'no runs'}  {summary.manifest}"
+        f"{counts or 'no runs'}  {escape_control(summary.manifest)}"
     )
 
 
@@ -209,13 +210,14 @@ def _run_cancel(store: StateStore, info: BatchInfo, token: str) -> CancelSummary
 
 def _print_summary(info: BatchInfo, summary: CancelSummary) -> None:
     for result in summary.results:
-        where = f"{result.project} {result.key} (run {result.run_id})"
+        where = escape_control(f"{result.project} {result.key} (run {result.run_id})")
         if result.action == "cancelled":
             click.echo(f"cancelled  {where}")
         elif result.action == "finished":
-            click.echo(f"finished   {where} had already ended: {result.status}")
+            ended = escape_control(str(result.status))
+            click.echo(f"finished   {where} had already ended: {ended}")
         else:
-            click.echo(f"FAILED     {where}: {result.error}", err=True)
+            click.echo(f"FAILED     {where}: {escape_control(str(result.error))}", err=True)
     _print_unresolved(summary.unresolved)
     click.echo(
         f"batch {info.id}: {summary.count('cancelled')} cancelled, "

@@ -119,7 +119,7 @@ Step = Annotated[
                 {"type": "integer", "minimum": 1},
                 {"type": "string", "pattern": STEP_PATTERN},
             ],
-            "description": "Days (1d, or a number), weeks (2w) or months (1mo).",
+            "description": "Days (1d, or a number), weeks (2w) or months (1mo); at most 100 years.",
         }
     ),
 ]

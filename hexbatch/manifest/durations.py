@@ -16,6 +16,9 @@ _STEP = re.compile(r"(\d+)\s*(d|w|mo)")
 STEP_PATTERN = r"^\d+\s*(d|w|mo)$"
 StepUnit = Literal["day", "week", "month"]
 _STEP_UNITS: dict[str, StepUnit] = {"d": "day", "w": "week", "mo": "month"}
+# The longest step a date range may take: 100 years. Anything longer is a typo (5000000d),
+# and could only ever produce the start date.
+MAX_STEP: dict[StepUnit, int] = {"day": 36_525, "week": 5_218, "month": 1_200}
 
 
 def describe(value: Any) -> str:
@@ -81,7 +84,7 @@ def parse_date_step(value: Any) -> DateStep:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ValueError(f"{value} is not a step ({hint})")
-        return DateStep(value, "day")
+        return _bounded(DateStep(value, "day"))
     if not isinstance(value, str):
         raise ValueError(f"{describe(value)} is not a step ({hint})")
     match = _STEP.fullmatch(value.strip())
@@ -91,4 +94,13 @@ def parse_date_step(value: Any) -> DateStep:
     count = int(match.group(1))
     if count < 1:
         raise ValueError(f"{value!r} is not a step (it must be at least 1)")
-    return DateStep(count, _STEP_UNITS[match.group(2)])
+    return _bounded(DateStep(count, _STEP_UNITS[match.group(2)]))
+
+
+def _bounded(step: DateStep) -> DateStep:
+    """Refuse a step longer than :data:`MAX_STEP` (100 years)."""
+    limit = MAX_STEP[step.unit]
+    if step.count > limit:
+        longest = DateStep(limit, step.unit)
+        raise ValueError(f"step {step} is longer than 100 years (at most {longest})")
+    return step

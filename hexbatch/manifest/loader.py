@@ -7,6 +7,7 @@ exception escapes, whatever the file holds.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -17,9 +18,16 @@ from pydantic import ValidationError
 
 from hexbatch import status
 from hexbatch.limits import Window
+from hexbatch.manifest.dates import date_count, step_date
 from hexbatch.manifest.document import ManifestDoc, ProjectDoc, SettingsDoc, WindowDoc
 from hexbatch.manifest.envsubst import expand_env
-from hexbatch.manifest.errors import KeyPath, ManifestError, ManifestIssue, did_you_mean
+from hexbatch.manifest.errors import (
+    KeyPath,
+    ManifestError,
+    ManifestIssue,
+    did_you_mean,
+    format_path,
+)
 from hexbatch.manifest.model import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -84,9 +92,13 @@ def load_manifest(path: str | Path, env: Mapping[str, str] | None = None) -> Man
         raise ManifestError(_together(value_issues, _issues(document, error))) from None
     except RecursionError:
         raise ManifestError([document.issue((), "the manifest is nested too deeply")]) from None
+    try:
+        manifest = _build(document, parsed, hashlib.sha256(raw).hexdigest(), environment)
+    except ManifestError as error:
+        raise ManifestError(_together(value_issues, error.issues)) from None
     if value_issues:
         raise ManifestError(value_issues)
-    return _build(document, parsed, hashlib.sha256(raw).hexdigest(), environment)
+    return manifest
 
 
 def _together(first: list[ManifestIssue], more: list[ManifestIssue]) -> list[ManifestIssue]:
@@ -215,7 +227,44 @@ def _build(
         ),
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
+        warnings=_number_warnings(document) + _date_warnings(document, projects),
     )
+
+
+def _date_warnings(document: YamlDocument, projects: list[ProjectSpec]) -> tuple[str, ...]:
+    """Warn about a step that jumps from start past end: only the start date runs."""
+    warnings = []
+    for spec in projects:
+        dates = spec.dates
+        if dates is None or dates.end <= dates.start:
+            continue
+        second = step_date(dates.start, dates.step, 1)
+        if second is None or second > dates.end:
+            path: KeyPath = ("projects", spec.index, "dates", "step")
+            line, _ = document.position(path)
+            warnings.append(
+                f"{document.file}:{line}: {format_path(path)}: step {dates.step} is longer than"
+                f" the range {dates.start}..{dates.end}, so only {dates.start} runs"
+            )
+    return tuple(warnings)
+
+
+_INPUT_KEYS = frozenset({"params", "runs", "matrix", "include", "exclude"})
+
+
+def _number_warnings(document: YamlDocument) -> tuple[str, ...]:
+    """Warn about input values such as ``1.10`` that are sent as another number (``1.1``)."""
+    warnings = []
+    for number in document.rewritten:
+        path = number.path
+        if len(path) < 3 or path[0] != "projects" or path[2] not in _INPUT_KEYS:
+            continue
+        sent = json.dumps(number.value)
+        warnings.append(
+            f"{document.file}:{number.line}: {format_path(path)}: {number.text} is sent as the"
+            f' number {sent}; quote it ("{number.text}") to send the text as written'
+        )
+    return tuple(warnings)
 
 
 def _date_range(project: ProjectDoc) -> DateRange | None:
@@ -346,6 +395,5 @@ def _expansion_bound(spec: ProjectSpec) -> int:
         size *= math.prod(len(values) for values in spec.matrix.values())
     size += len(spec.include)
     if spec.dates is not None:
-        days = (spec.dates.end - spec.dates.start).days + 1
-        size *= max(days, 1)
+        size *= max(date_count(spec.dates), 1)
     return size

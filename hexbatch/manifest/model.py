@@ -129,6 +129,8 @@ class Manifest:
     limits: Limits
     projects: tuple[ProjectSpec, ...]
     simulate: Mapping[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    """Things that load but probably do not mean what was written (the plan shows them)."""
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""

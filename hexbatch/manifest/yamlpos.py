@@ -1,14 +1,25 @@
 """Safe YAML loading that remembers where every value came from.
 
 The document is composed into PyYAML's node tree (which carries line and column
-marks) and turned into plain Python data with ``safe_load`` semantics, with
-three deliberate differences that make manifests less surprising:
+marks) and turned into plain Python data. Plain scalars are typed by the YAML 1.2
+core schema, not PyYAML's YAML 1.1 rules, so that a country code ``NO`` stays the
+text ``"NO"`` instead of becoming ``false``:
 
-* mapping keys are always the text the user wrote (``on:`` stays ``"on"``
-  instead of becoming ``True`` as YAML 1.1 would have it);
-* timestamps stay the text the user wrote, so ``2025-01-01`` reaches the
-  validator as a string and ``2025-02-30`` gets a precise error instead of a crash;
-* duplicate keys are errors instead of silently keeping the last one.
+* only ``true``/``True``/``TRUE`` and ``false``/``False``/``FALSE`` are booleans
+  (``yes``, ``no``, ``on``, ``off``, ``y``, ``n`` are text);
+* ``null``/``Null``/``NULL``/``~`` and an empty value are null;
+* integers are decimal (``0777`` is 777), ``0o`` octal or ``0x`` hexadecimal;
+  ``1_000`` and ``1:20`` are text;
+* floats are ``1.5``, ``.5``, ``1e3``, ``.inf``, ``-.inf``, ``.nan``;
+* there is no timestamp type: ``2025-01-01`` is the text ``"2025-01-01"``, which
+  the date fields validate (``2025-02-30`` gets a precise error).
+
+Three more deliberate differences from ``safe_load``:
+
+* mapping keys are always the text the user wrote (``on:`` stays ``"on"``);
+* duplicate keys are errors instead of silently keeping the last one;
+* a number whose text is not how it will be sent (``1.10`` is sent as ``1.1``,
+  ``0123`` as ``123``) is remembered, so the plan can tell the user to quote it.
 
 Aliases are converted once and shared, and the expanded size is capped, so an
 alias bomb cannot exhaust memory. Every problem becomes a :class:`ManifestIssue`.
@@ -16,9 +27,12 @@ alias bomb cannot exhaust memory. Every problem becomes a :class:`ManifestIssue`
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
@@ -27,6 +41,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from hexbatch.manifest.errors import KeyPath, ManifestIssue, format_path
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -34,10 +52,89 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 # Values (after alias expansion) a manifest may hold; far above any real manifest.
 MAX_EXPANDED_NODES = 5_000_000
 
-try:  # the C parser is several times faster on big manifests and keeps the same marks
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+# The C parser is several times faster on big manifests and keeps the same marks; PyYAML
+# built without libyaml falls back to the Python one.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# The YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), exactly.
+_CORE_NULL = re.compile(r"null|Null|NULL|~|")
+_CORE_BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
+_CORE_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_CORE_OCTAL = re.compile(r"0o[0-7]+")
+_CORE_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_CORE_INFINITY = re.compile(r"[-+]?(\.inf|\.Inf|\.INF)")
+_CORE_NAN = re.compile(r"\.nan|\.NaN|\.NAN")
+_CORE_RESOLVERS = (
+    (_NULL_TAG, _CORE_NULL, ["~", "n", "N", ""]),
+    (_BOOL_TAG, _CORE_BOOL, list("tTfF")),
+    (_INT_TAG, re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"), list("-+0123456789")),
+    (
+        _FLOAT_TAG,
+        re.compile(
+            f"{_CORE_FLOAT.pattern}|{_CORE_INFINITY.pattern}|{_CORE_NAN.pattern}",
+        ),
+        list("-+.0123456789"),
+    ),
+    (_MERGE_TAG, re.compile(r"<<"), ["<"]),  # merge keys stay supported
+)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe (C) loader with the YAML 1.2 core schema's implicit types instead of YAML 1.1's."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {}
+
+
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    # A resolver matches with re.match: anchor it so "1_000" is not an int followed by text.
+    _Loader.add_implicit_resolver(_tag, re.compile(f"(?:{_pattern.pattern})\\Z"), _first)
+
+
+def core_value(tag: str, text: str) -> Any:
+    """Build the value of a core-schema scalar; raise ValueError if ``text`` does not fit ``tag``.
+
+    Explicit tags (``!!int 12``) come here too, so they follow the same rules.
+    """
+    if tag == _NULL_TAG and _CORE_NULL.fullmatch(text):
+        return None
+    if tag == _BOOL_TAG and _CORE_BOOL.fullmatch(text):
+        return text.lower() == "true"
+    if tag == _INT_TAG:
+        if _CORE_DECIMAL.fullmatch(text):
+            return int(text, 10)
+        if _CORE_OCTAL.fullmatch(text):
+            return int(text[2:], 8)
+        if _CORE_HEX.fullmatch(text):
+            return int(text[2:], 16)
+    if tag == _FLOAT_TAG:
+        if _CORE_FLOAT.fullmatch(text) or _CORE_DECIMAL.fullmatch(text):
+            return float(text)
+        if _CORE_INFINITY.fullmatch(text):
+            return -math.inf if text.startswith("-") else math.inf
+        if _CORE_NAN.fullmatch(text):
+            return math.nan
+    kind = tag.rsplit(":", 1)[-1]
+    raise ValueError(f"{text!r} is not a YAML 1.2 {kind} (quote it to keep it as text)")
+
+
+def _rewritten(value: Any, text: str) -> bool:
+    """Tell whether a number would reach Hex as something other than the text written."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # refused later anyway: JSON cannot carry it
+    return json.dumps(value) != text
+
+
+@dataclass(frozen=True, slots=True)
+class RewrittenNumber:
+    """A number whose text differs from the value sent (``1.10`` is sent as ``1.1``)."""
+
+    path: KeyPath
+    line: int
+    text: str
+    value: int | float
 
 
 class ScalarProblem(Exception):
@@ -56,6 +153,8 @@ class YamlDocument:
     root: Node | None
     value_issues: tuple[ManifestIssue, ...] = ()
     """Problems with single values (such as an unset ``${VAR}``); the rest still loaded."""
+    rewritten: tuple[RewrittenNumber, ...] = ()
+    """Numbers whose text is not the value sent, in file order (for a quoting hint)."""
 
     def _walk(self, path: KeyPath) -> tuple[KeyPath, Node | None, Node | None]:
         """Follow ``path`` as far as the file goes: (path as written, deepest node, its key node).
@@ -128,6 +227,7 @@ class _Converter:
         self.done: dict[int, tuple[Any, int]] = {}  # id(node) -> (value, expanded size)
         self.active: set[int] = set()
         self.total = 0
+        self.rewritten: list[RewrittenNumber] = []
 
     def fail(self, node: Node, path: KeyPath, message: str) -> None:
         mark = node.start_mark
@@ -176,8 +276,19 @@ class _Converter:
     def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
         if node.tag == _STR_TAG:
             return self._string(node, path)
-        if node.tag == _TIMESTAMP_TAG:
-            return node.value  # dates are validated (and rendered) by the manifest model
+        if node.tag in (_TIMESTAMP_TAG, _MERGE_TAG):
+            # Dates are validated (and rendered) by the manifest model; "<<" merges only as a key.
+            return node.value
+        if node.tag in (_NULL_TAG, _BOOL_TAG, _INT_TAG, _FLOAT_TAG):
+            try:
+                value = core_value(node.tag, str(node.value))
+            except ValueError as error:
+                self.fail(node, path, f"cannot read this value: {error}")
+                return None
+            if _rewritten(value, str(node.value)):
+                line = node.start_mark.line + 1
+                self.rewritten.append(RewrittenNumber(path, line, str(node.value), value))
+            return value
         try:
             return self.constructor.construct_object(node, deep=True)
         except (ConstructorError, ValueError, TypeError, OverflowError) as error:
@@ -277,7 +388,7 @@ def load_yaml(text: str, file: str, on_string: StringHook | None = None) -> Yaml
             [ManifestIssue(file, 1, 1, "", "invalid YAML: nested too deeply")]
         ) from None
     # Value problems do not stop loading: validation goes on, so every error is listed.
-    return YamlDocument(file, data, root, tuple(converter.issues))
+    return YamlDocument(file, data, root, tuple(converter.issues), tuple(converter.rewritten))
 
 
 class LoadFailed(Exception):

@@ -1,6 +1,8 @@
 """The end-of-run summary printed to the terminal.
 
 Counts per status, then the runs that did not complete, then the slowest runs.
+Every value from Hex or the manifest goes through :func:`hexbatch.terminal.plain`:
+shown as text (no rich markup) with control characters escaped.
 Colour is left to rich's Console: it is used only on a terminal and never when
 ``NO_COLOR`` is set. Tables fold long cells so they stay readable in 80 columns.
 """
@@ -24,6 +26,7 @@ from hexbatch.report.facts import (
     safe_url,
     slowest_runs,
 )
+from hexbatch.terminal import escape_control, plain
 
 FAILURES_SHOWN: Final = 20
 SLOWEST_SHOWN: Final = 5
@@ -42,7 +45,7 @@ STATUS_STYLES: Final = {
 
 def status_text(status: str) -> Text:
     """A status styled by its meaning; the words carry it too, so colour is never needed."""
-    return Text(status, style=STATUS_STYLES.get(status, "magenta"))
+    return plain(status, style=STATUS_STYLES.get(status, "magenta"))
 
 
 def _headline(report: BatchReport) -> Text:
@@ -80,15 +83,18 @@ def _failures_table(report: BatchReport) -> Table | None:
     # Errors and URLs fold rather than truncate: a URL must stay copyable whole.
     table.add_column("Error / run URL", overflow="fold", ratio=1)
     for run in failures[:FAILURES_SHOWN]:
-        detail = Text(run.error or "-")
+        detail = plain(run.error or "-")
         url = safe_url(run.run_url)
-        if url:
+        if url and escape_control(url) == url:
             # On a terminal that supports it the URL is a hyperlink, clickable even when folded.
             detail.append("\n" + url, style=Style(dim=True, link=url))
         elif run.run_url:
-            detail.append("\n" + run.run_url, style="dim")
+            detail.append("\n" + escape_control(run.run_url), style="dim")
         table.add_row(
-            Text(run.project), Text(params_text(run.params) or "-"), status_text(run.status), detail
+            plain(run.project),
+            plain(params_text(run.params) or "-"),
+            status_text(run.status),
+            detail,
         )
     return table
 
@@ -105,8 +111,8 @@ def _slowest_table(report: BatchReport) -> Table | None:
     table.add_column("Took", justify="right")
     for run, seconds in slowest:
         table.add_row(
-            Text(run.project),
-            Text(params_text(run.params) or "-"),
+            plain(run.project),
+            plain(params_text(run.params) or "-"),
             status_text(run.status),
             format_seconds(seconds),
         )
