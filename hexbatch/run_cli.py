@@ -222,4 +222,13 @@ def run_command(manifest: str, **flags: Any) -> None:
         )
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
+    if run.journal is not None and run.journal.failed is not None:
+        # Runs were triggered and followed; only their record is incomplete.
+        click.echo(
+            f"error: the state store could not record everything ({run.journal.failed}); "
+            "these reports come from memory and the batch is left unfinished. Once the disk "
+            "has room, run the same command again: it resumes from what was recorded.",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED_RUNS)
     sys.exit(EXIT_OK if report.ok and written else EXIT_FAILED_RUNS)
