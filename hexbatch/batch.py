@@ -147,7 +147,8 @@ async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Co
 
 
 async def preflight(client: HexClient, plan: Plan) -> None:
-    """Check that every project exists, is published and is visible to the token.
+    """Check that every project exists, is published, is neither archived nor in the trash,
+    and is visible to the token.
 
     Raises:
         PreflightError: listing every project that cannot be run.
@@ -176,7 +177,13 @@ async def preflight(client: HexClient, plan: Plan) -> None:
         except HexAPIError as error:
             problems.append(f"{name} ({project_id}): {error}")
         else:
-            if not project.published:
+            if project.trashed or project.archived:
+                state = "in the trash" if project.trashed else "archived"
+                problems.append(
+                    f"{name} ({project_id}): {project.title!r} is {state} in Hex; restore it "
+                    "(or remove it from the manifest) before running it"
+                )
+            elif not project.published:
                 problems.append(
                     f"{name} ({project_id}): {project.title!r} is not published; publish it in "
                     "Hex (only the published version can be run)"
