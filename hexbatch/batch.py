@@ -41,7 +41,9 @@ from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
-from hexbatch.state import StateStore
+from hexbatch.state import StateError, StateStore
+from hexbatch.state.records import UNSETTLED
+from hexbatch.status import UNKNOWN
 from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
@@ -145,7 +147,8 @@ async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Co
 
 
 async def preflight(client: HexClient, plan: Plan) -> None:
-    """Check that every project exists, is published and is visible to the token.
+    """Check that every project exists, is published, is neither archived nor in the trash,
+    and is visible to the token.
 
     Raises:
         PreflightError: listing every project that cannot be run.
@@ -174,7 +177,13 @@ async def preflight(client: HexClient, plan: Plan) -> None:
         except HexAPIError as error:
             problems.append(f"{name} ({project_id}): {error}")
         else:
-            if not project.published:
+            if project.trashed or project.archived:
+                state = "in the trash" if project.trashed else "archived"
+                problems.append(
+                    f"{name} ({project_id}): {project.title!r} is {state} in Hex; restore it "
+                    "(or remove it from the manifest) before running it"
+                )
+            elif not project.published:
                 problems.append(
                     f"{name} ({project_id}): {project.title!r} is not published; publish it in "
                     "Hex (only the published version can be run)"
@@ -206,6 +215,8 @@ class BatchRun:
     control: Control = field(default_factory=Control)
     engine: Engine | None = None
     connection: Connection | None = None
+    journal: StoreJournal | None = None
+    """The batch's journal in its state store, once driving starts (None without a store)."""
 
     def _load(self) -> Manifest:
         if isinstance(self.manifest, Manifest):
@@ -281,7 +292,7 @@ class BatchRun:
                         client, settings, [WorkItem(i) for i in plan.items]
                     )
                     return BatchReport(
-                        str(manifest.source),
+                        str(manifest.source.resolve()),
                         started,
                         settings.now(),
                         outcomes,
@@ -326,23 +337,59 @@ class BatchRun:
             settings = replace(settings, durations=store.durations(opened.info.manifest))
         known = store.run_ids()
         journal = StoreJournal(store, batch_id, client.base_url)
+        self.journal = journal
         try:
             driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
         finally:
-            store.record_requests(batch_id, client.stats.as_dict())
+            journal.record_requests(client.stats.as_dict())
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
         finished_at = settings.now()
-        if all(run.settled for run in runs):
-            store.finish_batch(batch_id, finished_at)
+        if journal.failed is None:
+            journal.sync(runs)
+        if journal.failed is None and all(run.settled for run in runs):
+            journal.finish(finished_at)
+        if journal.failed is not None:
+            # What could not be stored is known in memory: report from there, and leave
+            # the batch unfinished so the next run resumes from the durable records.
+            log.warning("batch_not_fully_recorded", state=str(store.path), batch=batch_id)
+            return BatchReport(
+                opened.info.manifest,
+                opened.info.started_at,
+                finished_at,
+                [live_outcome(run) for run in runs],
+                _requests(
+                    store, batch_id, {} if journal.requests_recorded else client.stats.as_dict()
+                ),
+            )
         log.info("batch_recorded", state=str(store.path), batch=batch_id)
-        return BatchReport(
-            str(manifest.source),
-            opened.info.started_at,
-            finished_at,
-            runs,
-            store.requests(batch_id),
-        )
+        stored = store.report(batch_id)
+        # A run this process did not trigger is SKIPPED here with the reason (the store
+        # keeps it unsettled, ready for the next run); every other run is the stored one.
+        by_key = {run.key: run for run in runs}
+        stored.runs = [
+            by_key[run.key] if not by_key[run.key].settled and not by_key[run.key].attempts else run
+            for run in stored.runs
+        ]
+        stored.finished_at = finished_at
+        return stored
+
+
+def live_outcome(run: RunOutcome) -> RunOutcome:
+    """A run as the stored report shows it: an unsettled trigger reads UNKNOWN with the reason."""
+    last = run.last_attempt
+    if run.settled or last is None or last.run_id is not None or last.status is not None:
+        return run
+    return replace(run, status=UNKNOWN, error=UNSETTLED)
+
+
+def _requests(store: StateStore, batch_id: int, live: Mapping[str, int]) -> dict[str, int]:
+    """The batch's stored request counts plus ``live`` ones that could not be stored."""
+    try:
+        counts = store.requests(batch_id)
+    except StateError:
+        counts = {}
+    return {kind: counts.get(kind, 0) + live.get(kind, 0) for kind in {*counts, *live}}
 
 
 async def run_batch(

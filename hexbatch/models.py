@@ -76,6 +76,7 @@ class Project:
     last_edited_at: datetime | None
     created_at: datetime | None
     archived: bool
+    trashed: bool = False
 
     @property
     def published(self) -> bool:
@@ -95,6 +96,7 @@ class Project:
             last_edited_at=parse_timestamp(body.get("lastEditedAt")),
             created_at=parse_timestamp(body.get("createdAt")),
             archived=body.get("archivedAt") is not None,
+            trashed=body.get("trashedAt") is not None,
         )
 
 

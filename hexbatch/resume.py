@@ -13,7 +13,7 @@ execution settings only (limits, concurrency, timeouts) is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -90,33 +90,63 @@ class StoreJournal:
 
     Every attempt is recorded with ``base_url``, the Hex API its trigger is sent
     to: its run lives there, and only there may it be followed or cancelled.
+
+    Only the intent must be durable before a trigger is sent, so only
+    :meth:`record_intent` raises when the store cannot be written. Every other write
+    that fails (a full disk) is logged once as ``state_write_failed`` and
+    remembered in :attr:`failed`: the live runs are still followed to their end,
+    and a later ``hexbatch run`` resumes from the durable intents and run ids.
     """
 
     def __init__(self, store: StateStore, batch_id: int, base_url: str) -> None:
         self.store = store
         self.batch_id = batch_id
         self.base_url = base_url
+        self.failed: StateError | None = None
+        self.requests_recorded = False
+
+    def _keep_going(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except StateError as error:
+            if self.failed is None:
+                log.warning("state_write_failed", state=str(self.store.path), error=str(error))
+            self.failed = error
 
     def record_intent(
         self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
     ) -> None:
-        """Durably note the intent to trigger, with the run ids that existed before it."""
-        self.store.record_intent(
-            self.batch_id, key, attempt, at, base_url=self.base_url, seen_before=seen_before
-        )
+        """Durably note the intent to trigger, with the run ids that existed before it.
+
+        Raises:
+            StateError: the intent could not be made durable; nothing may be sent.
+        """
+        try:
+            self.store.record_intent(
+                self.batch_id, key, attempt, at, base_url=self.base_url, seen_before=seen_before
+            )
+        except StateError as error:
+            if self.failed is None:
+                log.warning("state_write_failed", state=str(self.store.path), error=str(error))
+            self.failed = error
+            raise
 
     def withdraw_intent(self, key: str, attempt: int) -> None:
-        """Forget an intent whose trigger created no run."""
-        self.store.delete_attempt(self.batch_id, key, attempt)
+        """Forget an intent whose trigger created no run (kept, harmlessly, if that fails)."""
+        self._keep_going(lambda: self.store.delete_attempt(self.batch_id, key, attempt))
 
     def record_triggered(
         self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
     ) -> None:
         """Durably note the run id Hex returned."""
-        self.store.record_triggered(
-            self.batch_id, key, attempt, run_id, run_url, at, base_url=self.base_url
-        )
-        self.store.record_status(self.batch_id, key, attempt, status.PENDING)
+
+        def write() -> None:
+            self.store.record_triggered(
+                self.batch_id, key, attempt, run_id, run_url, at, base_url=self.base_url
+            )
+            self.store.record_status(self.batch_id, key, attempt, status.PENDING)
+
+        self._keep_going(write)
 
     def record_status(
         self,
@@ -129,19 +159,62 @@ class StoreJournal:
         error: str | None = None,
     ) -> None:
         """Note the attempt's latest status."""
-        self.store.record_status(
-            self.batch_id,
-            key,
-            attempt,
-            status,
-            finished_at=finished_at,
-            elapsed_ms=elapsed_ms,
-            error=error,
+        self._keep_going(
+            lambda: self.store.record_status(
+                self.batch_id,
+                key,
+                attempt,
+                status,
+                finished_at=finished_at,
+                elapsed_ms=elapsed_ms,
+                error=error,
+            )
         )
 
     def record_final(self, key: str, status: str, error: str | None = None) -> None:
         """Note the run's final status."""
-        self.store.record_final(self.batch_id, key, status, error)
+        self._keep_going(lambda: self.store.record_final(self.batch_id, key, status, error))
+
+    def record_requests(self, counts: Mapping[str, int]) -> None:
+        """Add the batch's request counts (only logged when they cannot be stored)."""
+        try:
+            self.store.record_requests(self.batch_id, counts)
+        except StateError as error:
+            log.warning("state_requests_not_recorded", counts=dict(counts), error=str(error))
+            self.failed = self.failed or error
+        else:
+            self.requests_recorded = True
+
+    def finish(self, at: datetime) -> None:
+        """Mark the batch finished (left unfinished when that cannot be written)."""
+        self._keep_going(lambda: self.store.finish_batch(self.batch_id, at))
+
+    def sync(self, outcomes: Iterable[RunOutcome]) -> None:
+        """Write any attempt detail the store lacks, so it holds what the live outcomes hold.
+
+        The report of a batch, live or read back later, is then the same document.
+        """
+        stored = {run.key: run for run in self.store.runs(self.batch_id)}
+        for outcome in outcomes:
+            run = stored.get(outcome.key)
+            if run is None:
+                continue
+            for number, attempt in enumerate(outcome.attempts, start=1):
+                known = run.attempts[number - 1] if number <= len(run.attempts) else None
+                if attempt.status is None or (
+                    known is not None
+                    and (known.status, known.error, known.finished_at, known.elapsed_ms)
+                    == (attempt.status, attempt.error, attempt.finished_at, attempt.elapsed_ms)
+                ):
+                    continue
+                self.record_status(
+                    outcome.key,
+                    number,
+                    attempt.status,
+                    finished_at=attempt.finished_at,
+                    elapsed_ms=attempt.elapsed_ms,
+                    error=attempt.error,
+                )
 
 
 @dataclass(slots=True)

@@ -8,8 +8,10 @@ Exit codes (contract): 0 every run completed; 1 some run did not complete;
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,6 +27,7 @@ from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
 from hexbatch.progress import describe, show_progress
 from hexbatch.report import render_console, write_github_step_summary, write_report_dir
+from hexbatch.report.writer import FILE_NAMES, ReportsNotWritten
 from hexbatch.resume import RERUN_CHOICES, NothingToRerun
 from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError
@@ -106,36 +109,71 @@ def _check_combinations(flags: dict[str, Any]) -> None:
         _usage_error("a --simulate batch keeps no state unless --state is given: nothing to rerun")
 
 
+def _probe(folder: Path, what: str) -> None:
+    """Create and remove a file in ``folder``: only a real write proves it can be written."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".hexbatch-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as error:
+        _usage_error(f"{what}: cannot write in {folder}: {error.strerror or error}")
+
+
 def _check_outputs(json_path: str | None, report_dir: str | None) -> None:
     """Refuse unusable output paths before anything is triggered."""
     try:
         if report_dir:
-            Path(report_dir).mkdir(parents=True, exist_ok=True)
+            folder = Path(report_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            _probe(folder, f"--report-dir {report_dir}")
+            for name in FILE_NAMES.values():
+                if (folder / name).is_dir():
+                    _usage_error(
+                        f"--report-dir {report_dir}: {folder / name} is a directory, in the way "
+                        "of that report; move it or choose another folder"
+                    )
         if json_path and json_path != "-":
             target = Path(json_path)
             if target.is_dir():
                 _usage_error(f"--json {json_path} is a directory; give a file path")
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                _usage_error(f"--json {json_path}: cannot create {target.parent}: {error.strerror}")
+            _probe(target.parent, f"--json {json_path}")
+            if target.exists() and not os.access(target, os.W_OK):
+                _usage_error(f"--json {json_path}: the file cannot be written")
     except OSError as error:
-        _usage_error(f"cannot write reports there: {error}")
+        _usage_error(f"cannot write reports there: {error.strerror or error}")
 
 
 def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str | None) -> bool:
-    """Write the requested reports; False (after saying why) when one could not be written."""
+    """Write the requested reports, each on its own; False (after saying which and why) when
+    one could not be written."""
     written_all = True
-    try:
-        if json_path:
-            text = json.dumps(report.to_json(), indent=2) + "\n"
-            if json_path == "-":
-                click.echo(text, nl=False)
-            else:
+    if json_path:
+        text = json.dumps(report.to_json(), indent=2) + "\n"
+        if json_path == "-":
+            click.echo(text, nl=False)
+        else:
+            try:
                 Path(json_path).write_text(text, encoding="utf-8")
-        if report_dir:
+            except OSError as error:
+                click.echo(f"error: could not write --json {json_path}: {error}", err=True)
+                written_all = False
+    if report_dir:
+        try:
             written = write_report_dir(report, Path(report_dir))
+        except ReportsNotWritten as error:
+            written = error.written
+            click.echo(f"error: {error}", err=True)
+            written_all = False
+        except OSError as error:
+            written = {}
+            click.echo(f"error: could not write the reports in {report_dir}: {error}", err=True)
+            written_all = False
+        if written:
             click.echo("reports: " + ", ".join(str(path) for path in written.values()), err=True)
-    except OSError as error:
-        click.echo(f"error: could not write the report: {error}", err=True)
-        written_all = False
     try:
         write_github_step_summary(report)
     except OSError as error:
@@ -222,4 +260,13 @@ def run_command(manifest: str, **flags: Any) -> None:
         )
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
+    if run.journal is not None and run.journal.failed is not None:
+        # Runs were triggered and followed; only their record is incomplete.
+        click.echo(
+            f"error: the state store could not record everything ({run.journal.failed}); "
+            "these reports come from memory and the batch is left unfinished. Once the disk "
+            "has room, run the same command again: it resumes from what was recorded.",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED_RUNS)
     sys.exit(EXIT_OK if report.ok and written else EXIT_FAILED_RUNS)

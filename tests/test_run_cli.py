@@ -274,3 +274,58 @@ def test_rerun_combinations_that_would_do_nothing_are_refused(
 
     assert result.exit_code == 2
     assert message in result.output
+
+
+def _one_run(tmp_path: Path) -> Path:
+    return manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}], sim=scenario([project()]))
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["/sys/kernel/hexbatch-report.json", "{tmp}/a-dir", "{tmp}/a-file/report.json"],
+    ids=["sys", "existing-directory", "file-in-place-of-a-folder"],
+)
+def test_an_unwritable_json_path_is_refused_before_anything_runs(
+    tmp_path: Path, where: str
+) -> None:
+    """--json where nothing can be written: exit 2, nothing triggered."""
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    target = where.format(tmp=tmp_path)
+
+    result = _invoke(
+        "run",
+        str(_one_run(tmp_path)),
+        "--simulate",
+        "--no-progress",
+        "--log-format",
+        "json",
+        "--json",
+        target,
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "--json" in result.stderr
+    assert '"run_triggered"' not in result.output
+
+
+def test_a_directory_in_the_way_of_a_report_file_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    """A directory named like a report inside --report-dir: exit 2, nothing triggered."""
+    (tmp_path / "r" / "report.json").mkdir(parents=True)
+
+    result = _invoke(
+        "run",
+        str(_one_run(tmp_path)),
+        "--simulate",
+        "--no-progress",
+        "--log-format",
+        "json",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "report.json is a directory" in result.stderr
+    assert '"run_triggered"' not in result.output

@@ -23,21 +23,54 @@ STEP_SUMMARY_LIMIT: Final = 1024 * 1024
 _ROW_CAPS: Final = (None, 2000, 500, 100, 20, 0)
 
 
+class ReportsNotWritten(OSError):
+    """Some formats could not be written; the others were.
+
+    Attributes:
+        written: the path of each format that was written.
+        failed: why each format that was not written failed.
+    """
+
+    def __init__(self, written: dict[str, Path], failed: dict[str, str]) -> None:
+        reasons = "; ".join(f"{fmt}: {why}" for fmt, why in failed.items())
+        super().__init__(f"could not write {', '.join(failed)} ({reasons})")
+        self.written = written
+        self.failed = failed
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` beside ``path`` then rename, so a reader never sees half a report."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def write_report_dir(report: BatchReport, directory: Path) -> dict[str, Path]:
-    """Write every format into ``directory`` (created if missing); return the path per format."""
+    """Write every format into ``directory`` (created if missing); return the path per format.
+
+    Each format is written on its own: one that fails (a directory in its way, a
+    full disk) leaves no partial file behind and does not stop the others.
+
+    Raises:
+        ReportsNotWritten: after writing every format it could, naming those it could not.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
+    failed: dict[str, str] = {}
     for fmt in FORMATS:
         path = directory / FILE_NAMES[fmt]
-        _write_atomically(path, render(report, fmt))
+        try:
+            _write_atomically(path, render(report, fmt))
+        except OSError as error:
+            failed[fmt] = f"{path}: {error.strerror or error}"
+            continue
         written[fmt] = path
+    if failed:
+        raise ReportsNotWritten(written, failed)
     return written
 
 

@@ -85,3 +85,22 @@ def test_step_summary_stays_under_githubs_limit(tmp_path: Path) -> None:
 def test_fit_markdown_keeps_every_row_when_it_fits() -> None:
     """A summary under the budget is not cut."""
     assert "not shown here" not in fit_markdown(small_report(), 1024 * 1024)
+
+
+def test_one_format_failing_does_not_stop_the_others(tmp_path: Path) -> None:
+    """A directory in the way of report.json: the other formats are written, no partial file
+    is left behind, and the failure names the format."""
+    from hexbatch.report.writer import ReportsNotWritten
+
+    (tmp_path / "report.json").mkdir()
+    with pytest.raises(ReportsNotWritten) as failed:
+        write_report_dir(small_report(), tmp_path)
+    assert set(failed.value.failed) == {"json"}
+    assert set(failed.value.written) == {"md", "html", "junit"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "junit.xml",
+        "report.html",
+        "report.json",
+        "report.md",
+    ]
+    assert "json" in str(failed.value)
