@@ -14,7 +14,9 @@ date parameter, later values winning on equal keys.
 A run key is the first 20 hex digits of
 ``sha256(project_id + "\\n" + canonical JSON of params)``, where canonical JSON
 has sorted keys, no whitespace and ASCII escapes: the same in every process,
-on every machine, whatever the dict order.
+on every machine, whatever the dict order. The plan hash is the sha256 of the
+run keys *sorted*: moving project entries around keeps it, so an unfinished
+batch can still be resumed; adding, removing or changing a run changes it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import hashlib
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,10 @@ from hexbatch.manifest.model import DateRange, Manifest, ProjectSpec
 
 PLAN_SCHEMA = "hexbatch.plan/1"
 KEY_LENGTH = 20
+# Params are sent with every trigger and kept in the state store: past these sizes
+# (of their canonical JSON) a plan is probably multiplying a big value by mistake.
+PARAMS_WARN_TOTAL_BYTES = 10_000_000
+PARAMS_WARN_RUN_BYTES = 1_000_000
 
 
 def canonical_json(value: Any) -> str:
@@ -45,8 +51,26 @@ def canonical_json(value: Any) -> str:
 
 def run_key(project_id: str, params: Mapping[str, Any]) -> str:
     """Return the deterministic key of one run of a project with these parameters."""
-    text = f"{project_id.lower()}\n{canonical_json(params)}"
+    return _key(project_id, canonical_json(params))
+
+
+def _key(project_id: str, params_json: str) -> str:
+    text = f"{project_id.lower()}\n{params_json}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:KEY_LENGTH]
+
+
+def plan_hash(keys: Iterable[str]) -> str:
+    """The hash of a plan: of its run keys *sorted*, so reordering entries keeps it.
+
+    A run key already covers the project id and every parameter sent, so the
+    hash changes exactly when a run is added, removed or sent differently.
+    """
+    return hashlib.sha256("\n".join(sorted(keys)).encode("ascii")).hexdigest()
+
+
+def _ordered_hash(keys: Iterable[str]) -> str:
+    """The plan hash hexbatch 0.1.0 stored: of the keys in plan order."""
+    return hashlib.sha256("\n".join(keys).encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +113,15 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def matches(self, stored_hash: str) -> bool:
+        """Tell whether a batch stored with ``stored_hash`` was planned with these same runs.
+
+        The order of the runs does not matter; a hash stored by hexbatch 0.1.0
+        (which hashed the keys in order) matches when the order is unchanged too.
+        """
+        keys = (item.key for item in self.items)
+        return stored_hash in (self.plan_hash, _ordered_hash(keys))
 
     def counts(self) -> dict[int, int]:
         """Runs per project entry, keyed by the entry's index under ``projects``."""
@@ -183,16 +216,23 @@ def build_plan(manifest: Manifest) -> Plan:
     seen: dict[str, int] = {}
     warnings: list[str] = list(manifest.warnings)
     issues: list[ManifestIssue] = []
+    total_bytes = 0
+    largest: tuple[int, RunSpec | None] = (0, None)
     for project in manifest.projects:
         produced = duplicates = 0
         for params in expand_project(project):
             produced += 1
-            key = run_key(project.id, params)
+            params_json = canonical_json(params)
+            key = _key(project.id, params_json)
             if key in seen:
                 duplicates += 1
                 continue
             seen[key] = len(items)
-            items.append(RunSpec(key, project, params, len(items)))
+            item = RunSpec(key, project, params, len(items))
+            items.append(item)
+            total_bytes += len(params_json)
+            if len(params_json) > largest[0]:
+                largest = (len(params_json), item)
         where = format_path(("projects", project.index))
         if produced == 0:
             location = project.location
@@ -211,5 +251,29 @@ def build_plan(manifest: Manifest) -> Plan:
             )
     if issues:
         raise ManifestError(issues)
-    digest = hashlib.sha256("\n".join(item.key for item in items).encode("ascii")).hexdigest()
-    return Plan(manifest, tuple(items), digest, tuple(warnings))
+    warnings.extend(_size_warnings(total_bytes, *largest))
+    return Plan(manifest, tuple(items), plan_hash(item.key for item in items), tuple(warnings))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _size_warnings(total: int, largest: int, item: RunSpec | None) -> list[str]:
+    """Warn when the params are big enough to slow every trigger and swell the state store."""
+    warnings = []
+    if item is not None and largest > PARAMS_WARN_RUN_BYTES:
+        where = format_path(("projects", item.project.index))
+        warnings.append(
+            f"{where} ({item.project.name}): run {item.key} sends {_megabytes(largest)} of"
+            f" params (over {_megabytes(PARAMS_WARN_RUN_BYTES)}); each trigger sends them"
+            " and the state store keeps them"
+        )
+    if total > PARAMS_WARN_TOTAL_BYTES:
+        warnings.append(
+            f"the plan's params add up to {_megabytes(total)}"
+            f" (over {_megabytes(PARAMS_WARN_TOTAL_BYTES)}): every trigger sends its run's"
+            " params and the state store keeps them all; is a large value multiplied by a"
+            " matrix or a date range?"
+        )
+    return warnings

@@ -14,8 +14,9 @@ from collections.abc import MutableMapping
 from typing import Any, Final
 
 MASK: Final = "***"
-# Secrets shorter than this are not masked: replacing every "a" in a message
-# would destroy it, and a one-letter token is no secret anyway.
+# Secrets shorter than this are not masked: replacing every "a" (or "run") in a
+# message would destroy it, and such a value is no secret anyway: Hex API tokens
+# are dozens of characters long, so a 1-3 character one cannot authenticate.
 _MIN_SECRET_LENGTH: Final = 4
 
 _secrets: set[str] = set()

@@ -32,6 +32,23 @@ def test_short_values_are_not_treated_as_secrets() -> None:
     assert redact("a banana") == "a banana"
 
 
+def test_the_minimum_secret_length_is_four() -> None:
+    """Four characters are masked even inside words; three would shred ordinary text.
+
+    Hex API tokens are dozens of characters long, so a one- to three-character value
+    cannot authenticate and there is nothing to protect, while masking it everywhere
+    would destroy every message (every "run" for a token "run").
+    """
+    register_secret("q7Zx")
+    register_secret("run")
+
+    assert (
+        redact("Bearer q7Zx, url=https://h/?t=q7Zxq7Zx")
+        == f"Bearer {MASK}, url=https://h/?t={MASK}{MASK}"
+    )
+    assert redact("the run ran") == "the run ran"
+
+
 def test_secret_wrapper_hides_itself() -> None:
     """Secret's str and repr show a mask; reveal() gives the value."""
     secret = Secret("hxtw_anothersecret")

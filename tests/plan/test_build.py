@@ -37,13 +37,14 @@ def test_no_inputs_gives_one_run_with_empty_params(tmp_path: Path) -> None:
     assert [dict(item.params) for item in plan.items] == [{}]
 
 
-def test_plan_hash_depends_on_keys_and_order_only(tmp_path: Path) -> None:
-    """Renaming a project keeps the hash; reordering runs changes it."""
+def test_plan_hash_depends_on_the_set_of_runs_only(tmp_path: Path) -> None:
+    """Renaming a project or reordering runs keeps the hash; changing a run changes it."""
     base = _plan(tmp_path, "    runs: [{a: 1}, {a: 2}]\n", "one.yaml")
     renamed = _plan(tmp_path, "    name: other\n    runs: [{a: 1}, {a: 2}]\n", "two.yaml")
     reordered = _plan(tmp_path, "    runs: [{a: 2}, {a: 1}]\n", "three.yaml")
-    assert base.plan_hash == renamed.plan_hash
-    assert base.plan_hash != reordered.plan_hash
+    changed = _plan(tmp_path, "    runs: [{a: 1}, {a: 3}]\n", "four.yaml")
+    assert base.plan_hash == renamed.plan_hash == reordered.plan_hash
+    assert base.plan_hash != changed.plan_hash
 
 
 def test_dates_in_params_become_text(tmp_path: Path) -> None:
