@@ -263,7 +263,7 @@ def open_batch(
     resume = latest is not None and not new and (not latest.finished or rerun is not None)
     latest_runs = store.runs(latest.id) if latest is not None and resume else None
     if latest is not None and resume:
-        if latest.plan_hash != plan.plan_hash:
+        if not plan.matches(latest.plan_hash):
             raise StateError(
                 f"batch {latest.id} in {store.path} was started from a different plan of "
                 f"{manifest.source} (runs were added, removed or changed). Finish it with the "

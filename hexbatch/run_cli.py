@@ -31,6 +31,7 @@ from hexbatch.report.writer import FILE_NAMES, ReportsNotWritten
 from hexbatch.resume import RERUN_CHOICES, NothingToRerun
 from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError
+from hexbatch.terminal import escape_control
 
 EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
@@ -39,7 +40,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _usage_error(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    # Messages can carry project titles and Hex's own error text: show them as text.
+    shown = "\n".join(escape_control(line) for line in message.splitlines())
+    click.echo(f"error: {shown}", err=True)
     sys.exit(EXIT_USAGE)
 
 
