@@ -280,13 +280,9 @@ class BatchRun:
                 allow_insecure_http=self.options.allow_insecure_http,
             )
             async with client:
-                with anyio.CancelScope() as checking:
-                    # A cancelling interrupt ends the check; the engine then skips every run.
-                    self.control.register(checking)
-                    try:
-                        await preflight(client, plan)
-                    finally:
-                        self.control.unregister(checking)
+                # A cancelling interrupt ends the check; the engine then skips every run.
+                with self.control.until_cancelled():
+                    await preflight(client, plan)
                 if store is None:
                     outcomes = await self._drive(
                         client, settings, [WorkItem(i) for i in plan.items]

@@ -98,18 +98,19 @@ class Reservation:
     the request really left.
     """
 
-    trigger: int = 1
-    requests: int = 1
+    trigger: bool = True
+    """The trigger's own slots (trigger budget and request budget) are still unused."""
+    reads: int = 0
+    """Request slots left for the reads that go with it."""
 
     def take(self, kind: str) -> bool:
         """Use a reserved slot for a request of ``kind``; False when none is left."""
         if kind == "trigger":
-            if self.trigger < 1 or self.requests < 1:
-                return False
-            self.trigger -= 1
-        elif self.requests - self.trigger < 1:
-            return False  # the trigger's own request slot is not for reads
-        self.requests -= 1
+            taken, self.trigger = self.trigger, False
+            return taken
+        if self.reads < 1:
+            return False
+        self.reads -= 1
         return True
 
 
@@ -418,7 +419,7 @@ class HexClient:
         :meth:`run_project`; they go out without waiting for the budgets again.
         """
         await acquire_together(self.trigger_budget, self.request_budget, second_count=1 + reads)
-        return Reservation(trigger=1, requests=1 + reads)
+        return Reservation(reads=reads)
 
     def read_wait(self) -> float:
         """Seconds a read would wait for the request budget now (0: it may go at once)."""

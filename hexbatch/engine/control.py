@@ -9,7 +9,8 @@ every live run's follow loop is cancelled and the run is cancelled in Hex.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import anyio
 import structlog
@@ -66,22 +67,25 @@ class Control:
         for scope in list(self._scopes):
             scope.cancel()
 
-    def register(self, scope: anyio.CancelScope) -> None:
-        """A live run's follow loop; cancelled by :meth:`cancel_live`."""
-        self._scopes.add(scope)
-        if self.cancelling:
-            scope.cancel()
+    def until_cancelled(self) -> contextlib.AbstractContextManager[anyio.CancelScope]:
+        """A scope that :meth:`cancel_live` cancels: a live run's follow loop, a reconcile,
+        the preflight check. Sends to Hex inside it are shielded by the client."""
+        return self._scope(self._scopes, cancelled=self.cancelling)
 
-    def unregister(self, scope: anyio.CancelScope) -> None:
-        """The run is no longer being followed."""
-        self._scopes.discard(scope)
+    def until_stopped(self) -> contextlib.AbstractContextManager[anyio.CancelScope]:
+        """A scope that :meth:`stop` (and so :meth:`cancel_live`) cancels: a wait before
+        anything is sent, for a kernel, a budget, a snapshot or a backoff."""
+        return self._scope(self._waits, cancelled=self.stopping)
 
-    def register_wait(self, scope: anyio.CancelScope) -> None:
-        """A wait before anything is sent (kernel, budget, backoff); cancelled by :meth:`stop`."""
-        self._waits.add(scope)
-        if self.stopping:
-            scope.cancel()
-
-    def unregister_wait(self, scope: anyio.CancelScope) -> None:
-        """The wait is over."""
-        self._waits.discard(scope)
+    @contextlib.contextmanager
+    def _scope(
+        self, registry: set[anyio.CancelScope], *, cancelled: bool
+    ) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            registry.add(scope)
+            if cancelled:  # the switch was thrown before the scope began
+                scope.cancel()
+            try:
+                yield scope
+            finally:
+                registry.discard(scope)

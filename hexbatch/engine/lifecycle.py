@@ -25,8 +25,6 @@ The rules that keep a batch honest live here:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -49,6 +47,7 @@ from hexbatch.errors import (
     RequestNotSentError,
     SendCancelled,
 )
+from hexbatch.manifest import PollSettings
 from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt, RunOutcome
 from hexbatch.retry import Backoff
@@ -88,6 +87,11 @@ def _new_since(run: RunInfo, earliest: datetime) -> bool:
     return not run.terminal
 
 
+def _backoff(poll: PollSettings) -> Backoff:
+    """The doubling backoff between a run's retries, re-sent triggers and failed reads."""
+    return Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
+
+
 def _ended(info: RunInfo) -> _Final:
     """How an attempt ended, from Hex's terminal status."""
     if info.status == status.COMPLETED:
@@ -118,7 +122,7 @@ class _Intent:
     seen_before: frozenset[str] | None
 
 
-def snapshot_ids(runs: list[RunInfo], earliest: datetime) -> frozenset[str]:
+def _snapshot_ids(runs: list[RunInfo], earliest: datetime) -> frozenset[str]:
     """The ids in a listing that could later pass for a new run: live, or started lately."""
     return frozenset(run.run_id for run in runs if _new_since(run, earliest))
 
@@ -145,8 +149,8 @@ class RunLifecycle:
         while True:
             if final is None:
                 if self.ctx.control.stopping:
-                    return self._stopped()
-                with self._interruptible() as phase:
+                    return self._outcome(self._stopped())
+                with self.ctx.control.until_cancelled() as phase:
                     attempt_or_final = await self._trigger()
                 if phase.cancelled_caught:
                     return self._outcome(await self._interrupted())
@@ -155,34 +159,12 @@ class RunLifecycle:
                 final = await self._follow(attempt_or_final)
             if not self._should_retry(final):
                 return self._outcome(final)
-            with self._stoppable():
+            with self.ctx.control.until_stopped():
                 await self._wait_before_retry(final)
             final = None
 
     def _outcome(self, final: _Final) -> RunOutcome:
         return self.item.outcome(final.status, final.error, settled=final.settled)
-
-    @contextmanager
-    def _stoppable(self) -> Iterator[anyio.CancelScope]:
-        """A wait before anything is sent (kernel gate, budget, backoff): the first
-        interrupt (or --fail-fast) ends it at once, as does the cancelling one."""
-        with anyio.CancelScope() as scope:
-            self.ctx.control.register_wait(scope)
-            try:
-                yield scope
-            finally:
-                self.ctx.control.unregister_wait(scope)
-
-    @contextmanager
-    def _interruptible(self) -> Iterator[anyio.CancelScope]:
-        """A phase of waiting (for a kernel, the budget, a backoff, a reconcile) that the
-        cancelling interrupt ends at once; sends to Hex inside it are shielded."""
-        with anyio.CancelScope() as scope:
-            self.ctx.control.register(scope)
-            try:
-                yield scope
-            finally:
-                self.ctx.control.unregister(scope)
 
     async def _resume(self) -> _Final | None:
         """Pick up where an earlier process left this run, if it did."""
@@ -204,7 +186,7 @@ class RunLifecycle:
         at = last.triggered_at or settings.now()
         age = max(0.0, (settings.now() - at).total_seconds())
         self._open = _Intent(len(self.item.attempts), at, settings.clock() - age, last.seen_before)
-        with self._interruptible() as phase:
+        with self.ctx.control.until_cancelled() as phase:
             async with self.ctx.trigger_lock(self.spec.project_id):
                 found = await self._reconcile(self._open)
                 if isinstance(found, RunInfo):
@@ -220,18 +202,16 @@ class RunLifecycle:
         self._open = None
         last.status = status.UNKNOWN
         last.error = found.error
-        self.ctx.journal.record_status(
-            self.spec.key, len(self.item.attempts), status.UNKNOWN, error=found.error
-        )
+        self._journal_attempt(last)
         return found
 
-    def _stopped(self) -> RunOutcome:
-        """The batch stopped before this run's next trigger was sent."""
+    def _stopped(self) -> _Final:
+        """How the run ends when no further trigger of it is sent (the batch stopped)."""
         last = self.item.attempts[-1] if self.item.attempts else None
         if last is not None and last.status is not None:
             # It ended with this status; the retry it earned was never started.
-            return self.item.outcome(last.status, last.error)
-        return self.item.outcome(status.SKIPPED, f"not triggered: {self.ctx.control.reason}")
+            return _Final(last.status, last.error)
+        return self._not_triggered()
 
     def _not_triggered(self) -> _Final:
         return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}", settled=False)
@@ -246,10 +226,7 @@ class RunLifecycle:
         """
         intent = self._open
         if intent is None:
-            last = self.item.attempts[-1] if self.item.attempts else None
-            if last is not None and last.status is not None:
-                return _Final(last.status, last.error)
-            return self._not_triggered()
+            return self._stopped()
         if len(self.item.attempts) < intent.number:
             self.item.attempts.append(Attempt(triggered_at=intent.at))
         attempt = self.item.attempts[intent.number - 1]
@@ -279,8 +256,7 @@ class RunLifecycle:
     async def _wait_before_retry(self, final: _Final) -> None:
         """Back off before the next attempt (ended at once by a stop)."""
         poll = self.project.poll
-        backoff = Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
-        wait = poll.initial + backoff.full_jitter(
+        wait = poll.initial + _backoff(poll).full_jitter(
             len(self.item.attempts) - 1, self.ctx.settings.rng
         )
         self.log.warning(
@@ -300,7 +276,7 @@ class RunLifecycle:
         rounds = 0
         kernels_busy_since: float | None = None
         while True:
-            with self._stoppable():
+            with self.ctx.control.until_stopped():
                 await self.ctx.gate.wait(fallback=self.project.poll.max)
             if self.ctx.control.stopping:
                 return self._not_triggered()
@@ -319,7 +295,7 @@ class RunLifecycle:
                     # otherwise leave a run nobody knows about.
                     self.ctx.control.stop(f"the state store cannot be written: {error}")
                     return self._not_triggered()
-                self._open = _Intent(number, at, settings.clock(), seen_before)
+                intent = self._open = _Intent(number, at, settings.clock(), seen_before)
                 self.log.debug("trigger_sending", attempt=number)
                 try:
                     return self._created(at, await self._send(reservation))
@@ -344,7 +320,7 @@ class RunLifecycle:
                     self.log.warning("trigger_throttled", reason="kernel_limit")
                     continue
                 except OutcomeUnknownError as error:
-                    settled = await self._settle_ambiguous(self._open, error)
+                    settled = await self._settle_ambiguous(intent, error)
                     if settled is not None:
                         return settled
                     problem = f"no run was created ({error})"
@@ -365,9 +341,10 @@ class RunLifecycle:
                     )
                 self.log.warning("trigger_retrying", reason=problem, round=rounds)
             poll = self.project.poll
-            backoff = Backoff(initial=poll.initial, max=poll.max, multiplier=2.0)
-            with self._stoppable():
-                await settings.sleep(poll.initial + backoff.full_jitter(rounds, settings.rng))
+            with self.ctx.control.until_stopped():
+                await settings.sleep(
+                    poll.initial + _backoff(poll).full_jitter(rounds, settings.rng)
+                )
 
     async def _prepare(self) -> tuple[Reservation, frozenset[str] | None] | _Final:
         """Take the trigger's budget slots and the snapshot of the project's runs.
@@ -389,7 +366,7 @@ class RunLifecycle:
             )
         dry_run = self.ctx.settings.dry_run
         seen_before: frozenset[str] | None = None
-        with self._stoppable():
+        with self.ctx.control.until_stopped():
             reservation = await client.reserve_trigger(reads=0 if dry_run else 1)
             if not dry_run:  # a dry run creates nothing, so there is nothing to tell apart
                 seen_before = await self._snapshot(reservation)
@@ -407,7 +384,7 @@ class RunLifecycle:
             # Triggering goes on; should its answer be lost, no run can be adopted.
             self.log.warning("trigger_snapshot_failed", error=str(error))
             return None
-        return snapshot_ids(list(page.runs), earliest)
+        return _snapshot_ids(list(page.runs), earliest)
 
     async def _send(self, reservation: Reservation) -> tuple[str, str | None]:
         run = self.project.run
@@ -455,10 +432,10 @@ class RunLifecycle:
         return final
 
     async def _settle_ambiguous(
-        self, intent: _Intent | None, error: OutcomeUnknownError
+        self, intent: _Intent, error: OutcomeUnknownError
     ) -> Attempt | _Final | None:
         """Find out whether an ambiguous trigger created a run (None: it did not)."""
-        if self.ctx.settings.dry_run or intent is None:
+        if self.ctx.settings.dry_run:
             return None  # a dry run creates nothing, so sending it again is harmless
         self.log.warning("trigger_ambiguous", error=str(error))
         found = await self._reconcile(intent)
@@ -496,8 +473,7 @@ class RunLifecycle:
         settings = self.ctx.settings
         earliest = intent.at - timedelta(seconds=settings.reconcile_skew)
         decide_after = intent.sent_at + self._reconcile_window()
-        poll = self.project.poll
-        backoff = Backoff(initial=poll.initial, max=max(poll.max, poll.initial), multiplier=2.0)
+        backoff = _backoff(self.project.poll)
         listed = False
         last_error = ""
         check = 0
@@ -568,6 +544,8 @@ class RunLifecycle:
         number = self.item.attempts.index(attempt) + 1
         at = attempt.triggered_at or self.ctx.settings.now()
         self.ctx.journal.record_triggered(self.spec.key, number, info.run_id, info.run_url, at)
+        if info.status != status.PENDING:  # the journal notes a new run as PENDING
+            self._journal_attempt(attempt)
         self.log.info("trigger_reconciled", created=True, run_id=info.run_id)
 
     # -- following ----------------------------------------------------------------------
@@ -586,10 +564,8 @@ class RunLifecycle:
         deadline = self._deadline(attempt)
         ctx.board.follow(self.spec.project_id, run_id)
         ctx.live_runs += 1
-        scope = anyio.CancelScope()
-        ctx.control.register(scope)
         try:
-            with scope:
+            with ctx.control.until_cancelled() as scope:
                 final = await self._poll_until_done(attempt, deadline, run_log)
                 if final is None:
                     # The deadline passed: one last look, in case it has just ended.
@@ -606,7 +582,6 @@ class RunLifecycle:
             )
         finally:
             ctx.live_runs -= 1
-            ctx.control.unregister(scope)
             ctx.board.forget(self.spec.project_id, run_id)
 
     async def _ended_now(
@@ -635,7 +610,7 @@ class RunLifecycle:
         run_id = _run_id_of(attempt)
         settings = self.ctx.settings
         poll = self.project.poll
-        backoff = Backoff(initial=poll.initial, max=max(poll.max, poll.initial), multiplier=2.0)
+        backoff = _backoff(poll)
         failures = 0
         gone_reads = 0
         gone_since = 0.0
@@ -666,7 +641,8 @@ class RunLifecycle:
             except NotFoundError as error:
                 failures += 1
                 gone_reads += 1
-                gone_since = gone_since if gone_reads > 1 else settings.clock()
+                if gone_reads == 1:
+                    gone_since = settings.clock()
                 gone_for = settings.clock() - gone_since
                 run_log.warning("run_not_found", error=str(error), reads=gone_reads)
                 if gone_reads >= _GONE_READS and gone_for >= settings.lost_after:
@@ -733,13 +709,7 @@ class RunLifecycle:
             attempt.elapsed_ms = info.elapsed_ms
         run_log.debug("run_polled", status=info.status)
         if changed or info.terminal:
-            self.ctx.journal.record_status(
-                self.spec.key,
-                self.item.attempts.index(attempt) + 1,
-                info.status,
-                finished_at=attempt.finished_at,
-                elapsed_ms=attempt.elapsed_ms,
-            )
+            self._journal_attempt(attempt)
 
     async def _cancel(self, attempt: Attempt, final_status: str, reason: str) -> _Final:
         """Cancel the run in Hex and confirm its end state (shielded, bounded in time)."""
