@@ -42,8 +42,6 @@ from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
-from hexbatch.state.records import UNSETTLED
-from hexbatch.status import UNKNOWN
 from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
@@ -341,8 +339,6 @@ class BatchRun:
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
         finished_at = settings.now()
-        if journal.failed is None:
-            journal.sync(runs)
         if journal.failed is None and all(run.settled for run in runs):
             journal.finish(finished_at)
         if journal.failed is not None:
@@ -353,7 +349,7 @@ class BatchRun:
                 opened.info.manifest,
                 opened.info.started_at,
                 finished_at,
-                [live_outcome(run) for run in runs],
+                runs,
                 _requests(
                     store, batch_id, {} if journal.requests_recorded else client.stats.as_dict()
                 ),
@@ -369,14 +365,6 @@ class BatchRun:
         ]
         stored.finished_at = finished_at
         return stored
-
-
-def live_outcome(run: RunOutcome) -> RunOutcome:
-    """A run as the stored report shows it: an unsettled trigger reads UNKNOWN with the reason."""
-    last = run.last_attempt
-    if run.settled or last is None or last.run_id is not None or last.status is not None:
-        return run
-    return replace(run, status=UNKNOWN, error=UNSETTLED)
 
 
 def _requests(store: StateStore, batch_id: int, live: Mapping[str, int]) -> dict[str, int]:

@@ -17,6 +17,12 @@ from hexbatch.status import is_success
 
 REPORT_SCHEMA: Final = "hexbatch.report/1"
 REQUEST_KINDS: Final = ("trigger", "status", "list", "cancel", "throttled")
+UNSETTLED: Final = (
+    "its trigger's outcome is not settled yet: the batch stopped between recording the "
+    "intent and learning whether Hex created a run; the next `hexbatch run` settles it "
+    "(`hexbatch cancel` lists it)"
+)
+"""Why a run whose last trigger's outcome is open reads UNKNOWN, live or stored."""
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -39,6 +45,13 @@ class Attempt:
     error: str | None = None
     seen_before: frozenset[str] | None = field(default=None, repr=False)
     """Run ids listed right before the trigger: never this attempt's run (not reported)."""
+
+    @property
+    def unresolved(self) -> bool:
+        """True while the trigger's outcome is unknown: an intent with neither run id nor
+        status. Such a run may or may not exist in Hex; it is reconciled, never blindly
+        triggered again."""
+        return self.run_id is None and self.status is None
 
     def to_json(self) -> dict[str, Any]:
         """Serialise as one entry of a report's ``attempts`` list."""

@@ -105,13 +105,17 @@ class StoreJournal:
         self.failed: StateError | None = None
         self.requests_recorded = False
 
+    def _failed(self, error: StateError) -> None:
+        """Remember a write that failed; say so once per batch."""
+        if self.failed is None:
+            log.warning("state_write_failed", state=str(self.store.path), error=str(error))
+        self.failed = error
+
     def _keep_going(self, write: Callable[[], None]) -> None:
         try:
             write()
         except StateError as error:
-            if self.failed is None:
-                log.warning("state_write_failed", state=str(self.store.path), error=str(error))
-            self.failed = error
+            self._failed(error)
 
     def record_intent(
         self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
@@ -126,9 +130,7 @@ class StoreJournal:
                 self.batch_id, key, attempt, at, base_url=self.base_url, seen_before=seen_before
             )
         except StateError as error:
-            if self.failed is None:
-                log.warning("state_write_failed", state=str(self.store.path), error=str(error))
-            self.failed = error
+            self._failed(error)
             raise
 
     def withdraw_intent(self, key: str, attempt: int) -> None:
@@ -189,33 +191,6 @@ class StoreJournal:
         """Mark the batch finished (left unfinished when that cannot be written)."""
         self._keep_going(lambda: self.store.finish_batch(self.batch_id, at))
 
-    def sync(self, outcomes: Iterable[RunOutcome]) -> None:
-        """Write any attempt detail the store lacks, so it holds what the live outcomes hold.
-
-        The report of a batch, live or read back later, is then the same document.
-        """
-        stored = {run.key: run for run in self.store.runs(self.batch_id)}
-        for outcome in outcomes:
-            run = stored.get(outcome.key)
-            if run is None:
-                continue
-            for number, attempt in enumerate(outcome.attempts, start=1):
-                known = run.attempts[number - 1] if number <= len(run.attempts) else None
-                if attempt.status is None or (
-                    known is not None
-                    and (known.status, known.error, known.finished_at, known.elapsed_ms)
-                    == (attempt.status, attempt.error, attempt.finished_at, attempt.elapsed_ms)
-                ):
-                    continue
-                self.record_status(
-                    outcome.key,
-                    number,
-                    attempt.status,
-                    finished_at=attempt.finished_at,
-                    elapsed_ms=attempt.elapsed_ms,
-                    error=attempt.error,
-                )
-
 
 @dataclass(slots=True)
 class OpenedBatch:
@@ -254,10 +229,10 @@ def open_batch(
 
     Raises:
         StateError: the batch to resume was planned from a different plan.
-        NothingToRerun: ``rerun`` chose no run of the latest (finished) batch.
+
+    Call :func:`check_rerun` first: with a ``rerun`` that chooses no run of a finished
+    batch, this reopens it and gives no run a new attempt.
     """
-    if not new:
-        check_rerun(store, manifest, rerun)
     key = str(manifest.source.resolve())
     latest = store.latest_batch(key)
     resume = latest is not None and not new and (not latest.finished or rerun is not None)

@@ -115,7 +115,7 @@ class Engine:
             for _ in range(min(self.settings.max_in_flight, len(items))):
                 group.start_soon(self._worker, dispatcher)
         for item in skipped:
-            self._finish(item.outcome(status.SKIPPED, f"not triggered: {self.control.reason}"))
+            self._finish(item.unstarted(self.control.reason or "the batch stopped"))
         position = {item.key: n for n, item in enumerate(items)}
         return sorted(self.outcomes.values(), key=lambda outcome: position[outcome.key])
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
 
 import anyio
 import structlog
@@ -49,23 +48,18 @@ from hexbatch.errors import (
 )
 from hexbatch.manifest import PollSettings
 from hexbatch.models import RunInfo
-from hexbatch.outcome import Attempt, RunOutcome
+from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
 from hexbatch.retry import Backoff
 from hexbatch.state.errors import StateError
 
 log = structlog.get_logger("hexbatch.engine")
 
 # A 404 for a run whose id Hex gave us is believed only when it persists: this many
-# reads in a row, spread over at least this many seconds (read-after-write lag).
+# reads in a row, spread over at least EngineSettings.lost_after (read-after-write lag).
 _GONE_READS = 3
-_GONE_AFTER = 60.0
 _CONFIRM_READS = 3
 # The newest runs listed in a snapshot and read when reconciling.
 _LISTED = 100
-UNSETTLED: Final = (
-    "interrupted before Hex's answer to its trigger could be settled; the next "
-    "`hexbatch run` of this batch settles it (`hexbatch cancel` lists it)"
-)
 # Look this long after a run's expected end, so the end is already recorded.
 _END_SLACK = 0.005
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hexbatch.outcome import Attempt, RunOutcome
+from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
 from hexbatch.plan import RunSpec
-from hexbatch.status import SKIPPED
+from hexbatch.status import SKIPPED, UNKNOWN
 
 
 @dataclass(slots=True)
@@ -43,6 +43,18 @@ class WorkItem:
     def params(self) -> dict[str, Any]:
         """The input parameters as a plain dict."""
         return dict(self.spec.params)
+
+    def unstarted(self, reason: str) -> RunOutcome:
+        """The record of a run the batch never got to (it stopped first).
+
+        A run whose last trigger's outcome an earlier process left open stays UNKNOWN
+        with that reason, as the state store shows it; any other is SKIPPED. Neither
+        is final: the next run of the batch picks them up.
+        """
+        last = self.attempts[-1] if self.attempts else None
+        if last is not None and last.unresolved:
+            return self.outcome(UNKNOWN, UNSETTLED, settled=False)
+        return self.outcome(SKIPPED, f"not triggered: {reason}")
 
     def outcome(self, status: str, error: str | None = None, *, settled: bool = True) -> RunOutcome:
         """The record of this run (``settled=False``: not final, a resume picks it up)."""

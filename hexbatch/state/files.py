@@ -50,8 +50,23 @@ def make_private_folders(folder: Path) -> None:
             )
 
 
-def _write_private(path: Path, text: str) -> None:
+def _create_private(path: Path) -> int:
+    """Create ``path`` 0600 (not there yet) and return its open descriptor.
+
+    Raises:
+        FileExistsError: it is there already.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # O_CREAT's mode is filtered by the umask
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = _create_private(path)
     try:
         os.write(fd, text.encode())
     finally:
@@ -61,15 +76,12 @@ def _write_private(path: Path, text: str) -> None:
 def create_private_file(path: Path, shown: Path) -> None:
     """Create an empty database file 0600 when there is none (SQLite fills it in)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        fd = _create_private(path)
     except FileExistsError:
         return
     except OSError as error:
         raise StateError(f"cannot create the state store {shown}: {error.strerror}") from None
-    try:
-        os.fchmod(fd, FILE_MODE)  # O_CREAT's mode is filtered by the umask
-    finally:
-        os.close(fd)
+    os.close(fd)
 
 
 def refuse_hard_links(path: Path, shown: Path) -> None:

@@ -6,14 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from hexbatch.outcome import Attempt, RunOutcome
+from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
 from hexbatch.status import FINAL_STATUSES, UNKNOWN
 
 PLANNED: Final = "PLANNED"
-UNSETTLED: Final = (
-    "its trigger's outcome is not settled yet: the process stopped between recording the "
-    "intent and learning whether Hex created a run; the next `hexbatch run` settles it"
-)
 
 
 def same_url(one: str, other: str) -> bool:
@@ -132,18 +128,8 @@ class StoredRun:
 
     @property
     def unresolved(self) -> bool:
-        """True when the last trigger's outcome was never recorded: neither run id nor status.
-
-        Such a run may or may not exist in Hex; it must be reconciled, never blindly
-        triggered again.
-        """
-        last = self.attempts[-1] if self.attempts else None
-        return (
-            self.final_status is None
-            and last is not None
-            and last.run_id is None
-            and last.status is None
-        )
+        """True when the run has no final status and its last attempt is unresolved."""
+        return self.final_status is None and bool(self.attempts) and self.attempts[-1].unresolved
 
     def to_outcome(self) -> RunOutcome:
         """The run as a report entry; its status is :attr:`status`."""

@@ -114,26 +114,10 @@ def prepare(connection: sqlite3.Connection, path: Path) -> None:
     """
     if _is_blank(connection) and create_schema(connection):
         return
-    application_id = _pragma_int(connection, "application_id")
-    version = _pragma_int(connection, "user_version")
-    if application_id != APPLICATION_ID:
-        raise StateError(
-            f"{path} is an SQLite database of another program, not a hexbatch state store; "
-            "choose another --state path"
-        )
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"{path} was written by a newer hexbatch (state schema {version}; this version "
-            f"reads up to {SCHEMA_VERSION}): upgrade hexbatch to use it"
-        )
+    version = _schema_version(connection, path, advice="; choose another --state path")
     if version < SCHEMA_VERSION:
         _migrate(connection, version, path)
-    missing = _TABLES - _table_names(connection)
-    if missing:
-        raise StateError(
-            f"{path} is a damaged hexbatch state store (missing tables: "
-            f"{', '.join(sorted(missing))}); move it aside to start afresh"
-        )
+    _check_tables(connection, path, advice="; move it aside to start afresh")
 
 
 def check_readable(connection: sqlite3.Connection, path: Path) -> None:
@@ -143,28 +127,36 @@ def check_readable(connection: sqlite3.Connection, path: Path) -> None:
         StateError: not a hexbatch store, damaged, newer, or older than this hexbatch
             reads (an upgrade needs a writable file).
     """
-    application_id = _pragma_int(connection, "application_id")
-    version = _pragma_int(connection, "user_version")
-    if application_id != APPLICATION_ID:
-        raise StateError(
-            f"{path} is not a hexbatch state store (another program's SQLite database, "
-            "or not a database at all)"
-        )
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"{path} was written by a newer hexbatch (state schema {version}; this version "
-            f"reads up to {SCHEMA_VERSION}): upgrade hexbatch to use it"
-        )
+    version = _schema_version(connection, path)
     if version < SCHEMA_VERSION:
         raise StateError(
             f"{path} has state schema {version}, which this hexbatch upgrades before reading, "
             "but it cannot be written here: copy it to a writable folder and read the copy"
         )
+    _check_tables(connection, path)
+
+
+def _schema_version(connection: sqlite3.Connection, path: Path, *, advice: str = "") -> int:
+    """The store's schema version, once its marks show it is ours and not too new."""
+    if _pragma_int(connection, "application_id") != APPLICATION_ID:
+        raise StateError(
+            f"{path} is an SQLite database of another program, not a hexbatch state store{advice}"
+        )
+    version = _pragma_int(connection, "user_version")
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer hexbatch (state schema {version}; this version "
+            f"reads up to {SCHEMA_VERSION}): upgrade hexbatch to use it"
+        )
+    return version
+
+
+def _check_tables(connection: sqlite3.Connection, path: Path, *, advice: str = "") -> None:
     missing = _TABLES - _table_names(connection)
     if missing:
         raise StateError(
             f"{path} is a damaged hexbatch state store (missing tables: "
-            f"{', '.join(sorted(missing))})"
+            f"{', '.join(sorted(missing))}){advice}"
         )
 
 

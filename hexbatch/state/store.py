@@ -319,31 +319,23 @@ class StateStore:
 
     def update_manifest_hash(self, batch_id: int, manifest_hash: str) -> None:
         """Record a new manifest hash after only execution settings changed."""
-        changed = self._write(
-            "UPDATE batches SET manifest_hash = ? WHERE id = ?",
-            (manifest_hash, batch_id),
-            durable=True,
-            doing="update the manifest hash",
-        )
-        self._require(changed, f"has no batch {batch_id}")
+        self._update_batch(batch_id, "manifest_hash", manifest_hash, "update the manifest hash")
 
     def update_base_url(self, batch_id: int, base_url: str) -> None:
         """Record the Hex URL the batch is now driven against (its new attempts go there)."""
-        changed = self._write(
-            "UPDATE batches SET base_url = ? WHERE id = ?",
-            (base_url, batch_id),
-            durable=True,
-            doing="update the base URL",
-        )
-        self._require(changed, f"has no batch {batch_id}")
+        self._update_batch(batch_id, "base_url", base_url, "update the base URL")
 
     def finish_batch(self, batch_id: int, finished_at: datetime) -> None:
         """Mark the batch finished: the next run of its manifest starts a new batch."""
+        self._update_batch(batch_id, "finished_at", _to_text(finished_at), "finish the batch")
+
+    def _update_batch(self, batch_id: int, column: str, value: str | None, doing: str) -> None:
+        """Set one column of a batch's header, durably (``column`` is never user input)."""
         changed = self._write(
-            "UPDATE batches SET finished_at = ? WHERE id = ?",
-            (_to_text(finished_at), batch_id),
+            f"UPDATE batches SET {column} = ? WHERE id = ?",  # noqa: S608 - a fixed column name
+            (value, batch_id),
             durable=True,
-            doing="finish the batch",
+            doing=doing,
         )
         self._require(changed, f"has no batch {batch_id}")
 
