@@ -280,6 +280,19 @@ def _one_run(tmp_path: Path) -> Path:
     return manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}], sim=scenario([project()]))
 
 
+def _run_one_simulated(tmp_path: Path, *extra: str) -> Any:
+    """``hexbatch run`` of a one-run manifest against the simulator, logging JSON."""
+    return _invoke(
+        "run",
+        str(_one_run(tmp_path)),
+        "--simulate",
+        "--no-progress",
+        "--log-format",
+        "json",
+        *extra,
+    )
+
+
 @pytest.mark.parametrize(
     "where",
     ["/sys/kernel/hexbatch-report.json", "{tmp}/a-dir", "{tmp}/a-file/report.json"],
@@ -293,13 +306,8 @@ def test_an_unwritable_json_path_is_refused_before_anything_runs(
     (tmp_path / "a-file").write_text("x")
     target = where.format(tmp=tmp_path)
 
-    result = _invoke(
-        "run",
-        str(_one_run(tmp_path)),
-        "--simulate",
-        "--no-progress",
-        "--log-format",
-        "json",
+    result = _run_one_simulated(
+        tmp_path,
         "--json",
         target,
     )
@@ -315,13 +323,8 @@ def test_a_directory_in_the_way_of_a_report_file_is_refused_before_anything_runs
     """A directory named like a report inside --report-dir: exit 2, nothing triggered."""
     (tmp_path / "r" / "report.json").mkdir(parents=True)
 
-    result = _invoke(
-        "run",
-        str(_one_run(tmp_path)),
-        "--simulate",
-        "--no-progress",
-        "--log-format",
-        "json",
+    result = _run_one_simulated(
+        tmp_path,
         "--report-dir",
         str(tmp_path / "r"),
     )

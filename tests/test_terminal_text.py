@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,12 +20,13 @@ from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import build_plan
 from hexbatch.plan_cli import render_table
 from hexbatch.report.console import render_console
-from hexbatch.simulator import Scenario, SimulatorHandle, run_simulator
+from hexbatch.simulator import Scenario, SimulatorHandle
 from hexbatch.state import BatchInfo
 from hexbatch.state.cancel import CancelResult, CancelSummary
 from hexbatch.state_cli import _print_summary
 from hexbatch.terminal import escape_control
 from tests.report.builders import T0, attempt
+from tests.state.simulated import serve_in_thread
 
 TOKEN = "hxtp_test_token_abcdef"
 DRAFT = "Revenue [/draft] model"
@@ -59,28 +58,8 @@ def serve(titles: list[str]) -> Iterator[SimulatorHandle]:
             ],
         }
     )
-    ready = threading.Event()
-    handles: list[SimulatorHandle] = []
-    stop: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
-
-    async def main() -> None:
-        async with run_simulator(scenario) as handle:
-            event = asyncio.Event()
-            handles.append(handle)
-            stop.append((asyncio.get_running_loop(), event))
-            ready.set()
-            await event.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    if not ready.wait(10):  # pragma: no cover - only when the simulator cannot start
-        raise RuntimeError("the simulator did not start")
-    try:
-        yield handles[0]
-    finally:
-        loop, event = stop[0]
-        loop.call_soon_threadsafe(event.set)
-        thread.join(10)
+    with serve_in_thread(scenario) as handle:
+        yield handle
 
 
 def _projects(base_url: str, width: int = 200) -> Any:

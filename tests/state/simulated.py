@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hexbatch.client import HexClient
 from hexbatch.models import RunInfo
-from hexbatch.simulator import SimulatorHandle, load_scenario, run_simulator
+from hexbatch.simulator import Scenario, SimulatorHandle, load_scenario, run_simulator
 
 SLOW = "5a8591dd-4039-49df-9202-96385ba3eff8"
 QUICK = "9e2d4a61-3f7b-4b0c-8d5e-7a1c6f2b3e84"
@@ -35,7 +35,13 @@ def serve(tmp_path: Path, *, cancel_finished: str = "no_content") -> Iterator[Si
     """Serve the test scenario on loopback from a thread until the block exits."""
     path = tmp_path / "scenario.yaml"
     path.write_text(_SCENARIO.replace("{cancel_finished}", cancel_finished))
-    scenario = load_scenario(path)
+    with serve_in_thread(load_scenario(path)) as handle:
+        yield handle
+
+
+@contextmanager
+def serve_in_thread(scenario: Scenario) -> Iterator[SimulatorHandle]:
+    """Serve ``scenario`` on loopback from a background thread until the block exits."""
     ready = threading.Event()
     handles: list[SimulatorHandle] = []
     stop: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []

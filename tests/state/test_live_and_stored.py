@@ -74,6 +74,21 @@ def _quick_manifest(tmp_path: Path, runs: int = 3) -> Path:
     return path
 
 
+def _run_args(path: Path, base_url: str, state: Path) -> list[str]:
+    """``hexbatch run`` of ``path`` against ``base_url`` with ``state``, logging JSON."""
+    return [
+        "run",
+        str(path),
+        "--base-url",
+        base_url,
+        "--state",
+        str(state),
+        "--no-progress",
+        "--log-format",
+        "json",
+    ]
+
+
 def _fail_after_triggers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every write but the two a trigger needs fails as a full disk does."""
 
@@ -92,17 +107,7 @@ def test_a_store_that_stops_accepting_writes_keeps_the_batch_going(
     path = _quick_manifest(tmp_path)
     state = tmp_path / "st.db"
     with serve(tmp_path) as sim:
-        args = [
-            "run",
-            str(path),
-            "--base-url",
-            sim.base_url,
-            "--state",
-            str(state),
-            "--no-progress",
-            "--log-format",
-            "json",
-        ]
+        args = _run_args(path, sim.base_url, state)
         with monkeypatch.context() as patched:
             _fail_after_triggers(patched)
             first = _invoke(
@@ -170,17 +175,7 @@ def test_a_really_full_disk_mid_batch(tmp_path: Path, monkeypatch: pytest.Monkey
                 filled.append(_fill(disk))
 
         with serve(tmp_path) as sim:
-            args = [
-                "run",
-                str(path),
-                "--base-url",
-                sim.base_url,
-                "--state",
-                str(state),
-                "--no-progress",
-                "--log-format",
-                "json",
-            ]
+            args = _run_args(path, sim.base_url, state)
             with monkeypatch.context() as patched:
                 patched.setattr(StateStore, "record_triggered", then_fill)
                 first = _invoke(
