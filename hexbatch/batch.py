@@ -275,6 +275,7 @@ class BatchRun:
                 clock=settings.clock,
                 sleep=settings.sleep,
                 rng=settings.rng,
+                wall=settings.now,
                 allow_insecure_http=self.options.allow_insecure_http,
             )
             async with client:
@@ -291,6 +292,7 @@ class BatchRun:
                         settings.now(),
                         outcomes,
                         client.stats.as_dict(),
+                        dict(client.stats.limits),
                     )
                 opened = open_batch(
                     store,
@@ -335,7 +337,7 @@ class BatchRun:
         try:
             driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
         finally:
-            journal.record_requests(client.stats.as_dict())
+            journal.record_requests(client.stats.as_dict(), client.stats.limits)
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
         finished_at = settings.now()
@@ -353,6 +355,7 @@ class BatchRun:
                 _requests(
                     store, batch_id, {} if journal.requests_recorded else client.stats.as_dict()
                 ),
+                dict(client.stats.limits),
             )
         log.info("batch_recorded", state=str(store.path), batch=batch_id)
         stored = store.report(batch_id)

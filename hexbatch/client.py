@@ -21,6 +21,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ from hexbatch.errors import (
 )
 from hexbatch.http_errors import http_error
 from hexbatch.limits import WindowLimiter, acquire_together
+from hexbatch.limits_seen import LimitsSeen, observe
 from hexbatch.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
 from hexbatch.redact import Secret, redact
 from hexbatch.retry import RetryDecision, RetryPolicy, call_with_retries
@@ -53,6 +55,15 @@ log = structlog.get_logger("hexbatch.client")
 
 DEFAULT_BASE_URL: Final = "https://app.hex.tech/api/v1"
 MAX_PAGE: Final = 100
+API_RUNS: Final = "API"
+"""The ``runTriggerFilter`` hexbatch lists runs with: its own kind, not scheduled runs."""
+# Reads that may carry a run's state changes (stateEvents) when asked: the header
+# costs no request, so every status and list read asks.
+_EXPANDED_KINDS: Final = frozenset({"status", "list"})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +83,17 @@ class Timeouts:
 
 @dataclass(slots=True)
 class RequestStats:
-    """How many requests of each kind were sent (every attempt counts)."""
+    """How many requests of each kind were sent (every attempt counts), and the
+    rate-limit figures Hex last announced for each kind."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    limits: dict[str, LimitsSeen] = field(default_factory=dict)
+
+    def observe_limits(self, kind: str, headers: Mapping[str, str], at: datetime) -> None:
+        """Keep the rate-limit headers of an answer to a request of ``kind``."""
+        seen = observe(self.limits.get(kind), headers, at)
+        if seen is not None:
+            self.limits[kind] = seen
 
     def add(self, kind: str, amount: int = 1) -> None:
         """Count ``amount`` more requests of ``kind``."""
@@ -178,6 +197,7 @@ class HexClient:
         trigger_budget: additionally applied to every RunProject request.
         max_connections: cap on open sockets to Hex.
         clock, sleep, rng: time and jitter sources (virtual in tests).
+        wall: the wall clock, for when rate-limit headers were seen.
         allow_insecure_http: permit plain http to a non-loopback host.
     """
 
@@ -195,6 +215,7 @@ class HexClient:
         clock: Clock = monotonic,
         sleep: Sleep = real_sleep,
         rng: random.Random | None = None,
+        wall: Callable[[], datetime] = _utc_now,
         allow_insecure_http: bool = False,
     ) -> None:
         if not token:
@@ -211,6 +232,7 @@ class HexClient:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._wall = wall
         self.stats = RequestStats()
 
     def __repr__(self) -> str:
@@ -354,12 +376,22 @@ class HexClient:
         limit: int = 25,
         offset: int = 0,
         status_filter: str | None = None,
+        trigger_filter: str | None = API_RUNS,
         reservation: Reservation | None = None,
     ) -> RunsPage:
-        """One page of the project's runs, newest first (``reservation``: see run_project)."""
+        """One page of the project's runs, newest first (``reservation``: see run_project).
+
+        ``trigger_filter`` (Hex's ``runTriggerFilter``: API, SCHEDULED, APP_REFRESH or
+        ALL; None sends none) defaults to API-triggered runs only: unfiltered, Hex also
+        lists scheduled and app-refresh runs, which crowd a project's own runs off a page.
+        Hosts that ignore the filter still list others' runs, so callers keep checking
+        each run's ``run_trigger``.
+        """
         params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE)), "offset": offset}
         if status_filter:
             params["statusFilter"] = status_filter
+        if trigger_filter:
+            params["runTriggerFilter"] = trigger_filter
         data = await self._json(
             "GetProjectRuns",
             "GET",
@@ -378,13 +410,21 @@ class HexClient:
         limit: int = MAX_PAGE,
         offset: int = 0,
         status_filter: str | None = None,
+        trigger_filter: str | None = API_RUNS,
         max_runs: int | None = None,
     ) -> list[RunInfo]:
-        """The project's runs, newest first, following pages until the end or ``max_runs``."""
+        """The project's runs, newest first, following pages until the end or ``max_runs``.
+
+        Every page carries the same filters (see :meth:`list_runs_page`).
+        """
         runs: list[RunInfo] = []
         while max_runs is None or len(runs) < max_runs:
             page = await self.list_runs_page(
-                project_id, limit=limit, offset=offset, status_filter=status_filter
+                project_id,
+                limit=limit,
+                offset=offset,
+                status_filter=status_filter,
+                trigger_filter=trigger_filter,
             )
             runs.extend(page.runs)
             if page.next_page is None or not page.runs:
@@ -528,6 +568,8 @@ class HexClient:
             "User-Agent": f"hexbatch/{package_version()}",
             "Accept": "application/json",
         }
+        if kind in _EXPANDED_KINDS:
+            headers["enable-expanded-stats"] = "true"
         try:
             # A POST that went out is never abandoned half-way by a cancellation: its
             # answer (the new run's id) must be read.
@@ -544,6 +586,7 @@ class HexClient:
             raise OutcomeUnknownError(
                 f"the request was sent but {what} before an answer arrived", **context
             ) from error
+        self.stats.observe_limits(kind, response_headers, self._wall())
         return self._interpret(status, raw, response_headers, kind, expect_json, context)
 
     async def _admit(self, kind: str) -> None:
@@ -619,6 +662,7 @@ class HexClient:
 
 
 __all__ = [
+    "API_RUNS",
     "DEFAULT_BASE_URL",
     "HexAPIError",
     "HexClient",

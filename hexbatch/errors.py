@@ -126,9 +126,13 @@ class BadRequestError(HexHTTPError):
 
 
 class AuthenticationError(HexHTTPError):
-    """401: the token is missing, invalid or expired."""
+    """401: the token is missing, invalid, expired or revoked."""
 
-    hint = "The token is invalid or expired: regenerate it, and check the base URL."
+    hint = (
+        "The token is invalid, expired or revoked: regenerate it, and check the base URL. "
+        "Personal access tokens expire (workspace admins cap their lifetime); a scheduled "
+        "job should use a workspace token."
+    )
 
 
 class PermissionDeniedError(HexHTTPError):

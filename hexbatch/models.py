@@ -58,6 +58,22 @@ def _version(value: object) -> str | None:
     return None
 
 
+StateEvents = tuple[dict[str, Any], ...]
+"""Hex's ``stateEvents`` items (a run's state changes), each kept verbatim."""
+
+
+def parse_state_events(value: object) -> StateEvents | None:
+    """Hex's ``stateEvents`` as a tuple of its mappings; None when absent or not a list.
+
+    Their vocabulary is not documented, so they are read leniently: items that are
+    not mappings cannot be events and are dropped; unknown types and extra keys
+    are kept.
+    """
+    if not isinstance(value, list):
+        return None
+    return tuple(dict(item) for item in value if isinstance(item, dict))
+
+
 def _elapsed(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -161,6 +177,8 @@ class RunInfo:
     project_version: str | None
     run_trigger: str | None
     trace_id: str | None
+    state_events: StateEvents | None = None
+    """The run's state changes, when Hex was asked for expanded stats and sent them."""
 
     @property
     def terminal(self) -> bool:
@@ -182,6 +200,7 @@ class RunInfo:
             project_version=_version(body.get("projectVersion")),
             run_trigger=_opt_str(body, "runTrigger"),
             trace_id=_opt_str(body, "traceId"),
+            state_events=parse_state_events(body.get("stateEvents")),
         )
 
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from hexbatch.limits_seen import LimitsSeen
+from hexbatch.models import StateEvents
 from hexbatch.status import is_success
+from hexbatch.timeline import Phases, phases
 
 REPORT_SCHEMA: Final = "hexbatch.report/1"
 REQUEST_KINDS: Final = ("trigger", "status", "list", "cancel", "throttled")
@@ -32,6 +35,10 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _whole(milliseconds: float | None) -> int | None:
+    return None if milliseconds is None else round(milliseconds)
+
+
 @dataclass(slots=True)
 class Attempt:
     """One trigger of a planned run and what became of it."""
@@ -45,6 +52,22 @@ class Attempt:
     error: str | None = None
     seen_before: frozenset[str] | None = field(default=None, repr=False)
     """Run ids listed right before the trigger: never this attempt's run (not reported)."""
+    started_at: datetime | None = None
+    """When the run started running, as Hex's ``startTime`` says."""
+    project_version: str | None = None
+    """The published version of the project the run executes."""
+    state_events: StateEvents | None = field(default=None, repr=False)
+    """The run's state changes as Hex reported them (expanded stats), kept verbatim."""
+
+    @property
+    def phases(self) -> Phases:
+        """Milliseconds queued (PENDING until RUNNING) and running, where known."""
+        return phases(
+            triggered_at=self.triggered_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            events=self.state_events,
+        )
 
     @property
     def unresolved(self) -> bool:
@@ -55,13 +78,19 @@ class Attempt:
 
     def to_json(self) -> dict[str, Any]:
         """Serialise as one entry of a report's ``attempts`` list."""
+        split = self.phases
         return {
             "run_id": self.run_id,
             "status": self.status,
             "triggered_at": iso(self.triggered_at),
+            "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             # Whole milliseconds, as the contract shows; Hex may send fractions.
-            "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms),
+            "elapsed_ms": _whole(self.elapsed_ms),
+            "queued_ms": _whole(split.queued_ms),
+            "run_ms": _whole(split.run_ms),
+            "project_version": self.project_version,
+            "state_events": None if self.state_events is None else list(self.state_events),
             "error": self.error,
         }
 
@@ -128,6 +157,8 @@ class BatchReport:
     finished_at: datetime
     runs: list[RunOutcome]
     requests: dict[str, int] = field(default_factory=dict)
+    rate_limits: dict[str, LimitsSeen] = field(default_factory=dict)
+    """The rate-limit headers Hex last sent, per request kind."""
 
     @property
     def ok(self) -> bool:
@@ -145,8 +176,11 @@ class BatchReport:
 
     def to_json(self) -> dict[str, Any]:
         """Serialise to the ``hexbatch.report/1`` contract."""
-        requests = {kind: self.requests.get(kind, 0) for kind in REQUEST_KINDS}
+        requests: dict[str, Any] = {kind: self.requests.get(kind, 0) for kind in REQUEST_KINDS}
         requests.update(self.requests)
+        requests["rate_limits"] = {
+            kind: seen.to_json() for kind, seen in sorted(self.rate_limits.items())
+        }
         return {
             "schema": REPORT_SCHEMA,
             "manifest": self.manifest,

@@ -23,7 +23,9 @@ import structlog
 from hexbatch import status
 from hexbatch.engine import WorkItem
 from hexbatch.errors import HexbatchError
+from hexbatch.limits_seen import LimitsSeen
 from hexbatch.manifest import Manifest
+from hexbatch.models import StateEvents
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
@@ -138,13 +140,27 @@ class StoreJournal:
         self._keep_going(lambda: self.store.delete_attempt(self.batch_id, key, attempt))
 
     def record_triggered(
-        self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
+        self,
+        key: str,
+        attempt: int,
+        run_id: str,
+        run_url: str | None,
+        at: datetime,
+        *,
+        project_version: str | None = None,
     ) -> None:
-        """Durably note the run id Hex returned."""
+        """Durably note the run id Hex returned (and the project version it runs)."""
 
         def write() -> None:
             self.store.record_triggered(
-                self.batch_id, key, attempt, run_id, run_url, at, base_url=self.base_url
+                self.batch_id,
+                key,
+                attempt,
+                run_id,
+                run_url,
+                at,
+                base_url=self.base_url,
+                project_version=project_version,
             )
             self.store.record_status(self.batch_id, key, attempt, status.PENDING)
 
@@ -159,8 +175,11 @@ class StoreJournal:
         finished_at: datetime | None = None,
         elapsed_ms: float | None = None,
         error: str | None = None,
+        started_at: datetime | None = None,
+        project_version: str | None = None,
+        state_events: StateEvents | None = None,
     ) -> None:
-        """Note the attempt's latest status."""
+        """Note the attempt's latest status and what Hex said about its run."""
         self._keep_going(
             lambda: self.store.record_status(
                 self.batch_id,
@@ -170,6 +189,9 @@ class StoreJournal:
                 finished_at=finished_at,
                 elapsed_ms=elapsed_ms,
                 error=error,
+                started_at=started_at,
+                project_version=project_version,
+                state_events=state_events,
             )
         )
 
@@ -177,10 +199,15 @@ class StoreJournal:
         """Note the run's final status."""
         self._keep_going(lambda: self.store.record_final(self.batch_id, key, status, error))
 
-    def record_requests(self, counts: Mapping[str, int]) -> None:
-        """Add the batch's request counts (only logged when they cannot be stored)."""
+    def record_requests(
+        self, counts: Mapping[str, int], rate_limits: Mapping[str, LimitsSeen] | None = None
+    ) -> None:
+        """Add the batch's request counts and keep the rate-limit headers Hex last sent
+        (only logged when they cannot be stored)."""
         try:
             self.store.record_requests(self.batch_id, counts)
+            if rate_limits:
+                self.store.record_rate_limits(self.batch_id, rate_limits)
         except StateError as error:
             log.warning("state_requests_not_recorded", counts=dict(counts), error=str(error))
             self.failed = self.failed or error

@@ -17,6 +17,8 @@ from collections.abc import Set
 from datetime import datetime
 from typing import Protocol
 
+from hexbatch.models import StateEvents
+
 
 class Journal(Protocol):
     """The engine's write-ahead record of intents, run ids, statuses and outcomes."""
@@ -37,7 +39,14 @@ class Journal(Protocol):
         """The trigger provably created no run (429, 503, never sent, reconciled): forget it."""
 
     def record_triggered(
-        self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
+        self,
+        key: str,
+        attempt: int,
+        run_id: str,
+        run_url: str | None,
+        at: datetime,
+        *,
+        project_version: str | None = None,
     ) -> None:
         """Hex created ``run_id`` for this attempt (durable before polling)."""
 
@@ -50,8 +59,11 @@ class Journal(Protocol):
         finished_at: datetime | None = None,
         elapsed_ms: float | None = None,
         error: str | None = None,
+        started_at: datetime | None = None,
+        project_version: str | None = None,
+        state_events: StateEvents | None = None,
     ) -> None:
-        """The attempt's latest known status."""
+        """The attempt's latest known status, and what Hex said about its run."""
 
     def record_final(self, key: str, status: str, error: str | None = None) -> None:
         """The run's final status; it will not be touched again in this batch."""
@@ -69,7 +81,14 @@ class NullJournal:
         """Nothing to forget."""
 
     def record_triggered(
-        self, key: str, attempt: int, run_id: str, run_url: str | None, at: datetime
+        self,
+        key: str,
+        attempt: int,
+        run_id: str,
+        run_url: str | None,
+        at: datetime,
+        *,
+        project_version: str | None = None,
     ) -> None:
         """Forget the run id."""
 
@@ -82,6 +101,9 @@ class NullJournal:
         finished_at: datetime | None = None,
         elapsed_ms: float | None = None,
         error: str | None = None,
+        started_at: datetime | None = None,
+        project_version: str | None = None,
+        state_events: StateEvents | None = None,
     ) -> None:
         """Forget the status."""
 

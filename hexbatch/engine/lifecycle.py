@@ -47,7 +47,7 @@ from hexbatch.errors import (
     SendCancelled,
 )
 from hexbatch.manifest import PollSettings
-from hexbatch.models import RunInfo
+from hexbatch.models import RunCreated, RunInfo
 from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
 from hexbatch.retry import Backoff
 from hexbatch.state.errors import StateError
@@ -114,6 +114,21 @@ class _Intent:
     at: datetime
     sent_at: float
     seen_before: frozenset[str] | None
+
+
+def _take_facts(attempt: Attempt, info: RunInfo) -> bool:
+    """Copy what a read says about the attempt's run; True when its status changed.
+
+    A read without a field (a list item has no state events, say) keeps what an
+    earlier read said.
+    """
+    changed = info.status != attempt.status
+    attempt.status = info.status
+    attempt.started_at = info.start_time or attempt.started_at
+    attempt.project_version = info.project_version or attempt.project_version
+    if info.state_events is not None:
+        attempt.state_events = info.state_events
+    return changed
 
 
 def _snapshot_ids(runs: list[RunInfo], earliest: datetime) -> frozenset[str]:
@@ -380,9 +395,9 @@ class RunLifecycle:
             return None
         return _snapshot_ids(list(page.runs), earliest)
 
-    async def _send(self, reservation: Reservation) -> tuple[str, str | None]:
+    async def _send(self, reservation: Reservation) -> RunCreated:
         run = self.project.run
-        created = await self.ctx.client.run_project(
+        return await self.ctx.client.run_project(
             self.spec.project_id,
             dict(self.spec.params) or None,
             dry_run=self.ctx.settings.dry_run,
@@ -396,16 +411,28 @@ class RunLifecycle:
             cancel_if=lambda: self.ctx.control.stopping,
             reservation=reservation,
         )
-        return created.run_id, created.run_url
 
-    def _created(self, at: datetime, created: tuple[str, str | None]) -> Attempt | _Final:
+    def _created(self, at: datetime, created: RunCreated) -> Attempt | _Final:
         self._open = None
-        run_id, run_url = created
-        attempt = Attempt(triggered_at=at, run_id=run_id, run_url=run_url, status=status.PENDING)
+        run_id = created.run_id
+        attempt = Attempt(
+            triggered_at=at,
+            run_id=run_id,
+            run_url=created.run_url,
+            status=status.PENDING,
+            project_version=created.project_version,
+        )
         self.item.attempts.append(attempt)
         self.ctx.claimed.add(run_id)
         number = len(self.item.attempts)
-        self.ctx.journal.record_triggered(self.spec.key, number, run_id, run_url, at)
+        self.ctx.journal.record_triggered(
+            self.spec.key,
+            number,
+            run_id,
+            created.run_url,
+            at,
+            project_version=created.project_version,
+        )
         self.log.info("run_triggered", run_id=run_id, attempt=number)
         if self.ctx.settings.dry_run:
             # Hex validated the inputs and created nothing to follow.
@@ -533,13 +560,20 @@ class RunLifecycle:
         self._open = None
         attempt.run_id = info.run_id
         attempt.run_url = info.run_url
-        attempt.status = info.status
+        _take_facts(attempt, info)
         self.ctx.claimed.add(info.run_id)
         number = self.item.attempts.index(attempt) + 1
         at = attempt.triggered_at or self.ctx.settings.now()
-        self.ctx.journal.record_triggered(self.spec.key, number, info.run_id, info.run_url, at)
-        if info.status != status.PENDING:  # the journal notes a new run as PENDING
-            self._journal_attempt(attempt)
+        self.ctx.journal.record_triggered(
+            self.spec.key,
+            number,
+            info.run_id,
+            info.run_url,
+            at,
+            project_version=info.project_version,
+        )
+        if info.status != status.PENDING or info.state_events:
+            self._journal_attempt(attempt)  # the journal notes a new run as PENDING
         self.log.info("trigger_reconciled", created=True, run_id=info.run_id)
 
     # -- following ----------------------------------------------------------------------
@@ -686,6 +720,9 @@ class RunLifecycle:
                 finished_at=attempt.finished_at,
                 elapsed_ms=attempt.elapsed_ms,
                 error=attempt.error,
+                started_at=attempt.started_at,
+                project_version=attempt.project_version,
+                state_events=attempt.state_events,
             )
 
     def _expected_end(self, started: datetime) -> datetime | None:
@@ -696,8 +733,7 @@ class RunLifecycle:
     def _observe(
         self, attempt: Attempt, info: RunInfo, run_log: structlog.typing.FilteringBoundLogger
     ) -> None:
-        changed = info.status != attempt.status
-        attempt.status = info.status
+        changed = _take_facts(attempt, info)
         if info.terminal:
             attempt.finished_at = info.end_time or self.ctx.settings.now()
             attempt.elapsed_ms = info.elapsed_ms

@@ -17,7 +17,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 # The latest schema, as a new store gets it (older stores are upgraded by MIGRATIONS).
 _SCHEMA: Final = """
@@ -60,6 +60,9 @@ CREATE TABLE attempts (
     error        TEXT,
     base_url     TEXT,
     seen_before  TEXT,
+    started_at   TEXT,
+    project_version TEXT,
+    state_events TEXT,
     PRIMARY KEY (batch_id, key, attempt),
     FOREIGN KEY (batch_id, key) REFERENCES runs (batch_id, key)
 ) WITHOUT ROWID;
@@ -71,6 +74,13 @@ CREATE TABLE requests (
     PRIMARY KEY (batch_id, kind)
 ) WITHOUT ROWID;
 
+CREATE TABLE rate_limits (
+    batch_id INTEGER NOT NULL REFERENCES batches (id),
+    kind     TEXT NOT NULL,
+    seen     TEXT NOT NULL,
+    PRIMARY KEY (batch_id, kind)
+) WITHOUT ROWID;
+
 CREATE TABLE holder (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     pid   INTEGER NOT NULL,
@@ -78,7 +88,7 @@ CREATE TABLE holder (
 );
 """
 
-_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "holder"})
+_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "rate_limits", "holder"})
 
 
 def _v1_to_v2(connection: sqlite3.Connection) -> None:
@@ -101,8 +111,26 @@ def _v1_to_v2(connection: sqlite3.Connection) -> None:
     )
 
 
+def _v2_to_v3(connection: sqlite3.Connection) -> None:
+    """Each attempt records when its run started running, the project version it ran and
+    Hex's state events (a JSON array); each batch keeps the rate-limit headers Hex last
+    sent per request kind.
+
+    Attempts recorded by version 2 know none of these; they stay NULL ("not known").
+    """
+    for column in ("started_at", "project_version", "state_events"):
+        connection.execute(f"ALTER TABLE attempts ADD COLUMN {column} TEXT")
+    connection.execute(
+        "CREATE TABLE rate_limits (batch_id INTEGER NOT NULL REFERENCES batches (id),"
+        " kind TEXT NOT NULL, seen TEXT NOT NULL, PRIMARY KEY (batch_id, kind)) WITHOUT ROWID"
+    )
+
+
 # Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction.
-MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _v1_to_v2}
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
 
 
 def prepare(connection: sqlite3.Connection, path: Path) -> None:

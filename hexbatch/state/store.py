@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from hexbatch.limits_seen import LimitsSeen, merge_seen
+from hexbatch.models import StateEvents, parse_state_events
 from hexbatch.outcome import Attempt, BatchReport
 from hexbatch.state import files
 from hexbatch.state.errors import StateError, StateLockedError
@@ -393,15 +395,19 @@ class StateStore:
         run_url: str | None,
         at: datetime,
         base_url: str | None = None,
+        *,
+        project_version: str | None = None,
     ) -> None:
-        """Note, durably, the run id Hex (at ``base_url``) gave attempt ``attempt`` of ``key``."""
+        """Note, durably, the run id Hex (at ``base_url``) gave attempt ``attempt`` of ``key``,
+        with the project version Hex said the run executes."""
         self._write(
             "INSERT INTO attempts (batch_id, key, attempt, run_id, run_url, triggered_at,"
-            " base_url) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " base_url, project_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET run_id = excluded.run_id,"
             " run_url = excluded.run_url, triggered_at = excluded.triggered_at,"
-            " base_url = COALESCE(excluded.base_url, attempts.base_url)",
-            (batch_id, key, attempt, run_id, run_url, _to_text(at), base_url),
+            " base_url = COALESCE(excluded.base_url, attempts.base_url),"
+            " project_version = COALESCE(excluded.project_version, attempts.project_version)",
+            (batch_id, key, attempt, run_id, run_url, _to_text(at), base_url, project_version),
             durable=True,
             doing=f"record the run id of attempt {attempt} of run {key} in batch {batch_id}",
         )
@@ -416,19 +422,37 @@ class StateStore:
         finished_at: datetime | None = None,
         elapsed_ms: float | None = None,
         error: str | None = None,
+        started_at: datetime | None = None,
+        project_version: str | None = None,
+        state_events: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         """Note the latest status of an attempt (committed at once, not fsynced).
 
         Fields passed as None keep what was recorded before.
         """
+        events = None if state_events is None else json.dumps(list(state_events), default=str)
         self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, status, finished_at, elapsed_ms, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO attempts (batch_id, key, attempt, status, finished_at, elapsed_ms, error,"
+            " started_at, project_version, state_events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET status = excluded.status,"
             " finished_at = COALESCE(excluded.finished_at, attempts.finished_at),"
             " elapsed_ms = COALESCE(excluded.elapsed_ms, attempts.elapsed_ms),"
-            " error = COALESCE(excluded.error, attempts.error)",
-            (batch_id, key, attempt, status, _to_text(finished_at), elapsed_ms, error),
+            " error = COALESCE(excluded.error, attempts.error),"
+            " started_at = COALESCE(excluded.started_at, attempts.started_at),"
+            " project_version = COALESCE(excluded.project_version, attempts.project_version),"
+            " state_events = COALESCE(excluded.state_events, attempts.state_events)",
+            (
+                batch_id,
+                key,
+                attempt,
+                status,
+                _to_text(finished_at),
+                elapsed_ms,
+                error,
+                _to_text(started_at),
+                project_version,
+                events,
+            ),
             durable=False,
             doing=f"record the status of attempt {attempt} of run {key} in batch {batch_id}",
         )
@@ -484,7 +508,8 @@ class StateStore:
         }
         for row in self._read(
             "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
-            " elapsed_ms, error, base_url, seen_before FROM attempts WHERE batch_id = ?"
+            " elapsed_ms, error, base_url, seen_before, started_at, project_version,"
+            " state_events FROM attempts WHERE batch_id = ?"
             " ORDER BY key, attempt",
             (batch_id,),
         ):
@@ -504,6 +529,9 @@ class StateStore:
                     elapsed_ms=elapsed,
                     error=error,
                     seen_before=seen_before,
+                    started_at=_to_moment(row[11]),
+                    project_version=row[12],
+                    state_events=_events(row[13]),
                 )
             )
             run.last_intent_at = intent
@@ -516,6 +544,26 @@ class StateStore:
             run_id
             for (run_id,) in self._read("SELECT run_id FROM attempts WHERE run_id IS NOT NULL")
         }
+
+    def record_rate_limits(self, batch_id: int, seen: Mapping[str, LimitsSeen]) -> None:
+        """Keep the rate-limit figures Hex last sent per request kind (the later ones win)."""
+        merged = merge_seen(self.rate_limits(batch_id), seen)
+        with self._transaction(durable=False, doing="record rate-limit headers") as connection:
+            connection.executemany(
+                "INSERT INTO rate_limits (batch_id, kind, seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (batch_id, kind) DO UPDATE SET seen = excluded.seen",
+                (
+                    (batch_id, kind, json.dumps(figures.to_json()))
+                    for kind, figures in merged.items()
+                ),
+            )
+
+    def rate_limits(self, batch_id: int) -> dict[str, LimitsSeen]:
+        """The rate-limit figures Hex last sent per request kind in this batch."""
+        rows = self._read(
+            "SELECT kind, seen FROM rate_limits WHERE batch_id = ? ORDER BY kind", (batch_id,)
+        )
+        return {str(kind): LimitsSeen.from_json(json.loads(seen)) for kind, seen in rows}
 
     def requests(self, batch_id: int) -> dict[str, int]:
         """The batch's request totals per kind."""
@@ -538,6 +586,7 @@ class StateStore:
             finished_at=finished_at,
             runs=[run.to_outcome() for run in runs],
             requests=self.requests(batch_id),
+            rate_limits=self.rate_limits(batch_id),
         )
 
     def durations(self, manifest: str) -> dict[str, float]:
@@ -590,6 +639,16 @@ class StateStore:
 def _dump(params: Mapping[str, Any]) -> str:
     # default=str keeps dates and other scalars a manifest may produce readable.
     return json.dumps(dict(params), separators=(",", ":"), default=str)
+
+
+def _events(text: str | None) -> StateEvents | None:
+    """Stored state events (a JSON array written by :meth:`StateStore.record_status`)."""
+    if text is None:
+        return None
+    try:
+        return parse_state_events(json.loads(text))
+    except ValueError:
+        return None
 
 
 def _batch_info(row: Sequence[Any]) -> BatchInfo:

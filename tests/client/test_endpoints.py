@@ -144,7 +144,8 @@ async def test_get_project(http: aioresponses, client: HexClient) -> None:
 
 
 async def test_list_runs_follows_offset_pages(http: aioresponses, client: HexClient) -> None:
-    """GetProjectRuns is paged by offset while nextPage is set, newest first."""
+    """GetProjectRuns is paged by offset while nextPage is set, newest first; every page
+    keeps both filters (API-triggered runs only, and the status)."""
     page1 = {
         "runs": [run_payload(runId=f"r{i}") for i in range(2)],
         "nextPage": f"{RUNS_URL}?limit=2&offset=2",
@@ -157,8 +158,12 @@ async def test_list_runs_follows_offset_pages(http: aioresponses, client: HexCli
         "previousPage": "x",
         "traceId": "t",
     }
-    http.get(f"{RUNS_URL}?limit=2&offset=0&statusFilter=RUNNING", payload=page1)
-    http.get(f"{RUNS_URL}?limit=2&offset=2&statusFilter=RUNNING", payload=page2)
+    http.get(
+        f"{RUNS_URL}?limit=2&offset=0&statusFilter=RUNNING&runTriggerFilter=API", payload=page1
+    )
+    http.get(
+        f"{RUNS_URL}?limit=2&offset=2&statusFilter=RUNNING&runTriggerFilter=API", payload=page2
+    )
 
     runs = await client.list_runs(PROJECT, limit=2, status_filter="RUNNING")
 
@@ -174,12 +179,101 @@ async def test_list_runs_stops_at_max_runs(http: aioresponses, client: HexClient
         "previousPage": None,
         "traceId": "t",
     }
-    http.get(f"{RUNS_URL}?limit=3&offset=0", payload=page)
+    http.get(f"{RUNS_URL}?limit=3&offset=0&runTriggerFilter=API", payload=page)
 
     runs = await client.list_runs(PROJECT, limit=3, max_runs=2)
 
     assert [r.run_id for r in runs] == ["r0", "r1"]
     assert client.stats["list"] == 1
+
+
+async def test_run_lists_can_ask_for_other_triggers_or_none(
+    http: aioresponses, client: HexClient
+) -> None:
+    """The trigger filter is a choice: ALL lists everything, None sends no filter."""
+    page = {"runs": [], "nextPage": None, "previousPage": None, "traceId": "t"}
+    http.get(f"{RUNS_URL}?limit=5&offset=0&runTriggerFilter=ALL", payload=page)
+    http.get(f"{RUNS_URL}?limit=5&offset=0", payload=page)
+
+    await client.list_runs_page(PROJECT, limit=5, trigger_filter="ALL")
+    await client.list_runs_page(PROJECT, limit=5, trigger_filter=None)
+
+    sent = [str(url) for method, url in http.requests if method == "GET"]
+    assert sent == [
+        f"{RUNS_URL}?limit=5&offset=0&runTriggerFilter=ALL",
+        f"{RUNS_URL}?limit=5&offset=0",
+    ]
+
+
+async def test_reads_ask_for_expanded_stats_and_keep_state_events(
+    http: aioresponses, client: HexClient
+) -> None:
+    """Status and list reads send enable-expanded-stats; a trigger does not. Events of
+    unknown types, and extra keys, are kept as they came; non-mapping items are dropped."""
+    events = [
+        {"type": "STATUS", "value": "PENDING", "timestamp": "2026-03-01T02:00:00.310Z"},
+        {"type": "KERNEL", "value": "ALLOCATED", "timestamp": "2026-03-01T02:00:03.000Z", "n": 1},
+        "noise",
+        {"type": "STATUS", "value": "RUNNING", "timestamp": "2026-03-01T02:00:04.120Z"},
+    ]
+    http.get(STATUS_URL, payload=run_payload(stateEvents=events, projectVersion="12"))
+    http.get(
+        f"{RUNS_URL}?limit=1&offset=0&runTriggerFilter=API",
+        payload={"runs": [run_payload()], "nextPage": None, "previousPage": None},
+    )
+    http.post(RUNS_URL, status=201, payload=created_payload())
+
+    info = await client.get_run_status(PROJECT, RUN)
+    page = await client.list_runs_page(PROJECT, limit=1)
+    await client.run_project(PROJECT)
+
+    assert info.project_version == "12"
+    assert info.state_events is not None
+    assert [event["value"] for event in info.state_events] == ["PENDING", "ALLOCATED", "RUNNING"]
+    assert info.state_events[1]["n"] == 1
+    assert page.runs[0].state_events is None
+    asked = {
+        method: request.kwargs["headers"].get("enable-expanded-stats")
+        for (method, _url), requests in http.requests.items()
+        for request in requests
+    }
+    assert asked == {"GET": "true", "POST": None}
+
+
+async def test_rate_limit_headers_are_kept_per_kind(http: aioresponses, client: HexClient) -> None:
+    """The last X-RateLimit-* trio and the last Retry-After of each kind are kept, with
+    the header names matched in any case; a later answer without them keeps them."""
+    http.get(
+        STATUS_URL,
+        payload=run_payload(),
+        headers={
+            "x-ratelimit-limit": "30",
+            "X-RateLimit-Remaining": "29",
+            "X-RateLimit-Reset": "42",
+        },
+    )
+    http.get(STATUS_URL, payload=run_payload())
+    http.post(
+        RUNS_URL,
+        status=429,
+        payload={"reason": "Too many requests"},
+        headers={"Retry-After": "7", "X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0"},
+    )
+    http.post(RUNS_URL, status=201, payload=created_payload())
+
+    await client.get_run_status(PROJECT, RUN)
+    await client.get_run_status(PROJECT, RUN)
+    await client.run_project(PROJECT)
+
+    status_seen = client.stats.limits["status"]
+    assert (status_seen.limit, status_seen.remaining, status_seen.reset_s) == (30, 29, 42.0)
+    assert status_seen.retry_after_s is None
+    trigger_seen = client.stats.limits["trigger"].to_json()
+    assert trigger_seen["limit"] == 20
+    assert trigger_seen["remaining"] == 0
+    assert trigger_seen["retry_after_s"] == 7.0
+    assert trigger_seen["retry_after_at"] is not None
+    assert "list" not in client.stats.limits
 
 
 async def test_cancel_returns_true_on_204(http: aioresponses, client: HexClient) -> None:

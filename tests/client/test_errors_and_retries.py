@@ -62,6 +62,21 @@ async def test_error_statuses_map_to_classes_with_advice(
     assert _sent(http, "POST", RUNS_URL) == 1
 
 
+async def test_a_401_explains_expiring_personal_tokens(
+    http: aioresponses, client: HexClient
+) -> None:
+    """A nightly job whose personal token expired learns why, and what to use instead."""
+    http.get(RUNS_URL + "/" + "r-1", status=401, payload={"reason": "Token expired"})
+
+    with pytest.raises(errors.AuthenticationError) as caught:
+        await client.get_run_status(PROJECT, "r-1")
+
+    message = str(caught.value)
+    assert "invalid, expired or revoked" in message
+    assert "Personal access tokens expire" in message
+    assert "workspace token" in message
+
+
 async def test_422_invalid_inputs_are_listed(http: aioresponses, client: HexClient) -> None:
     """The invalid/notFound payload of a 422 becomes attributes and a readable message."""
     http.post(

@@ -116,6 +116,45 @@ def test_schema_created_once(state_path: Path) -> None:
         assert store.batches() == []
 
 
+def _downgrade_to(path: Path, version: int) -> None:
+    """Turn a current store back into the layout of schema ``version`` (1 or 2)."""
+    with sqlite3.connect(path) as connection:
+        for column in ("started_at", "project_version", "state_events"):
+            connection.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        connection.execute("DROP TABLE rate_limits")
+        if version == 1:
+            connection.execute("ALTER TABLE attempts DROP COLUMN base_url")
+            connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
+            connection.execute("DROP TABLE holder")
+        connection.execute(f"PRAGMA user_version = {version}")
+
+
+def test_a_version_2_store_gains_timelines_and_rate_limits(tmp_path: Path) -> None:
+    """Upgrading schema 2 keeps every record; what version 2 never recorded (start time,
+    project version, state events, rate-limit headers) reads as not known, and can be
+    recorded from then on."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store)
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+        store.record_status(batch.id, "k0", 1, "COMPLETED", finished_at=T0, elapsed_ms=5.0)
+    _downgrade_to(path, 2)
+    with StateStore(path) as store:
+        (run, *_) = store.runs(batch.id)
+        attempt = run.attempts[0]
+        assert (attempt.run_id, attempt.status, attempt.elapsed_ms) == ("r0", "COMPLETED", 5.0)
+        assert (attempt.started_at, attempt.project_version, attempt.state_events) == (
+            None,
+            None,
+            None,
+        )
+        assert store.rate_limits(batch.id) == {}
+        store.record_status(batch.id, "k0", 1, "COMPLETED", project_version="4")
+        assert store.runs(batch.id)[0].attempts[0].project_version == "4"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
 def test_a_version_1_store_is_upgraded_with_each_attempts_url(tmp_path: Path) -> None:
     """Upgrading schema 1 gives every recorded attempt its batch's URL, the best knowledge
     of where it was sent, and keeps every record."""
@@ -123,11 +162,7 @@ def test_a_version_1_store_is_upgraded_with_each_attempts_url(tmp_path: Path) ->
     with StateStore(path) as store:
         batch = new_batch(store, base_url="https://old.example/api/v1")
         store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
-    with sqlite3.connect(path) as connection:
-        connection.execute("ALTER TABLE attempts DROP COLUMN base_url")
-        connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
-        connection.execute("DROP TABLE holder")
-        connection.execute("PRAGMA user_version = 1")
+    _downgrade_to(path, 1)
     with StateStore(path) as store:
         runs = store.runs(batch.id)
         assert runs[0].base_urls == ["https://old.example/api/v1"]
