@@ -1,8 +1,9 @@
 """Request and trigger budgets over any number of time windows.
 
-Hex enforces fixed windows that start at the first request (60 requests a
-minute; 20 triggers a minute and 60 an hour). A client that only counts per
-fixed window of its own can still burst across the server's window boundary,
+Hex enforces fixed windows that start at the first request (by default 30
+requests a minute and 1,800 an hour; 20 triggers a minute and 60 an hour). A
+client that only counts per fixed window of its own can still burst across the
+server's window boundary,
 and a leaky bucket sized ``N per minute`` lets ``N`` through at once and then
 more. :class:`WindowLimiter` keeps, per window, the times of the last ``count``
 acquisitions and admits a new one only when fewer than ``count`` fall within
@@ -112,6 +113,15 @@ class WindowLimiter:
         return min(
             w.count * self._scale / span for w, span in zip(self.windows, self._spans, strict=True)
         )
+
+    def headroom(self, now: float) -> float:
+        """The share of the fullest window still unused now (1.0: all free, 0.0: spent)."""
+        share = 1.0
+        for window, span, history in zip(self.windows, self._spans, self._history, strict=True):
+            allowed = self._allowed(window)
+            used = sum(1 for at in history if now - at < span)
+            share = min(share, max(0, allowed - used) / allowed)
+        return share
 
     def _allowed(self, window: Window) -> int:
         return max(1, math.floor(window.count * self._scale))

@@ -16,7 +16,7 @@ from typing import Any, Final
 from hexbatch.limits_seen import LimitsSeen
 from hexbatch.models import StateEvents
 from hexbatch.status import is_success
-from hexbatch.timeline import Phases, phases
+from hexbatch.timeline import Phases, phases, queued_between
 
 REPORT_SCHEMA: Final = "hexbatch.report/1"
 REQUEST_KINDS: Final = ("trigger", "status", "list", "cancel", "throttled")
@@ -63,6 +63,16 @@ class Attempt:
     def phases(self) -> Phases:
         """Milliseconds queued (PENDING until RUNNING) and running, where known."""
         return phases(
+            triggered_at=self.triggered_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            events=self.state_events,
+        )
+
+    @property
+    def queued_between(self) -> tuple[datetime, datetime] | None:
+        """From when until when the run waited for a kernel, where both are known."""
+        return queued_between(
             triggered_at=self.triggered_at,
             started_at=self.started_at,
             finished_at=self.finished_at,

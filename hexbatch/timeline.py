@@ -33,6 +33,20 @@ class Phases:
     run_ms: float | None
 
 
+def _marks(
+    triggered_at: datetime | None,
+    started_at: datetime | None,
+    events: Sequence[dict[str, Any]] | None,
+) -> tuple[datetime | None, datetime | None]:
+    """When the attempt's run was queued from, and when it started running (if known)."""
+    timed = [(event, event_time(event)) for event in events or ()]
+    running = next(
+        (at for event, at in timed if at is not None and event.get("value") == RUNNING), None
+    )
+    queued_from = next((at for _event, at in timed if at is not None), None) or triggered_at
+    return queued_from, running or started_at
+
+
 def phases(
     *,
     triggered_at: datetime | None,
@@ -47,12 +61,7 @@ def phases(
     A run that ended without ever running spent all its time queued. Figures that
     cannot be known yet (a run still PENDING) are None.
     """
-    timed = [(event, event_time(event)) for event in events or ()]
-    running = next(
-        (at for event, at in timed if at is not None and event.get("value") == RUNNING), None
-    )
-    running = running or started_at
-    queued_from = next((at for _event, at in timed if at is not None), None) or triggered_at
+    queued_from, running = _marks(triggered_at, started_at, events)
     if running is None:
         if finished_at is None or queued_from is None:
             return Phases(None, None)
@@ -62,9 +71,31 @@ def phases(
     return Phases(queued, run)
 
 
+def queued_between(
+    *,
+    triggered_at: datetime | None,
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    events: Sequence[dict[str, Any]] | None,
+) -> tuple[datetime, datetime] | None:
+    """The stretch the run waited in the queue (for drawing), when both ends are known."""
+    queued_from, running = _marks(triggered_at, started_at, events)
+    until = running or finished_at
+    if queued_from is None or until is None or until < queued_from:
+        return None
+    return queued_from, until
+
+
 def _ms(start: datetime, end: datetime) -> float:
     """Milliseconds from ``start`` to ``end``; never negative (clocks differ)."""
     return max(0.0, (end - start).total_seconds() * 1000.0)
 
 
-__all__ = ["Phases", "StateEvents", "event_time", "parse_state_events", "phases"]
+__all__ = [
+    "Phases",
+    "StateEvents",
+    "event_time",
+    "parse_state_events",
+    "phases",
+    "queued_between",
+]

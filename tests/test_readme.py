@@ -70,7 +70,14 @@ def _scenario_for(manifest: Path, target: Path) -> Path:
 def test_readme_commands_run_against_the_simulator(tmp_path: Path) -> None:
     """projects, validate, plan, run, history, report and cancel work as the README says."""
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
-    scenario = _scenario_for(tmp_path / "configs" / "nightly-sweep.yaml", tmp_path / "s.yaml")
+    sweep = tmp_path / "configs" / "nightly-sweep.yaml"
+    # At Hex's default 30 requests a minute the sweep's 17 runs take over a minute of
+    # real time; the simulator serves this test alone, so its request budget is raised
+    # as the README says a workspace with higher limits may.
+    text = sweep.read_text(encoding="utf-8")
+    assert "  requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]" in text
+    sweep.write_text(text.replace("{count: 30, per: 1m}", "{count: 600, per: 1m}"), "utf-8")
+    scenario = _scenario_for(sweep, tmp_path / "s.yaml")
     simulator = Simulator(scenario)
     env = dict(os.environ, HEX_API_TOKEN="hxtp_readme", HEX_API_BASE_URL=simulator.base_url)
     env.pop("GITHUB_STEP_SUMMARY", None)

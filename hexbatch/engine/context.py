@@ -15,6 +15,7 @@ from hexbatch.engine.control import Control
 from hexbatch.engine.gate import KernelGate
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.statuses import StatusBoard
+from hexbatch.engine.versions import VersionWatch
 from hexbatch.retry import RetryPolicy
 
 
@@ -83,6 +84,7 @@ class BatchContext:
     trigger_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     live_runs: int = 0
     """Runs that exist in Hex and are being followed (from the 201 to their end)."""
+    versions: VersionWatch = field(default_factory=VersionWatch)
 
     def __post_init__(self) -> None:
         self.board = StatusBoard(self.client, self.settings.clock)

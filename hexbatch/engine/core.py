@@ -105,6 +105,7 @@ class Engine:
         self._started = self.settings.clock()
         for item in items:
             self.ctx.claimed.update(a.run_id for a in item.attempts if a.run_id)
+        self._seed_versions(items)
         ordered = longest_first(items, dict(self.settings.durations))
         caps = {item.entry: item.spec.project.max_in_flight for item in items}
         self._dispatcher = dispatcher = Dispatcher(ordered, caps)
@@ -118,6 +119,17 @@ class Engine:
             self._finish(item.unstarted(self.control.reason or "the batch stopped"))
         position = {item.key: n for n, item in enumerate(items)}
         return sorted(self.outcomes.values(), key=lambda outcome: position[outcome.key])
+
+    def _seed_versions(self, items: Sequence[WorkItem]) -> None:
+        """Resume with the project versions an earlier process saw, oldest first."""
+        recorded = [
+            (attempt.triggered_at, item.spec.project_id, attempt.project_version)
+            for item in items
+            for attempt in item.attempts
+            if attempt.triggered_at is not None and attempt.project_version is not None
+        ]
+        for _at, project_id, version in sorted(recorded, key=lambda entry: entry[0]):
+            self.ctx.versions.seed(project_id, version)
 
     async def _worker(self, dispatcher: Dispatcher) -> None:
         while (item := await dispatcher.take()) is not None:

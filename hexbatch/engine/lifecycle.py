@@ -222,6 +222,15 @@ class RunLifecycle:
             return _Final(last.status, last.error)
         return self._not_triggered()
 
+    def _halted(self, reason: str) -> _Final:
+        """No further trigger of the project (its version changed): the run ends as it
+        stands, a failed one unretried, one never triggered SKIPPED with the reason."""
+        self.log.warning("trigger_withheld", reason=reason)
+        last = self.item.attempts[-1] if self.item.attempts else None
+        if last is not None and last.status is not None:
+            return _Final(last.status, "; ".join(filter(None, (last.error, reason))))
+        return _Final(status.SKIPPED, reason)
+
     def _not_triggered(self) -> _Final:
         return _Final(status.SKIPPED, f"not triggered: {self.ctx.control.reason}", settled=False)
 
@@ -290,6 +299,9 @@ class RunLifecycle:
             if self.ctx.control.stopping:
                 return self._not_triggered()
             async with self.ctx.trigger_lock(self.spec.project_id):
+                halted = self.ctx.versions.halted.get(self.spec.project_id)
+                if halted is not None:
+                    return self._halted(halted)
                 prepared = await self._prepare()
                 if isinstance(prepared, _Final):
                     return prepared
@@ -433,6 +445,7 @@ class RunLifecycle:
             at,
             project_version=created.project_version,
         )
+        self.ctx.versions.observe(self.project, created.project_version)
         self.log.info("run_triggered", run_id=run_id, attempt=number)
         if self.ctx.settings.dry_run:
             # Hex validated the inputs and created nothing to follow.
@@ -561,6 +574,7 @@ class RunLifecycle:
         attempt.run_id = info.run_id
         attempt.run_url = info.run_url
         _take_facts(attempt, info)
+        self.ctx.versions.observe(self.project, info.project_version)
         self.ctx.claimed.add(info.run_id)
         number = self.item.attempts.index(attempt) + 1
         at = attempt.triggered_at or self.ctx.settings.now()
@@ -734,6 +748,7 @@ class RunLifecycle:
         self, attempt: Attempt, info: RunInfo, run_log: structlog.typing.FilteringBoundLogger
     ) -> None:
         changed = _take_facts(attempt, info)
+        self.ctx.versions.observe(self.project, info.project_version)
         if info.terminal:
             attempt.finished_at = info.end_time or self.ctx.settings.now()
             attempt.elapsed_ms = info.elapsed_ms

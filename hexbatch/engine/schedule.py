@@ -16,9 +16,12 @@ comes from two figures:
   ``poll.initial`` (:func:`shared_interval`);
 * the request budget: status reads together may use ``STATUS_SHARE`` of the
   manifest's request rate, split across projects in proportion to their live
-  runs (:func:`budget_interval`). The rest stays free for triggers (Hex
-  allows 20 a minute of the 60 requests), retries, cancels and anything else
-  that shares the token.
+  runs (:func:`budget_interval`). The rest stays free for triggers (each one
+  also lists the project's runs first), retries, cancels and anything else
+  that shares the token. The rate adapts to what is left: it shrinks with the
+  share of the budget's fullest window already spent (see
+  :meth:`~hexbatch.engine.statuses.StatusBoard.plan`), so reads back off while
+  triggers use the budget and speed up again once it drains.
 
 The slower of the two wins, so a read is never sent more often than it is
 worth, nor more often than the budget's share allows; but never less often

@@ -36,6 +36,9 @@ from hexbatch.models import RunInfo
 # of a project on, the list is cheaper whenever both would be read.
 BATCH_FROM = 2
 MAX_PAGE = 100
+# The least share of the budget's rate reads plan on, however full its windows: the
+# limiter holds them anyway, and poll.max bounds how stale a status may get.
+MIN_HEADROOM = 0.1
 # A few more runs than we follow, for runs created meanwhile by others.
 _PAGE_SLACK = 10
 
@@ -92,8 +95,12 @@ class StatusBoard:
         return self._live_total
 
     def _budget_rate(self) -> float:
+        """Requests per second reads may plan on: the budget's sustained rate, slowed as
+        its fullest window fills (what triggers and retries spent is not there to read)."""
         budget = self._client.request_budget
-        return math.inf if budget is None else budget.rate()
+        if budget is None:
+            return math.inf
+        return budget.rate() * max(MIN_HEADROOM, budget.headroom(self._clock()))
 
     def plan(self, project_id: str, poll: PollSettings, n: int, rng: random.Random) -> PollPlan:
         """When a followed run of ``project_id`` should read next, before its poll ``n``.

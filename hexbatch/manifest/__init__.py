@@ -15,6 +15,7 @@ from hexbatch.manifest.model import (
     RetrySettings,
     RunOptions,
     SourceLocation,
+    VersionChange,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RetrySettings",
     "RunOptions",
     "SourceLocation",
+    "VersionChange",
     "Window",
     "load_manifest",
     "parse_duration",

@@ -186,6 +186,7 @@ class SettingsDoc(_Strict):
     poll: PollDoc | None = None
     retries: RetriesDoc | None = None
     run: RunDoc | None = None
+    on_version_change: Literal["continue", "warn", "stop"] | None = None
 
 
 class DatesDoc(_Strict):

@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -40,6 +40,7 @@ from hexbatch.manifest.model import (
     RetrySettings,
     RunOptions,
     SourceLocation,
+    VersionChange,
 )
 from hexbatch.manifest.translate import translate
 from hexbatch.manifest.yamlpos import LoadFailed, YamlDocument, load_yaml
@@ -51,8 +52,9 @@ DEFAULT_RETRIES = RetrySettings(attempts=2, on=frozenset({status.UNABLE_TO_ALLOC
 DEFAULT_RUN = RunOptions(
     update_published_results=False, use_cached_sql_results=True, view_id=None, notifications=()
 )
+DEFAULT_ON_VERSION_CHANGE: VersionChange = "warn"
 DEFAULT_LIMITS = Limits(
-    requests=(Window(60, 60.0),),
+    requests=(Window(30, 60.0), Window(1800, 3600.0)),
     triggers=(Window(20, 60.0), Window(60, 3600.0)),
 )
 # A plan larger than this is almost certainly a mistake (a date range in the wrong century).
@@ -135,13 +137,26 @@ def _windows(windows: list[WindowDoc] | None, default: tuple[Window, ...]) -> tu
     return tuple(Window(window.count, window.per) for window in windows)
 
 
-def _merged_settings(
-    base: tuple[float, PollSettings, RetrySettings, RunOptions], override: SettingsDoc | None
-) -> tuple[float, PollSettings, RetrySettings, RunOptions]:
+class _Settings(NamedTuple):
+    """The settings a project inherits from ``defaults`` and may override."""
+
+    timeout: float
+    poll: PollSettings
+    retries: RetrySettings
+    run: RunOptions
+    on_version_change: VersionChange
+
+
+DEFAULT_SETTINGS = _Settings(
+    DEFAULT_TIMEOUT, DEFAULT_POLL, DEFAULT_RETRIES, DEFAULT_RUN, DEFAULT_ON_VERSION_CHANGE
+)
+
+
+def _merged_settings(base: _Settings, override: SettingsDoc | None) -> _Settings:
     """Merge a defaults/project settings block key by key over ``base``."""
-    timeout, poll, retries, run = base
     if override is None:
         return base
+    timeout, poll, retries, run, on_version_change = base
     if override.timeout is not None:
         timeout = override.timeout
     if override.poll is not None:
@@ -171,29 +186,30 @@ def _merged_settings(
             if given.notifications is None
             else tuple(n.model_dump(exclude_none=True) for n in given.notifications),
         )
-    return timeout, poll, retries, run
+    if override.on_version_change is not None:
+        on_version_change = override.on_version_change
+    return _Settings(timeout, poll, retries, run, on_version_change)
 
 
 def _build(
     document: YamlDocument, parsed: ManifestDoc, digest: str, env: Mapping[str, str]
 ) -> Manifest:
     issues: list[ManifestIssue] = []
-    base = _merged_settings(
-        (DEFAULT_TIMEOUT, DEFAULT_POLL, DEFAULT_RETRIES, DEFAULT_RUN), parsed.defaults
-    )
+    base = _merged_settings(DEFAULT_SETTINGS, parsed.defaults)
     projects = []
     for index, project in enumerate(parsed.projects):
         path: KeyPath = ("projects", index)
-        timeout, poll, retries, run = _merged_settings(base, project)
+        settings = _merged_settings(base, project)
         line, column = document.position(path)
         spec = ProjectSpec(
             id=project.id,
             name=project.name or project.id,
             max_in_flight=project.max_in_flight,
-            timeout=timeout,
-            poll=poll,
-            retries=retries,
-            run=run,
+            timeout=settings.timeout,
+            poll=settings.poll,
+            retries=settings.retries,
+            run=settings.run,
+            on_version_change=settings.on_version_change,
             params=project.params or {},
             runs=tuple(project.runs) if project.runs is not None else None,
             matrix={key: tuple(values) for key, values in project.matrix.items()}

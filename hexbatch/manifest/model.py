@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep
@@ -15,6 +15,9 @@ from hexbatch.manifest.durations import DateStep
 DEFAULT_BASE_URL = "https://app.hex.tech/api/v1"
 DEFAULT_TOKEN_ENV = "HEX_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 BASE_URL_ENV = "HEX_API_BASE_URL"
+
+VersionChange = Literal["continue", "warn", "stop"]
+"""``on_version_change``: what a project re-published during a batch does to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,9 @@ class ProjectSpec:
     poll: PollSettings
     retries: RetrySettings
     run: RunOptions
+    on_version_change: VersionChange = "warn"
+    """What a re-publish of the project during the batch does: nothing, a warning, or
+    no further triggers of the project (``stop``)."""
     params: Mapping[str, Any] = field(default_factory=dict)
     runs: tuple[Mapping[str, Any], ...] | None = None
     matrix: Mapping[str, tuple[Any, ...]] | None = None

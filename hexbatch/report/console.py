@@ -23,6 +23,8 @@ from hexbatch.report.facts import (
     format_seconds,
     ordered_counts,
     params_text,
+    project_versions,
+    queue_time,
     safe_url,
     slowest_runs,
 )
@@ -49,13 +51,33 @@ def status_text(status: str) -> Text:
 
 
 def _headline(report: BatchReport) -> Text:
-    """One line with the verdict, the number of runs and how long the batch took."""
+    """One line with the verdict, the number of runs, how long the batch took and how
+    long its runs waited for kernels."""
     verdict = Text("ok", style="bold green") if report.ok else Text("failed", style="bold red")
-    return Text.assemble(
+    line = Text.assemble(
         "hexbatch: ",
         verdict,
         f", {len(report.runs)} runs in {format_seconds(report.duration_s)}",
     )
+    waited = queue_time(report)
+    if waited is not None:
+        line.append(f"; queued {format_seconds(waited.queued_s)} in total")
+    return line
+
+
+def _versions_line(report: BatchReport) -> Text | None:
+    """The project versions the runs executed, a re-publish mid-batch in yellow."""
+    versions = project_versions(report)
+    if not versions:
+        return None
+    line = Text("versions: ")
+    for n, entry in enumerate(versions):
+        if n:
+            line.append(", ")
+        line.append_text(plain(f"{entry.project} {entry.text}"))
+        if entry.changed:
+            line.append(" (re-published during the batch)", style="yellow")
+    return line
 
 
 def _counts_table(report: BatchReport) -> Table:
@@ -126,6 +148,9 @@ def render_console(report: BatchReport, console: Console) -> None:
     so that colour follows the terminal and ``NO_COLOR``.
     """
     console.print(_headline(report))
+    versions = _versions_line(report)
+    if versions is not None:
+        console.print(versions)
     console.print(_counts_table(report))
     for table in (_failures_table(report), _slowest_table(report)):
         if table is not None:

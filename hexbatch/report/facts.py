@@ -120,6 +120,71 @@ def request_usage(report: BatchReport) -> dict[str, int]:
     return usage
 
 
+@dataclass(frozen=True, slots=True)
+class QueueTime:
+    """Time the batch's attempts spent waiting for a kernel, and running, in seconds."""
+
+    queued_s: float
+    run_s: float
+    attempts: int
+    """Attempts whose split is known (the rest never started, or ran before it was kept)."""
+
+
+def queue_time(report: BatchReport) -> QueueTime | None:
+    """Total queue and run time over every attempt whose split is known (None: none is)."""
+    splits = [
+        split
+        for run in report.runs
+        for attempt in run.attempts
+        if (split := attempt.phases).queued_ms is not None and split.run_ms is not None
+    ]
+    if not splits:
+        return None
+    return QueueTime(
+        queued_s=sum(split.queued_ms or 0.0 for split in splits) / 1000,
+        run_s=sum(split.run_ms or 0.0 for split in splits) / 1000,
+        attempts=len(splits),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectVersions:
+    """The published versions of one project that the batch's runs executed."""
+
+    project: str
+    versions: tuple[str, ...]
+    """In the order the runs were triggered; more than one means a re-publish mid-batch."""
+
+    @property
+    def changed(self) -> bool:
+        """True when the project was re-published during the batch."""
+        return len(self.versions) > 1
+
+    @property
+    def text(self) -> str:
+        """``7``, or ``7 → 8`` after a re-publish."""
+        return " → ".join(self.versions)
+
+
+def project_versions(report: BatchReport) -> list[ProjectVersions]:
+    """Each project's versions in trigger order, in the order projects first ran."""
+    seen = sorted(
+        (
+            (attempt.triggered_at, run.project, attempt.project_version)
+            for run in report.runs
+            for attempt in run.attempts
+            if attempt.project_version is not None and attempt.triggered_at is not None
+        ),
+        key=lambda entry: entry[0],
+    )
+    versions: dict[str, list[str]] = {}
+    for _at, project, version in seen:
+        listed = versions.setdefault(project, [])
+        if version not in listed:
+            listed.append(version)
+    return [ProjectVersions(project, tuple(listed)) for project, listed in versions.items()]
+
+
 def format_seconds(seconds: float | None) -> str:
     """Human duration: ``850ms``, ``12.3s``, ``4m 05s``, ``2h 03m``; ``-`` when unknown."""
     if seconds is None:

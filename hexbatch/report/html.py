@@ -23,6 +23,8 @@ from hexbatch.outcome import BatchReport, RunOutcome, iso
 from hexbatch.report.facts import (
     ordered_counts,
     params_text,
+    project_versions,
+    queue_time,
     request_usage,
     run_span,
     safe_url,
@@ -82,6 +84,16 @@ def _run_record(run: RunOutcome, project_index: int, report: BatchReport) -> dic
         "i": run.run_id,
         "k": run.key,
     }
+    queued = [
+        [_offset_ms(between[0], report.started_at), _offset_ms(between[1], report.started_at)]
+        for attempt in run.attempts
+        if (between := attempt.queued_between) is not None
+    ]
+    if queued:
+        record["q"] = queued  # drawn as the lighter shade of the run's bar
+    versions = list(dict.fromkeys(a.project_version for a in run.attempts if a.project_version))
+    if versions:
+        record["v"] = " → ".join(versions)
     if len(run.attempts) > 1:
         record["at"] = [
             [a.status, _offset_ms(a.triggered_at, report.started_at), a.elapsed_ms, a.error]
@@ -99,6 +111,7 @@ def report_page_data(report: BatchReport) -> dict[str, Any]:
     ]
     ends = [run["t1"] for run in runs if run["t1"] is not None]
     batch_ms = _offset_ms(report.finished_at, report.started_at) or 0
+    waited = queue_time(report)
     return {
         "schema": "hexbatch.report-page/1",
         "manifest": report.manifest,
@@ -111,6 +124,8 @@ def report_page_data(report: BatchReport) -> dict[str, Any]:
         "counts": ordered_counts(report),
         "status_order": list(REPORT_ORDER),
         "requests": request_usage(report),
+        "queue": None if waited is None else [round(waited.queued_s, 3), waited.attempts],
+        "versions": [[v.project, v.text, v.changed] for v in project_versions(report)],
         "projects": list(projects),
         "runs": runs,
     }

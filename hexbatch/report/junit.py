@@ -17,7 +17,7 @@ from typing import Final
 
 from hexbatch import status as st
 from hexbatch.outcome import BatchReport, RunOutcome, iso
-from hexbatch.report.facts import run_label, run_span
+from hexbatch.report.facts import ProjectVersions, project_versions, run_label, run_span
 
 FAILURE_STATUSES: Final = frozenset(
     {st.ERRORED, st.KILLED, st.UNABLE_TO_ALLOCATE_KERNEL, st.TIMED_OUT}
@@ -68,6 +68,13 @@ def _system_out(run: RunOutcome) -> str:
             f" triggered_at={iso(attempt.triggered_at) or '-'}"
             f" finished_at={iso(attempt.finished_at) or '-'}"
         )
+        split = attempt.phases
+        if split.queued_ms is not None:
+            line += f" queued_ms={round(split.queued_ms)}"
+        if split.run_ms is not None:
+            line += f" run_ms={round(split.run_ms)}"
+        if attempt.project_version:
+            line += f" project_version={attempt.project_version}"
         if attempt.error:
             line += f" error={attempt.error}"
         lines.append(line)
@@ -94,12 +101,21 @@ def _testcase(parent: ET.Element, run: RunOutcome) -> str:
     return outcome
 
 
-def _testsuite(parent: ET.Element, project: str, runs: Sequence[RunOutcome]) -> dict[str, int]:
+def _testsuite(
+    parent: ET.Element,
+    project: str,
+    runs: Sequence[RunOutcome],
+    versions: ProjectVersions | None = None,
+) -> dict[str, int]:
     """Append one project's runs as a ``<testsuite>``; return its tallies."""
     suite = ET.SubElement(parent, "testsuite", name=xml_text(project))
     properties = ET.SubElement(suite, "properties")
     for project_id in sorted({run.project_id for run in runs}):
         ET.SubElement(properties, "property", name="project_id", value=xml_text(project_id))
+    if versions is not None:
+        # More than one: the project was re-published during the batch.
+        text = " -> ".join(versions.versions)
+        ET.SubElement(properties, "property", name="project_versions", value=xml_text(text))
     tally = {"tests": 0, "failure": 0, "error": 0, "skipped": 0}
     starts = []
     ends = []
@@ -133,8 +149,9 @@ def render_junit(report: BatchReport) -> str:
         by_project.setdefault(run.project, []).append(run)
     root = ET.Element("testsuites", name=xml_text(f"hexbatch {report.manifest}"))
     totals = {"tests": 0, "failure": 0, "error": 0, "skipped": 0}
+    versions = {entry.project: entry for entry in project_versions(report)}
     for project, runs in by_project.items():
-        for name, count in _testsuite(root, project, runs).items():
+        for name, count in _testsuite(root, project, runs, versions.get(project)).items():
             totals[name] += count
     root.set("tests", str(totals["tests"]))
     root.set("failures", str(totals["failure"]))

@@ -18,6 +18,8 @@ from hexbatch.report.facts import (
     format_seconds,
     ordered_counts,
     params_text,
+    project_versions,
+    queue_time,
     request_usage,
     retried_runs,
     safe_url,
@@ -84,12 +86,55 @@ def _left_out_note(count: int) -> list[str]:
 def _title(report: BatchReport) -> list[str]:
     """Heading with the verdict, then one line of batch facts."""
     verdict = "✅ ok" if report.ok else "❌ failed"
-    return [
-        f"# hexbatch: {verdict}",
-        "",
+    facts = (
         f"{len(report.runs)} runs from {escape_md(report.manifest)}, "
-        f"started {iso(report.started_at)}, took {format_seconds(report.duration_s)}.",
+        f"started {iso(report.started_at)}, took {format_seconds(report.duration_s)}."
+    )
+    waited = queue_time(report)
+    if waited is not None:
+        facts += (
+            f" Runs queued for a kernel {format_seconds(waited.queued_s)} in total and ran "
+            f"{format_seconds(waited.run_s)} ({waited.attempts} attempts)."
+        )
+    return [f"# hexbatch: {verdict}", "", facts]
+
+
+def _versions_section(report: BatchReport) -> list[str]:
+    """The published version each project ran; a re-publish mid-batch stands out."""
+    versions = project_versions(report)
+    if not versions:
+        return []
+    rows = [
+        (
+            escape_md(entry.project),
+            escape_md(entry.text),
+            "⚠️ re-published during the batch" if entry.changed else "-",
+        )
+        for entry in versions
     ]
+    return ["", "## Project versions", "", *_table(("Project", "Versions", "Note"), rows)]
+
+
+def _rate_limits_section(report: BatchReport) -> list[str]:
+    """The rate-limit headers Hex last sent per request kind: the workspace's real limits."""
+    if not report.rate_limits:
+        return []
+    rows = [
+        (
+            escape_md(kind),
+            _number(seen.limit),
+            _number(seen.remaining),
+            format_seconds(seen.reset_s),
+            format_seconds(seen.retry_after_s),
+        )
+        for kind, seen in sorted(report.rate_limits.items())
+    ]
+    header = ("Kind", "Limit", "Remaining", "Resets in", "Last Retry-After")
+    return ["", "### Rate limits Hex announced", "", *_table(header, rows, "lrrrr")]
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def _counts_section(report: BatchReport) -> list[str]:
@@ -194,6 +239,8 @@ def render_markdown(report: BatchReport, max_rows: int | None = None) -> str:
         *_failures_section(report, max_rows),
         *_slowest_section(report, max_rows),
         *_retries_section(report, max_rows),
+        *_versions_section(report),
         *_requests_section(report),
+        *_rate_limits_section(report),
     ]
     return "\n".join(lines) + "\n"

@@ -129,6 +129,38 @@ def test_the_request_budget_slows_the_shared_rhythm() -> None:
     assert board.plan(PROJECT, POLL, 0, random.Random(1)).max_age == pytest.approx(2.0)
 
 
+async def test_reads_slow_down_as_the_budget_fills_and_speed_up_as_it_drains() -> None:
+    """What triggers and retries spent is not there to read: with three quarters of the
+    window spent, the shared rhythm is four times slower; a window later it is back."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(60, 60.0)], clock=clock, sleep=clock.sleep)
+    runs = {f"r{n}": "RUNNING" for n in range(10)}
+    board = _board(FakeClient(runs, budget=budget), clock)
+    for run_id in runs:
+        board.follow(PROJECT, run_id)
+    fresh = board.plan(PROJECT, POLL, 0, random.Random(1)).max_age
+
+    await budget.acquire(45)
+    busy = board.plan(PROJECT, POLL, 0, random.Random(1)).max_age
+    clock.advance(61.0)
+    drained = board.plan(PROJECT, POLL, 0, random.Random(1)).max_age
+
+    assert fresh == pytest.approx(2.0)
+    assert busy == pytest.approx(8.0)
+    assert drained == pytest.approx(2.0)
+
+
+def test_headroom_is_the_fullest_windows_unused_share() -> None:
+    """Of a minute and an hour window, the fuller one decides."""
+    clock = VirtualClock()
+    budget = WindowLimiter([Window(10, 60.0), Window(20, 3600.0)], clock=clock)
+    for _ in range(15):
+        budget._record(clock())
+        clock.advance(10.0)
+    # 5 of the last 60 s are in the minute window (half free); 15 of 20 in the hour (1/4).
+    assert budget.headroom(clock()) == pytest.approx(0.25)
+
+
 def test_live_count_follows_and_forgets() -> None:
     """Following twice counts once; forgetting removes the run from the totals."""
     board = _board(FakeClient({}), VirtualClock())

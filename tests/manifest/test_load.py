@@ -22,7 +22,7 @@ def test_minimal_manifest_gets_documented_defaults(load_text: LoadText) -> None:
     assert manifest.base_url == "https://app.hex.tech/api/v1"
     assert manifest.token_env == "HEX_API_TOKEN"
     assert manifest.max_in_flight == 10
-    assert manifest.limits.requests == (Window(60, 60.0),)
+    assert manifest.limits.requests == (Window(30, 60.0), Window(1800, 3600.0))
     assert manifest.limits.triggers == (Window(20, 60.0), Window(60, 3600.0))
     assert project.timeout == 1800.0
     assert project.poll == PollSettings(2.0, 30.0, 1.5)

@@ -19,10 +19,17 @@ def attempt(
     run_id: str,
     error: str | None = None,
     url: str | None = "default",
+    *,
+    queued_s: float | None = None,
+    version: str | None = None,
 ) -> Attempt:
-    """One attempt ``start_s`` after T0 lasting ``took_s`` (None: never seen ending)."""
+    """One attempt ``start_s`` after T0 lasting ``took_s`` (None: never seen ending), of
+    which the first ``queued_s`` waited for a kernel (None: not known)."""
     finished = None if took_s is None else T0 + timedelta(seconds=start_s + took_s)
+    started = None if queued_s is None else T0 + timedelta(seconds=start_s + queued_s)
     return Attempt(
+        started_at=started,
+        project_version=version,
         triggered_at=T0 + timedelta(seconds=start_s),
         run_id=run_id,
         run_url=f"https://app.hex.tech/acme/app/p/latest?runId={run_id}"
@@ -118,7 +125,12 @@ def large_report(count: int, seed: int = 7, hostile: bool = True) -> BatchReport
             error = f"cell 'load_{project}' raised ValueError on partition {n}"
             if hostile:
                 error += " <b>&amp;</b>"
-        attempts.append(attempt(start, took, final, f"r{n}", error=error))
+        # The first project is re-published half-way through the batch.
+        version = ("7" if n < count // 2 else "8") if project_id == "pid-a" else "3"
+        queued = rng.uniform(0.5, 8)
+        attempts.append(
+            attempt(start, took, final, f"r{n}", error=error, queued_s=queued, version=version)
+        )
         lanes[lane] = start + took
         runs.append(RunOutcome(f"k{n}", project_id, project, params, final, attempts, error))
     end = T0 + timedelta(seconds=max(lanes) + 1)

@@ -135,6 +135,17 @@ def test_header_counts_include_every_status(loaded: tuple[str, str]) -> None:
         assert f'data-status="{status}"' in dom
 
 
+def test_header_shows_queue_time_and_project_versions(loaded: tuple[str, str]) -> None:
+    """The header sums queue time and names each project's versions, a re-publish
+    marked as a change."""
+    dom, _ = loaded
+
+    assert re.search(r"queued \d+(m \d\ds|h \d\dm) in total \(\d+ attempts\)", dom)
+    assert '<span class="version changed" title="re-published during the batch">' in dom
+    assert "daily-revenue: version 7 → 8" in dom
+    assert "churn-model: version 3" in dom
+
+
 def test_screenshot_is_saved(page: Path, tmp_path: Path) -> None:
     """A 1400x900 screenshot of the page is written as a test artefact."""
     artefacts = Path(os.environ.get("HEXBATCH_TEST_ARTIFACTS") or tmp_path)

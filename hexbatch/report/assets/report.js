@@ -53,8 +53,16 @@
     document.getElementById("title").textContent = "hexbatch · " + DATA.manifest;
     document.getElementById("facts").textContent =
       RUNS.length + " runs · started " + DATA.started_at + " · finished " + DATA.finished_at +
-      " · took " + duration(DATA.duration_s) + " · API requests: " +
+      " · took " + duration(DATA.duration_s) +
+      (DATA.queue ? " · queued " + duration(DATA.queue[0]) + " in total (" + DATA.queue[1] + " attempts)" : "") +
+      " · API requests: " +
       Object.keys(DATA.requests).map(function (k) { return k + " " + DATA.requests[k]; }).join(", ");
+    var versions = document.getElementById("versions");
+    (DATA.versions || []).forEach(function (entry) {
+      var item = el("span", entry[2] ? "version changed" : "version", entry[0] + ": version " + entry[1]);
+      if (entry[2]) { item.title = "re-published during the batch"; }
+      versions.appendChild(item);
+    });
     var counts = document.getElementById("counts");
     DATA.counts.forEach(function (pair) {
       var chip = el("button", "chip");
@@ -282,6 +290,15 @@
           ctx.globalAlpha = filtering && !matches(index) ? 0.12 : 1;
           ctx.fillStyle = colour(r.s);
           ctx.fillRect(x0, y, Math.max(2, x1 - x0), LANE_H);
+          if (r.q) {  /* queued (waiting for a kernel): the same colour, a lighter shade */
+            ctx.fillStyle = "rgba(255, 255, 255, 0.55)";
+            r.q.forEach(function (q) {
+              if (q[0] !== null && q[1] !== null) {
+                var q0 = xOf(q[0], p.width), q1 = xOf(q[1], p.width);
+                ctx.fillRect(q0, y, Math.max(1, q1 - q0), LANE_H);
+              }
+            });
+          }
           if (r.at && r.at.length > 1) {  /* a tick where each retry began */
             ctx.fillStyle = "#ffffff";
             for (var a = 1; a < r.at.length; a++) {
@@ -314,6 +331,11 @@
     var lines = [PROJECTS[r.p] + (r.a ? " [" + r.a + "]" : ""),
       "status: " + r.s, "started " + clock(r.t0) + " UTC · finished " + clock(r.t1) + " UTC · took " + duration(r.d)];
     if (r.i) { lines.push("run: " + r.i); }
+    if (r.q) {
+      var queued = r.q.reduce(function (sum, q) { return sum + (q[1] - q[0]); }, 0);
+      lines.push("queued: " + duration(queued / 1000));
+    }
+    if (r.v) { lines.push("project version: " + r.v); }
     if (r.at) {
       r.at.forEach(function (a, n) { lines.push("attempt " + (n + 1) + ": " + (a[0] || "?") + (a[3] ? " – " + a[3] : "")); });
     } else { lines.push("attempts: " + r.n); }
