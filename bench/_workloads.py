@@ -1,8 +1,9 @@
 """The benchmark workloads of the performance issue, as simulator scenarios and manifests.
 
 Every workload runs against the in-process simulator at ``time_scale`` 0.01:
-a scenario second lasts 10 ms, so Hex's minutes take seconds and its limits
-(60 requests and 20 triggers a minute) become 60 and 20 per 0.6 s.
+a scenario second lasts 10 ms, so Hex's minutes take seconds and its 2026
+limits (30 requests a minute and 1,800 an hour; 20 triggers a minute and 60 an
+hour) become 30 and 20 per 0.6 s, 1,800 and 60 per 36 s.
 
 * W1: one project, 60 consecutive dates, runs of 0.6-6 s after 0.1 s pending,
   three dates ERRORED, ten runs in flight, no limit enforced by the server.
@@ -23,9 +24,10 @@ TOKEN = "hxtp_bench_token"  # noqa: S105 - a simulator token, not a secret
 FIRST_DATE = dt.date(2025, 1, 1)
 UNLIMITED = 1_000_000
 
-# Hex's documented limits, in scenario seconds (the simulator scales them).
-HEX_REQUESTS = {"count": 60, "per": 60}
-HEX_TRIGGERS = {"count": 20, "per": 60}
+# Hex's documented limits (the default hex-api read group, and RunProject's), in
+# scenario seconds (the simulator scales them).
+HEX_REQUESTS = [{"count": 30, "per": 60}, {"count": 1800, "per": 3600}]
+HEX_TRIGGERS = [{"count": 20, "per": 60}, {"count": 60, "per": 3600}]
 
 
 def project_id(n: int) -> str:
@@ -71,7 +73,7 @@ class Workload:
         scale = self.time_scale
         requests, triggers = HEX_REQUESTS, HEX_TRIGGERS
         if not self.hex_limits_in_manifest:
-            requests = triggers = {"count": UNLIMITED, "per": 60}
+            requests = triggers = [{"count": UNLIMITED, "per": 60}]
         document: dict[str, Any] = {
             "version": 1,
             "defaults": {
@@ -82,12 +84,16 @@ class Workload:
                 or {"initial": _ms(2 * scale), "max": _ms(30 * scale), "multiplier": 1.5},
             },
             "limits": {
-                "requests": {"count": requests["count"], "per": _ms(requests["per"] * scale)},
-                "triggers": {"count": triggers["count"], "per": _ms(triggers["per"] * scale)},
+                "requests": _scaled(requests, scale),
+                "triggers": _scaled(triggers, scale),
             },
             "projects": self.projects,
         }
         return yaml.safe_dump(document, sort_keys=False)
+
+
+def _scaled(windows: list[dict[str, int]], scale: float) -> list[dict[str, Any]]:
+    return [{"count": w["count"], "per": _ms(w["per"] * scale)} for w in windows]
 
 
 def _ms(seconds: float) -> str:
@@ -96,7 +102,7 @@ def _ms(seconds: float) -> str:
 
 def _limits(enforce: bool) -> dict[str, Any]:
     if enforce:
-        return {"requests": HEX_REQUESTS, "run_project": [HEX_TRIGGERS], "kernel_limit": 25}
+        return {"requests": HEX_REQUESTS, "run_project": HEX_TRIGGERS, "kernel_limit": 25}
     unlimited = {"count": UNLIMITED, "per": 60}
     return {"requests": unlimited, "run_project": [unlimited], "kernel_limit": UNLIMITED}
 

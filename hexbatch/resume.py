@@ -206,13 +206,13 @@ class StoreJournal:
         (only logged when they cannot be stored)."""
         try:
             self.store.record_requests(self.batch_id, counts)
-            if rate_limits:
-                self.store.record_rate_limits(self.batch_id, rate_limits)
         except StateError as error:
             log.warning("state_requests_not_recorded", counts=dict(counts), error=str(error))
             self.failed = self.failed or error
         else:
             self.requests_recorded = True
+        if rate_limits:
+            self._keep_going(lambda: self.store.record_rate_limits(self.batch_id, rate_limits))
 
     def finish(self, at: datetime) -> None:
         """Mark the batch finished (left unfinished when that cannot be written)."""

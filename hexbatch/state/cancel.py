@@ -99,6 +99,7 @@ async def cancel_in_flight(
             result = await _settle(store, batch_id, client, run, number, accepted, now())
         summary.results.append(result)
     store.record_requests(batch_id, client.stats.as_dict())
+    store.record_rate_limits(batch_id, client.stats.limits)
     return summary
 
 

@@ -326,3 +326,30 @@ def test_closed_store_refuses_work(state_path: Path) -> None:
     store.close()
     with pytest.raises(StateError):
         store.batches()
+
+
+def test_timelines_versions_and_rate_limits_round_trip(store: StateStore) -> None:
+    """An attempt's start, version and state events, and the batch's rate-limit headers,
+    come back from the store as written; later rate-limit figures replace earlier ones."""
+    from hexbatch.limits_seen import LimitsSeen
+
+    batch = new_batch(store)
+    events = ({"type": "STATUS", "value": "RUNNING", "timestamp": "2025-03-01T12:00:01.500Z"},)
+    store.record_triggered(batch.id, "k0", 1, "r0", None, T0, project_version="7")
+    store.record_status(batch.id, "k0", 1, "RUNNING", started_at=at(1), state_events=events)
+    store.record_status(batch.id, "k0", 1, "COMPLETED", finished_at=at(5))
+    old = LimitsSeen(limit=30, remaining=1, seen_at="2025-01-01T00:00:00.000Z")
+    new = LimitsSeen(limit=30, remaining=29, seen_at="2025-01-01T00:01:00.000Z")
+    store.record_rate_limits(batch.id, {"status": new})
+    store.record_rate_limits(batch.id, {"status": old})
+
+    attempt = store.runs(batch.id)[0].attempts[0]
+    assert (attempt.project_version, attempt.started_at, attempt.state_events) == (
+        "7",
+        at(1),
+        events,
+    )
+    report = store.report(batch.id)
+    assert report.rate_limits == {"status": new}
+    # The RUNNING event (1.5 s) wins over the start time (1 s).
+    assert report.runs[0].attempts[0].to_json()["run_ms"] == 3500
