@@ -72,9 +72,9 @@ DEMO_SCENARIO: Final[dict[str, Any]] = {
         {"id": DRAFT, "title": "Draft analysis", "published": False},
     ],
     # Hex's documented limits, in scenario time: with time_scale 0.05 they scale
-    # down with everything else (60 requests per 3 real seconds, and so on).
+    # down with everything else (30 requests per 3 real seconds, and so on).
     "limits": {
-        "requests": {"count": 60, "per": "1m"},
+        "requests": [{"count": 30, "per": "1m"}, {"count": 1800, "per": "1h"}],
         "run_project": [{"count": 20, "per": "1m"}, {"count": 60, "per": "1h"}],
         "kernel_limit": 25,
     },

@@ -37,7 +37,7 @@ Example::
               first_attempts: 1  # only the first attempt of these params
         scheduled_runs: 0        # past SCHEDULED runs, listed when list_runs is "all"
     limits:                      # fixed windows per token user; windows scale too
-      requests: {count: 60, per: 1m}
+      requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]   # every request
       run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
       kernel_limit: 25           # live runs per user before RunProject gets 503
     faults:                      # evaluated per request of the named operation
@@ -239,9 +239,15 @@ Windows = Annotated[list[Window], BeforeValidator(_one_or_many)]
 
 
 class Limits(_Model):
-    """Hex's limits; the defaults are the documented ones."""
+    """Hex's limits; the defaults are the documented ones (2026).
 
-    requests: Windows = Field(default_factory=lambda: [Window(count=60, per=60)])
+    Every request counts against ``requests``: Hex's default ``hex-api`` group allows
+    30 per minute and 1,800 per hour. RunProject also counts against ``run_project``.
+    """
+
+    requests: Windows = Field(
+        default_factory=lambda: [Window(count=30, per=60), Window(count=1800, per=3600)]
+    )
     run_project: Windows = Field(
         default_factory=lambda: [Window(count=20, per=60), Window(count=60, per=3600)]
     )
