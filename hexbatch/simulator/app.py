@@ -80,6 +80,11 @@ class Call:
         """Scheme, host and port the client used, for absolute URLs."""
         return str(self.request.url.origin())
 
+    def run_style(self) -> payloads.RunStyle:
+        """How this answer shapes run payloads, per the scenario's behaviour choices."""
+        behaviour = self.state.scenario.behaviour
+        return payloads.RunStyle(version_as_string=behaviour.project_version_type == "string")
+
     def error(self, status: int, reason: str) -> web.Response:
         """An error response in the envelope this operation uses."""
         new = (
@@ -314,7 +319,9 @@ async def run_project(call: Call) -> web.StreamResponse:
         }
         return web.json_response(payload, status=422)
     if body.dry_run:
-        dummy = payloads.dry_run_created(project, state.runs.new_id(), call.origin)
+        dummy = payloads.dry_run_created(
+            project, state.runs.new_id(), call.origin, project.version, call.run_style()
+        )
         return web.json_response(dummy, status=201)
     now = state.clock.now()
     if state.runs.live_for_user(call.token.owner, now) >= state.scenario.limits.kernel_limit:
@@ -322,7 +329,8 @@ async def run_project(call: Call) -> web.StreamResponse:
         return call.error(503, "Concurrent kernel limit reached; no run was created")
     run = state.runs.create(project, params, call.token.value, call.token.owner, now)
     state.ledger.record_run(run, state.runs.live(now))
-    return web.json_response(payloads.run_created(run, call.origin), status=201)
+    created = payloads.run_created(run, call.origin, call.run_style())
+    return web.json_response(created, status=201)
 
 
 async def get_run_status(call: Call) -> web.StreamResponse:
@@ -344,9 +352,8 @@ async def get_run_status(call: Call) -> web.StreamResponse:
 
 
 def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:
-    as_string = call.state.scenario.behaviour.project_version_type == "string"
     return payloads.run_status(
-        run, now, call.state.clock, call.origin, version_as_string=as_string, flap=call.flap
+        run, now, call.state.clock, call.origin, call.run_style(), flap=call.flap
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,18 @@ _CODES = {
     500: ("INTERNAL_SERVER_ERROR", "Internal server error"),
     503: ("SERVICE_UNAVAILABLE", "Service unavailable"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RunStyle:
+    """How run payloads look: today's shapes by default, the May 2025 ones on request."""
+
+    version_as_string: bool = True
+    """``projectVersion`` as text (2026 samples) rather than an integer (2025 spec)."""
+
+    def version(self, number: int) -> int | str:
+        """A project version in this style."""
+        return str(number) if self.version_as_string else number
 
 
 def trace_id() -> str:
@@ -78,19 +91,21 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def run_created(run: Run, origin: str) -> dict[str, Any]:
-    """A ProjectRunResponsePayload for a new run (projectVersion is an int here)."""
+def run_created(run: Run, origin: str, style: RunStyle) -> dict[str, Any]:
+    """A ProjectRunResponsePayload for a new run."""
     return {
         "projectId": run.project_id,
         "runId": run.run_id,
         "runUrl": run_url(origin, run.project_id, run.run_id),
         "runStatusUrl": run_status_url(origin, run.project_id, run.run_id),
         "traceId": trace_id(),
-        "projectVersion": run.project_version,
+        "projectVersion": style.version(run.project_version),
     }
 
 
-def dry_run_created(project: Project, run_id: str, origin: str) -> dict[str, Any]:
+def dry_run_created(
+    project: Project, run_id: str, origin: str, version: int, style: RunStyle
+) -> dict[str, Any]:
     """The dummy 201 payload of a dry run: same shape, no run behind it."""
     return {
         "projectId": project.id,
@@ -98,7 +113,7 @@ def dry_run_created(project: Project, run_id: str, origin: str) -> dict[str, Any
         "runUrl": run_url(origin, project.id, run_id),
         "runStatusUrl": run_status_url(origin, project.id, run_id),
         "traceId": trace_id(),
-        "projectVersion": project.version,
+        "projectVersion": style.version(version),
     }
 
 
@@ -107,8 +122,8 @@ def run_status(
     now: float,
     clock: SimClock,
     origin: str,
+    style: RunStyle,
     *,
-    version_as_string: bool = False,
     flap: bool = False,
 ) -> dict[str, Any]:
     """A ProjectStatusResponsePayload for ``run`` as of ``now``."""
@@ -120,7 +135,7 @@ def run_status(
     elapsed = None if started is None else round(((ended or now) - started) * 1000, 3)
     return {
         "projectId": run.project_id,
-        "projectVersion": str(run.project_version) if version_as_string else run.project_version,
+        "projectVersion": style.version(run.project_version),
         "runId": run.run_id,
         "runUrl": run_url(origin, run.project_id, run.run_id),
         "status": status,

@@ -57,7 +57,7 @@ Example::
       # late_create (RunProject only: held `delay`, then the run is created even if the
       # client gave up and disconnected meanwhile)
     behaviour:                   # where Hex's sources disagree
-      project_version_type: int  # int | string, in status payloads
+      project_version_type: string  # string (2026) | int (2025): status, lists, 201
       unknown_inputs: ignore     # ignore | reject (422 with notFound)
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
       list_runs: api_only        # api_only | all (adds scheduled runs)
@@ -307,7 +307,7 @@ class PreexistingRun(_Model):
 class Behaviour(_Model):
     """Choices where Hex's sources disagree (hex-api.md section 9)."""
 
-    project_version_type: Literal["int", "string"] = "int"
+    project_version_type: Literal["int", "string"] = "string"
     unknown_inputs: Literal["ignore", "reject"] = "ignore"
     cancel_finished: Literal["no_content", "unprocessable"] = "no_content"
     list_runs: Literal["api_only", "all"] = "api_only"
