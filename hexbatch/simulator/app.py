@@ -31,7 +31,14 @@ from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
 from hexbatch.simulator.ledger import Ledger
 from hexbatch.simulator.ratelimit import Decision, RateLimiter
 from hexbatch.simulator.runs import Run, RunStore
-from hexbatch.simulator.scenario import Fault, PreexistingRun, Project, Scenario, Token
+from hexbatch.simulator.scenario import (
+    RUN_TRIGGER_FILTERS,
+    Fault,
+    PreexistingRun,
+    Project,
+    Scenario,
+    Token,
+)
 
 Sleep = Callable[[float], Awaitable[None]]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -83,7 +90,11 @@ class Call:
     def run_style(self) -> payloads.RunStyle:
         """How this answer shapes run payloads, per the scenario's behaviour choices."""
         behaviour = self.state.scenario.behaviour
-        return payloads.RunStyle(version_as_string=behaviour.project_version_type == "string")
+        return payloads.RunStyle(
+            version_as_string=behaviour.project_version_type == "string",
+            # The 2025 host, which lists API runs only, predates the field.
+            run_trigger=behaviour.list_runs != "api_only",
+        )
 
     def error(self, status: int, reason: str) -> web.Response:
         """An error response in the envelope this operation uses."""
@@ -125,6 +136,8 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
     async def pipeline(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
         state.ledger.record_request(operation)
+        if operation == "GetProjectRuns":
+            state.ledger.record_list_filter(request.query.get("runTriggerFilter"))
         faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
         for kind in faults:
             state.ledger.record_fault(operation, kind)
@@ -357,8 +370,22 @@ def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:
     )
 
 
+def _listed_triggers(call: Call) -> set[str] | web.Response | None:
+    """The run triggers a run list shows (None: every one), or the 400 to answer with."""
+    mode = call.state.scenario.behaviour.list_runs
+    if mode == "api_only":
+        return {"API"}
+    wanted = call.request.query.get("runTriggerFilter")
+    if mode == "all" or wanted is None or wanted == "ALL":
+        return None
+    if wanted not in RUN_TRIGGER_FILTERS:
+        choices = " | ".join(RUN_TRIGGER_FILTERS)
+        return call.error(400, f"runTriggerFilter must be one of {choices}: {wanted}")
+    return {wanted}
+
+
 async def get_project_runs(call: Call) -> web.StreamResponse:
-    """GetProjectRuns: newest first, limit/offset/statusFilter, nextPage URLs."""
+    """GetProjectRuns: newest first; limit/offset/statusFilter/runTriggerFilter; page URLs."""
     project = call.project()
     if isinstance(project, web.Response):
         return project
@@ -371,10 +398,13 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     wanted = call.request.query.get("statusFilter")
     if wanted is not None and wanted not in st.HEX_STATUSES:
         return call.error(400, f"statusFilter is not a run status: {wanted}")
+    triggers = _listed_triggers(call)
+    if isinstance(triggers, web.Response):
+        return triggers
     now = call.state.clock.now()
     runs = call.state.runs.for_project(project.id)
-    if call.state.scenario.behaviour.list_runs == "api_only":
-        runs = [run for run in runs if run.trigger == "API"]
+    if triggers is not None:
+        runs = [run for run in runs if run.trigger in triggers]
     lag = call.faults.get("list_lag")
     if lag is not None:
         # An eventually consistent listing: runs show up only some time after creation.
@@ -386,6 +416,7 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     url = call.request.url
 
     def page_url(at: int) -> str:
+        # update_query keeps the other parameters (statusFilter, runTriggerFilter).
         return str(url.update_query(limit=str(limit), offset=str(at)))
 
     body = {

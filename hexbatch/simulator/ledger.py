@@ -1,8 +1,9 @@
 """The ledger: what the simulator saw and did, for tests and benchmarks.
 
 It keeps every run created through the API (with params, token, times and the
-timeline so far), requests per operation, the 429s and 503s sent, the faults
-injected and the peak number of live runs, overall and per token. Tests prove
+timeline so far), requests per operation, the ``runTriggerFilter`` each run list
+request carried, the 429s and 503s sent, the faults injected and the peak number
+of live runs, overall and per token. Tests prove
 "no duplicate triggers" with ``runs_for(project_id, params)``.
 """
 
@@ -33,6 +34,8 @@ class Ledger:
         self._clock = clock
         self.runs: list[Run] = []
         self.requests: Counter[str] = Counter()
+        self.list_filters: list[str | None] = []
+        """The runTriggerFilter of each GetProjectRuns request, in order (None: absent)."""
         self.throttled: Counter[str] = Counter()
         self.unavailable = 0
         self.faults: list[FaultRecord] = []
@@ -42,6 +45,10 @@ class Ledger:
     def record_request(self, operation: str) -> None:
         """Count a request of ``operation`` (before any check)."""
         self.requests[operation] += 1
+
+    def record_list_filter(self, value: str | None) -> None:
+        """Note the runTriggerFilter a GetProjectRuns request carried (None when absent)."""
+        self.list_filters.append(value)
 
     def record_throttled(self, operation: str) -> None:
         """Count a 429 sent to a request of ``operation``."""
@@ -83,6 +90,7 @@ class Ledger:
         return {
             "runs": [self._run_entry(run, now) for run in self.runs],
             "requests": dict(self.requests),
+            "list_filters": list(self.list_filters),
             "throttled": dict(self.throttled),
             "throttled_total": self.total_throttled,
             "unavailable": self.unavailable,

@@ -32,6 +32,8 @@ class RunStyle:
 
     version_as_string: bool = True
     """``projectVersion`` as text (2026 samples) rather than an integer (2025 spec)."""
+    run_trigger: bool = True
+    """Whether run payloads carry ``runTrigger`` (the 2025 spec has no such field)."""
 
     def version(self, number: int) -> int | str:
         """A project version in this style."""
@@ -133,7 +135,7 @@ def run_status(
     started = run.started_at(now)
     ended = run.ended_at(now)
     elapsed = None if started is None else round(((ended or now) - started) * 1000, 3)
-    return {
+    payload: dict[str, Any] = {
         "projectId": run.project_id,
         "projectVersion": style.version(run.project_version),
         "runId": run.run_id,
@@ -144,6 +146,9 @@ def run_status(
         "elapsedTime": elapsed,
         "traceId": trace_id(),
     }
+    if style.run_trigger:
+        payload["runTrigger"] = run.trigger
+    return payload
 
 
 def run_url(origin: str, project_id: str, run_id: str) -> str:

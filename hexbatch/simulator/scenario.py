@@ -35,7 +35,7 @@ Example::
             - when: {region: eu}
               status: UNABLE_TO_ALLOCATE_KERNEL
               first_attempts: 1  # only the first attempt of these params
-        scheduled_runs: 0        # past SCHEDULED runs, listed when list_runs is "all"
+        scheduled_runs: 0        # past SCHEDULED runs, one per scenario hour before start
     limits:                      # fixed windows per token user; windows scale too
       requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]   # every request
       run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
@@ -60,7 +60,11 @@ Example::
       project_version_type: string  # string (2026) | int (2025): status, lists, 201
       unknown_inputs: ignore     # ignore | reject (422 with notFound)
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
-      list_runs: api_only        # api_only | all (adds scheduled runs)
+      list_runs: filtered        # filtered: every trigger type, narrowed by runTriggerFilter
+                                 # (API | SCHEDULED | APP_REFRESH | ALL; else 400), as in 2026;
+                                 # api_only: API runs only, the parameter ignored and no
+                                 # runTrigger field (the 2025 host); all: a host that ignores
+                                 # the parameter and lists every type
       error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
       rate_limit_reset: seconds  # X-RateLimit-Reset as seconds to wait | epoch_seconds | epoch_ms
       retry_after: true          # false: a 429 carries no Retry-After header
@@ -105,6 +109,9 @@ Operation = Literal[
     "ListProjects", "GetProject", "RunProject", "GetRunStatus", "GetProjectRuns", "CancelRun"
 ]
 ResetStyle = Literal["seconds", "epoch_seconds", "epoch_ms"]
+RunTrigger = Literal["API", "SCHEDULED", "APP_REFRESH"]
+RUN_TRIGGERS: tuple[RunTrigger, ...] = ("API", "SCHEDULED", "APP_REFRESH")
+RUN_TRIGGER_FILTERS = (*RUN_TRIGGERS, "ALL")
 TerminalStatus = Literal["COMPLETED", "ERRORED", "KILLED", "UNABLE_TO_ALLOCATE_KERNEL"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -310,7 +317,7 @@ class Behaviour(_Model):
     project_version_type: Literal["int", "string"] = "string"
     unknown_inputs: Literal["ignore", "reject"] = "ignore"
     cancel_finished: Literal["no_content", "unprocessable"] = "no_content"
-    list_runs: Literal["api_only", "all"] = "api_only"
+    list_runs: Literal["filtered", "api_only", "all"] = "filtered"
     error_envelope: Literal["tsoa", "new"] = "tsoa"
     rate_limit_reset: ResetStyle = "seconds"
     retry_after: bool = True
@@ -531,6 +538,8 @@ def _index_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, 
 
 __all__ = [
     "OPERATIONS",
+    "RUN_TRIGGERS",
+    "RUN_TRIGGER_FILTERS",
     "Behaviour",
     "Fault",
     "InputSpec",
@@ -538,6 +547,7 @@ __all__ = [
     "Outcome",
     "OutcomeRule",
     "Project",
+    "RunTrigger",
     "Scenario",
     "ScenarioError",
     "SpanRange",

@@ -4,6 +4,8 @@ The 2025 schemas are tests/data/hex-openapi.json as published. Today's (``era="2
 are derived from it here, with the changes Hex documented since:
 
 - ``projectVersion`` is a string in 2026 samples (an integer in 2025): either is accepted;
+- every run payload carries ``runTrigger`` (API, SCHEDULED or APP_REFRESH);
+- GetProjectRuns takes ``runTriggerFilter`` (API, SCHEDULED, APP_REFRESH or ALL).
 """
 
 from __future__ import annotations
@@ -48,6 +50,23 @@ def spec_2026() -> dict[str, Any]:
         "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}],
         "description": "The project version a run used: text in 2026, an integer in 2025.",
     }
+    schemas["RunTrigger"] = {"type": "string", "enum": ["API", "SCHEDULED", "APP_REFRESH"]}
+    schemas["RunTriggerFilter"] = {
+        "type": "string",
+        "enum": ["API", "SCHEDULED", "APP_REFRESH", "ALL"],
+    }
+    status = schemas["ProjectStatusResponsePayload"]
+    status["properties"]["runTrigger"] = {"$ref": "#/components/schemas/RunTrigger"}
+    status["required"].append("runTrigger")
+    list_runs = spec["paths"]["/v1/projects/{projectId}/runs"]["get"]
+    list_runs["parameters"].append(
+        {
+            "in": "query",
+            "name": "runTriggerFilter",
+            "required": False,
+            "schema": {"$ref": "#/components/schemas/RunTriggerFilter"},
+        }
+    )
     return spec
 
 
