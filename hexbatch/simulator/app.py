@@ -484,11 +484,12 @@ def create_app(
 ) -> web.Application:
     """Build the simulator application; ``app[LEDGER_KEY]`` is its ledger."""
     sim_clock = SimClock(scenario.time_scale, clock)
-    ledger = Ledger(sim_clock)
+    runs = RunStore(scenario, sim_clock)
+    ledger = Ledger(sim_clock, runs)
     state = SimState(
         scenario=scenario,
         clock=sim_clock,
-        runs=RunStore(scenario, sim_clock),
+        runs=runs,
         ledger=ledger,
         limiter=RateLimiter(scenario.limits, sim_clock),
         faults=FaultInjector(scenario.faults, scenario.seed),

@@ -38,6 +38,8 @@ DEMO_SCENARIO: Final[dict[str, Any]] = {
                 "default": "COMPLETED",
                 "rules": [{"when": {"run_date": "2025-01-09"}, "status": "ERRORED"}],
             },
+            # Hex's own runs mixed into the run list: a client must ask for API runs.
+            "schedules": [{"trigger": "SCHEDULED", "every": "10s", "duration": "20s"}],
         },
         {
             "id": PRICING,
@@ -68,6 +70,9 @@ DEMO_SCENARIO: Final[dict[str, Any]] = {
             "inputs": {},
             "pending": 2,
             "duration": 60,
+            "schedules": [
+                {"trigger": "APP_REFRESH", "every": "30s", "start": "15s", "duration": "10s"}
+            ],
         },
         {"id": DRAFT, "title": "Draft analysis", "published": False},
     ],

@@ -4,7 +4,8 @@ It keeps every run created through the API (with params, token, times and the
 timeline so far), requests per operation, the ``runTriggerFilter`` each run list
 request carried, the 429s and 503s sent, the faults injected and the peak number
 of live runs, overall and per token. Tests prove
-"no duplicate triggers" with ``runs_for(project_id, params)``.
+"no duplicate triggers" with ``runs_for(project_id, params)``. Runs Hex started on
+its own (schedules, app refreshes) are not among ``runs``; ``scheduled`` lists them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbatch.simulator.clock import SimClock
-from hexbatch.simulator.runs import Run, canonical_params
+from hexbatch.simulator.runs import Run, RunStore, canonical_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,11 @@ class FaultRecord:
 class Ledger:
     """Counters and records kept by the running simulator."""
 
-    def __init__(self, clock: SimClock) -> None:
-        """Start an empty ledger reading times from ``clock``."""
+    def __init__(self, clock: SimClock, store: RunStore | None = None) -> None:
+        """Start an empty ledger reading times from ``clock`` (and Hex's own runs from
+        ``store``, when given)."""
         self._clock = clock
+        self._store = store
         self.runs: list[Run] = []
         self.requests: Counter[str] = Counter()
         self.list_filters: list[str | None] = []
@@ -80,6 +83,14 @@ class Ledger:
         ]
 
     @property
+    def scheduled(self) -> list[Run]:
+        """Runs Hex started on its own (schedules, app refreshes) up to now."""
+        if self._store is None:
+            return []
+        self._store.catch_up(self._clock.now())
+        return list(self._store.scheduled)
+
+    @property
     def total_throttled(self) -> int:
         """All 429s sent."""
         return sum(self.throttled.values())
@@ -89,6 +100,7 @@ class Ledger:
         now = self._clock.now()
         return {
             "runs": [self._run_entry(run, now) for run in self.runs],
+            "scheduled": dict(Counter(run.trigger for run in self.scheduled)),
             "requests": dict(self.requests),
             "list_filters": list(self.list_filters),
             "throttled": dict(self.throttled),

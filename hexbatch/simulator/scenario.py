@@ -36,6 +36,14 @@ Example::
               status: UNABLE_TO_ALLOCATE_KERNEL
               first_attempts: 1  # only the first attempt of these params
         scheduled_runs: 0        # past SCHEDULED runs, one per scenario hour before start
+        schedules:               # runs Hex starts itself while the simulator serves, as user
+                                 # "scheduler" (outside the tokens' kernel and rate limits)
+          - trigger: SCHEDULED   # SCHEDULED | APP_REFRESH (their runTrigger)
+            every: 10m           # one at start, start + every, ... (at least 1s)
+            start: 30s           # since the simulator started (default 0)
+            duration: 45s        # like a project's (default 30s)
+            pending: 1s          # like a project's (default 1s)
+            outcome: COMPLETED   # their terminal status (default COMPLETED)
     limits:                      # fixed windows per token user; windows scale too
       requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]   # every request
       run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
@@ -219,6 +227,19 @@ class Outcome(_Model):
     rules: list[OutcomeRule] = Field(default_factory=list)
 
 
+class Schedule(_Model):
+    """Runs Hex starts on its own: at ``start``, ``start + every``, ... since the simulator
+    started (scenario seconds), as user ``scheduler``, outside the token users' limits."""
+
+    trigger: Literal["SCHEDULED", "APP_REFRESH"]
+    # At least a scenario second: runs are kept for the simulator's lifetime.
+    every: Annotated[float, BeforeValidator(parse_duration), Field(ge=1)]
+    start: Seconds = 0.0
+    duration: Span = 30.0
+    pending: Span = 1.0
+    outcome: TerminalStatus = "COMPLETED"
+
+
 class Project(_Model):
     """A project in the simulated workspace."""
 
@@ -233,6 +254,13 @@ class Project(_Model):
     duration: Span = 60.0
     outcome: Outcome = Field(default_factory=Outcome)
     scheduled_runs: int = Field(default=0, ge=0)
+    schedules: list[Schedule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _published_if_scheduled(self) -> Self:
+        if self.schedules and not self.published:
+            raise ValueError("schedules need a published project (published: true)")
+        return self
 
 
 class Window(_Model):
@@ -550,6 +578,7 @@ __all__ = [
     "RunTrigger",
     "Scenario",
     "ScenarioError",
+    "Schedule",
     "SpanRange",
     "Token",
     "Window",

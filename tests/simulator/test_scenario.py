@@ -43,6 +43,11 @@ HEAD = "tokens:\n  - value: t\nprojects:\n" + PROJECT
         ),
         (HEAD + "behaviour:\n  list_runs: some\n", 7, "behaviour.list_runs"),
         (
+            HEAD + "    schedules:\n      - {trigger: SCHEDULED, every: 0}\n",
+            7,
+            "projects.0.schedules.0.every",
+        ),
+        (
             HEAD + "faults:\n  - {operation: RunProject, kind: not_found, every_nth: 1}\n",
             7,
             "GetRunStatus only",
