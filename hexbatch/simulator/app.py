@@ -87,13 +87,21 @@ class Call:
         """Scheme, host and port the client used, for absolute URLs."""
         return str(self.request.url.origin())
 
-    def run_style(self) -> payloads.RunStyle:
-        """How this answer shapes run payloads, per the scenario's behaviour choices."""
+    @property
+    def expanded_stats(self) -> bool:
+        """Whether the client asked for run timelines (``enable-expanded-stats: true``)."""
+        value = self.request.headers.get("enable-expanded-stats", "")
+        return value.strip().lower() == "true"
+
+    def run_style(self, *, listed: bool = False) -> payloads.RunStyle:
+        """How this answer shapes run payloads (``listed``: items of a run list)."""
         behaviour = self.state.scenario.behaviour
         return payloads.RunStyle(
             version_as_string=behaviour.project_version_type == "string",
             # The 2025 host, which lists API runs only, predates the field.
             run_trigger=behaviour.list_runs != "api_only",
+            state_events=behaviour.list_state_events if listed else self.expanded_stats,
+            extra_state_events=behaviour.extra_state_events,
         )
 
     def error(self, status: int, reason: str) -> web.Response:
@@ -361,13 +369,11 @@ async def get_run_status(call: Call) -> web.StreamResponse:
     ):
         # Read-after-write lag (or a run the backend lost): the answer Hex gives an unknown id.
         return call.error(404, f"Run not found: {run.run_id}")
-    return web.json_response(_status_payload(call, run, now))
+    return web.json_response(_status_payload(call, run, now, call.run_style()))
 
 
-def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:
-    return payloads.run_status(
-        run, now, call.state.clock, call.origin, call.run_style(), flap=call.flap
-    )
+def _status_payload(call: Call, run: Run, now: float, style: payloads.RunStyle) -> dict[str, Any]:
+    return payloads.run_status(run, now, call.state.clock, call.origin, style, flap=call.flap)
 
 
 def _listed_triggers(call: Call) -> set[str] | web.Response | None:
@@ -413,6 +419,7 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     if wanted is not None:
         runs = [run for run in runs if run.status_at(now) == wanted]
     page = runs[offset : offset + limit]
+    style = call.run_style(listed=True)
     url = call.request.url
 
     def page_url(at: int) -> str:
@@ -420,7 +427,7 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
         return str(url.update_query(limit=str(limit), offset=str(at)))
 
     body = {
-        "runs": [_status_payload(call, run, now) for run in page],
+        "runs": [_status_payload(call, run, now, style) for run in page],
         "nextPage": page_url(offset + limit) if offset + limit < len(runs) else None,
         "previousPage": page_url(max(0, offset - limit)) if offset > 0 else None,
         "traceId": payloads.trace_id(),

@@ -34,6 +34,10 @@ class RunStyle:
     """``projectVersion`` as text (2026 samples) rather than an integer (2025 spec)."""
     run_trigger: bool = True
     """Whether run payloads carry ``runTrigger`` (the 2025 spec has no such field)."""
+    state_events: bool = False
+    """Whether status payloads carry ``stateEvents`` and ``flagConfigOverride``."""
+    extra_state_events: bool = False
+    """Add an event of a type clients do not know (KERNEL) between PENDING and RUNNING."""
 
     def version(self, number: int) -> int | str:
         """A project version in this style."""
@@ -148,7 +152,28 @@ def run_status(
     }
     if style.run_trigger:
         payload["runTrigger"] = run.trigger
+    if style.state_events:
+        payload["stateEvents"] = state_events(run, now, clock, extra=style.extra_state_events)
+        payload["flagConfigOverride"] = None
     return payload
+
+
+def state_events(run: Run, now: float, clock: SimClock, *, extra: bool) -> list[dict[str, Any]]:
+    """The run's state changes up to ``now``, as ``{type, value, timestamp}`` events.
+
+    ``extra`` adds a KERNEL/ALLOCATED event as the run starts, a type no client knows,
+    so clients can be shown to keep events they do not understand.
+    """
+    events = []
+    for status, moment in run.timeline(now):
+        if extra and status == st.RUNNING:
+            events.append(_event("KERNEL", "ALLOCATED", clock, moment))
+        events.append(_event("STATUS", status, clock, moment))
+    return events
+
+
+def _event(kind: str, value: str, clock: SimClock, moment: float) -> dict[str, Any]:
+    return {"type": kind, "value": value, "timestamp": clock.stamp(moment)}
 
 
 def run_url(origin: str, project_id: str, run_id: str) -> str:

@@ -76,6 +76,10 @@ Example::
       error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
       rate_limit_reset: seconds  # X-RateLimit-Reset as seconds to wait | epoch_seconds | epoch_ms
       retry_after: true          # false: a 429 carries no Retry-After header
+      # GetRunStatus with the header enable-expanded-stats: true adds stateEvents
+      # ([{type: STATUS, value: PENDING|RUNNING|<end>, timestamp}]) and flagConfigOverride
+      list_state_events: false   # true: run list items carry them too, header or not
+      extra_state_events: false  # true: a KERNEL/ALLOCATED event before RUNNING (lenience)
     preexisting_runs:            # runs another client created before the simulator starts
       - project: 5a8591dd-4039-49df-9202-96385ba3eff8
         status: PENDING          # PENDING (no startTime yet) | RUNNING (started mid-age)
@@ -349,6 +353,8 @@ class Behaviour(_Model):
     error_envelope: Literal["tsoa", "new"] = "tsoa"
     rate_limit_reset: ResetStyle = "seconds"
     retry_after: bool = True
+    list_state_events: bool = False
+    extra_state_events: bool = False
 
 
 class Scenario(_Model):

@@ -5,6 +5,8 @@ are derived from it here, with the changes Hex documented since:
 
 - ``projectVersion`` is a string in 2026 samples (an integer in 2025): either is accepted;
 - every run payload carries ``runTrigger`` (API, SCHEDULED or APP_REFRESH);
+- a status may carry ``stateEvents`` (``{type, value, timestamp}`` each) and
+  ``flagConfigOverride`` (with the ``enable-expanded-stats: true`` request header);
 - GetProjectRuns takes ``runTriggerFilter`` (API, SCHEDULED, APP_REFRESH or ALL).
 """
 
@@ -58,6 +60,22 @@ def spec_2026() -> dict[str, Any]:
     status = schemas["ProjectStatusResponsePayload"]
     status["properties"]["runTrigger"] = {"$ref": "#/components/schemas/RunTrigger"}
     status["required"].append("runTrigger")
+    schemas["RunStateEvent"] = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string"},
+            "value": {"type": "string"},
+            "timestamp": {"type": "string", "format": "date-time"},
+        },
+        "required": ["type", "value", "timestamp"],
+        "additionalProperties": False,
+    }
+    status["properties"]["stateEvents"] = {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/RunStateEvent"},
+    }
+    # The reference names the field without describing it.
+    status["properties"]["flagConfigOverride"] = {"type": ["object", "null"]}
     list_runs = spec["paths"]["/v1/projects/{projectId}/runs"]["get"]
     list_runs["parameters"].append(
         {
