@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hexbatch import status as st
 from hexbatch.simulator import payloads
@@ -296,9 +296,8 @@ async def list_projects(call: Call) -> web.StreamResponse:
             return call.error(400, "invalid pagination cursor")
         start = offset if after is not None else max(0, offset - limit)
     end = min(len(projects), start + limit)
-    clock = call.state.clock
     body = {
-        "values": [payloads.project_resource(projects[i], i, clock) for i in range(start, end)],
+        "values": [_project_resource(call.state, i) for i in range(start, end)],
         "pagination": {
             "after": _cursor(end) if end < len(projects) else None,
             "before": _cursor(start) if start > 0 else None,
@@ -313,7 +312,14 @@ async def get_project(call: Call) -> web.StreamResponse:
     if isinstance(project, web.Response):
         return project
     position = call.state.scenario.projects.index(project)
-    return web.json_response(payloads.project_resource(project, position, call.state.clock))
+    return web.json_response(_project_resource(call.state, position))
+
+
+def _project_resource(state: SimState, position: int) -> dict[str, Any]:
+    """The project at ``position`` in the scenario, as a ProjectApiResource now."""
+    project = state.scenario.projects[position]
+    republished = state.runs.versions.published_at(project.id, state.clock.now())
+    return payloads.project_resource(project, position, state.clock, republished)
 
 
 async def run_project(call: Call) -> web.StreamResponse:
@@ -340,8 +346,9 @@ async def run_project(call: Call) -> web.StreamResponse:
         }
         return web.json_response(payload, status=422)
     if body.dry_run:
+        version = state.runs.versions.version_at(project.id, state.clock.now())
         dummy = payloads.dry_run_created(
-            project, state.runs.new_id(), call.origin, project.version, call.run_style()
+            project, state.runs.new_id(), call.origin, version, call.run_style()
         )
         return web.json_response(dummy, status=201)
     now = state.clock.now()
@@ -475,6 +482,42 @@ async def seed_run(request: web.Request) -> web.StreamResponse:
     return web.json_response({"runId": run.run_id, "projectId": run.project_id}, status=201)
 
 
+class PublishRequest(BaseModel):
+    """The optional body of ``POST /_sim/projects/{projectId}/publish``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    version: int | None = Field(default=None, ge=1)
+
+
+async def publish(request: web.Request) -> web.StreamResponse:
+    """Re-publish a project now (simulator control; no token needed)."""
+    state = request.app[STATE_KEY]
+    project_id = request.match_info["projectId"]
+    project = state.scenario.project(project_id)
+    if project is None:
+        return web.json_response({"reason": f"no project {project_id}"}, status=404)
+    if not project.published:
+        return web.json_response(
+            {"reason": f"project {project_id} was never published; it cannot be re-published"},
+            status=400,
+        )
+    raw = await request.read()
+    try:
+        wanted = PublishRequest.model_validate_json(raw) if raw.strip() else PublishRequest()
+    except ValidationError as exc:
+        reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return web.json_response({"reason": f"invalid body: {reason}"}, status=400)
+    try:
+        version = state.runs.versions.publish(project.id, state.clock.now(), wanted.version)
+    except ValueError as exc:
+        return web.json_response({"reason": f"cannot publish: {exc}"}, status=400)
+    style = payloads.RunStyle(
+        version_as_string=state.scenario.behaviour.project_version_type == "string"
+    )
+    return web.json_response({"projectId": project.id, "projectVersion": style.version(version)})
+
+
 async def run_page(request: web.Request) -> web.StreamResponse:
     """A plain page standing in for the Hex UI's run view."""
     state = request.app[STATE_KEY]
@@ -526,6 +569,7 @@ def create_app(
     app.on_shutdown.append(_cancel_late)
     app.router.add_get("/_sim/ledger", ledger_view)
     app.router.add_post("/_sim/runs", seed_run)
+    app.router.add_post("/_sim/projects/{projectId}/publish", publish)
     app.router.add_get("/app/projects/{projectId}/runs/{runId}", run_page)
     return app
 

@@ -101,6 +101,7 @@ class Ledger:
         return {
             "runs": [self._run_entry(run, now) for run in self.runs],
             "scheduled": dict(Counter(run.trigger for run in self.scheduled)),
+            "project_versions": self._versions(now),
             "requests": dict(self.requests),
             "list_filters": list(self.list_filters),
             "throttled": dict(self.throttled),
@@ -115,6 +116,12 @@ class Ledger:
             "live": sum(1 for run in self.runs if run.is_live(now)),
         }
 
+    def _versions(self, now: float) -> dict[str, int]:
+        """Each project's published version now."""
+        if self._store is None:
+            return {}
+        return self._store.project_versions(now)
+
     def _run_entry(self, run: Run, now: float) -> dict[str, Any]:
         return {
             "run_id": run.run_id,
@@ -123,6 +130,7 @@ class Ledger:
             "token": run.token,
             "user": run.user,
             "attempt": run.attempt,
+            "project_version": run.project_version,
             "seeded": run.seeded,
             "created_at": self._clock.stamp(run.created_at),
             "status": run.status_at(now),

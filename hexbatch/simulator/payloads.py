@@ -57,12 +57,20 @@ def error_body(status: int, reason: str, *, new_envelope: bool = False) -> dict[
     return {"reason": reason, "traceId": trace_id()}
 
 
-def project_resource(project: Project, position: int, clock: SimClock) -> dict[str, Any]:
-    """A ProjectApiResource; ``position`` orders creation times (0 is the newest)."""
+def project_resource(
+    project: Project, position: int, clock: SimClock, republished: float | None = None
+) -> dict[str, Any]:
+    """A ProjectApiResource; ``position`` orders creation times (0 is the newest).
+
+    ``republished`` is the clock reading of the last re-publication, if there was one
+    since the simulator started; otherwise the project was published a day ago.
+    """
     anchor = clock.wall(clock.now()).replace(hour=9, minute=0, second=0, microsecond=0)
     created = anchor - timedelta(days=30 + position)
     edited = anchor - timedelta(days=2)
     published = _iso(anchor - timedelta(days=1)) if project.published else None
+    if project.published and republished is not None:
+        published = clock.stamp(republished)
     return {
         "id": project.id,
         "title": project.title,

@@ -24,6 +24,7 @@ from typing import Any
 
 from hexbatch import status as st
 from hexbatch.simulator.clock import SimClock
+from hexbatch.simulator.publish import Publications
 from hexbatch.simulator.scenario import PreexistingRun, Project, Scenario, Schedule, SpanRange
 
 
@@ -133,6 +134,8 @@ class RunStore:
         """Create the store and the past scheduled runs the scenario declares."""
         self._scenario = scenario
         self._clock = clock
+        self.versions = Publications(scenario, clock)
+        """The version each project has published at any moment."""
         self._ids = random.Random(scenario.seed)
         self._by_id: dict[str, Run] = {}
         self._by_project: dict[str, list[Run]] = {}
@@ -180,7 +183,7 @@ class RunStore:
             end_at=start_at + self._clock.scaled(duration),
             outcome=decide_outcome(project, params, attempt),
             attempt=attempt,
-            project_version=project.version,
+            project_version=self.versions.version_at(project.id, now),
         )
         self._add(run)
         return run
@@ -220,7 +223,7 @@ class RunStore:
             end_at=max(start_at + self._clock.scaled(duration), now + 1e-6),
             outcome=outcome,
             attempt=1,
-            project_version=project.version,
+            project_version=self.versions.version_at(project.id, created_at),
             seeded=True,
         )
         self._add(run)
@@ -238,6 +241,13 @@ class RunStore:
         """The project's runs, newest first."""
         self.catch_up(self._clock.now())
         return list(reversed(self._by_project.get(project_id.lower(), [])))
+
+    def project_versions(self, now: float) -> dict[str, int]:
+        """Each project's published version at ``now``."""
+        return {
+            project.id: self.versions.version_at(project.id, now)
+            for project in self._scenario.projects
+        }
 
     def live_for_user(self, user: str, now: float) -> int:
         """How many runs of ``user`` hold a kernel at ``now``."""
@@ -283,7 +293,7 @@ class RunStore:
             end_at=start_at + self._clock.scaled(duration),
             outcome=schedule.outcome,
             attempt=0,
-            project_version=project.version,
+            project_version=self.versions.version_at(project.id, at),
             trigger=schedule.trigger,
         )
 

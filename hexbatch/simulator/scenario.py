@@ -21,7 +21,7 @@ Example::
       - id: 5a8591dd-4039-49df-9202-96385ba3eff8
         title: Daily revenue
         published: true          # false -> RunProject and GetProjectRuns answer 422
-        version: 4               # projectVersion in payloads
+        version: 4               # projectVersion in payloads (until a re-publication)
         inputs:                  # omit to accept any inputParams unchecked
           run_date: {type: date} # string | number | integer | boolean | date | any
           region: {type: string, choices: [us, eu]}
@@ -44,6 +44,11 @@ Example::
             duration: 45s        # like a project's (default 30s)
             pending: 1s          # like a project's (default 1s)
             outcome: COMPLETED   # their terminal status (default COMPLETED)
+        republish:               # runs created at or after `at` use the new version
+          - {at: 5m}             # version: the previous one + 1 (here 5)
+          - {at: 1h, version: 9} # or given; versions only move forward
+        # POST /_sim/projects/{id}/publish (no token; optional body {"version": n})
+        # re-publishes while serving and answers {"projectId", "projectVersion"}.
     limits:                      # fixed windows per token user; windows scale too
       requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]   # every request
       run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
@@ -93,7 +98,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -244,6 +249,32 @@ class Schedule(_Model):
     outcome: TerminalStatus = "COMPLETED"
 
 
+class Republish(_Model):
+    """A re-publication ``at`` scenario seconds after start: runs from then on use
+    ``version`` (default: the previous version plus one)."""
+
+    at: Seconds
+    version: int | None = Field(default=None, ge=1)
+
+
+def fold_versions(base: int, versions: Iterable[int | None]) -> list[int]:
+    """The version after each re-publication, in time order, starting from ``base``.
+
+    A re-publication without a version adds one; one with a version must move
+    forward (Hex numbers every published version anew), or ValueError says which.
+    """
+    current, result = base, []
+    for index, version in enumerate(versions):
+        if version is not None and version <= current:
+            raise ValueError(
+                f"re-publication {index + 1} would go from version {current} to {version}; "
+                "versions only move forward"
+            )
+        current = current + 1 if version is None else version
+        result.append(current)
+    return result
+
+
 class Project(_Model):
     """A project in the simulated workspace."""
 
@@ -259,12 +290,20 @@ class Project(_Model):
     outcome: Outcome = Field(default_factory=Outcome)
     scheduled_runs: int = Field(default=0, ge=0)
     schedules: list[Schedule] = Field(default_factory=list)
+    republish: list[Republish] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _published_if_scheduled(self) -> Self:
-        if self.schedules and not self.published:
-            raise ValueError("schedules need a published project (published: true)")
+        for key in ("schedules", "republish"):
+            if getattr(self, key) and not self.published:
+                raise ValueError(f"{key} need a published project (published: true)")
+        fold_versions(self.version, (entry.version for entry in self.republications))
         return self
+
+    @property
+    def republications(self) -> list[Republish]:
+        """The re-publications in time order (entries at the same time in file order)."""
+        return sorted(self.republish, key=lambda entry: entry.at)
 
 
 class Window(_Model):
@@ -581,6 +620,7 @@ __all__ = [
     "Outcome",
     "OutcomeRule",
     "Project",
+    "Republish",
     "RunTrigger",
     "Scenario",
     "ScenarioError",
@@ -588,6 +628,7 @@ __all__ = [
     "SpanRange",
     "Token",
     "Window",
+    "fold_versions",
     "load_scenario",
     "parse_duration",
 ]
