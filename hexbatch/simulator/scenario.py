@@ -50,7 +50,8 @@ Example::
         # POST /_sim/projects/{id}/publish (no token; optional body {"version": n})
         # re-publishes while serving and answers {"projectId", "projectVersion"}.
     limits:                      # fixed windows per token user; windows scale too
-      requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]   # every request
+      # every request; the default is Hex's documented hex-api group (2026)
+      requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]
       run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
       kernel_limit: 25           # live runs per user before RunProject gets 503
     faults:                      # evaluated per request of the named operation
@@ -69,7 +70,7 @@ Example::
       # list_lag (GetProjectRuns only: the list leaves out runs younger than `delay`),
       # late_create (RunProject only: held `delay`, then the run is created even if the
       # client gave up and disconnected meanwhile)
-    behaviour:                   # where Hex's sources disagree
+    behaviour:                   # where Hex's sources disagree; defaults: today's Hex
       project_version_type: string  # string (2026) | int (2025): status, lists, 201
       unknown_inputs: ignore     # ignore | reject (422 with notFound)
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
