@@ -62,6 +62,8 @@ def _scenario_for(manifest: Path, target: Path) -> Path:
         "projects": [
             {"id": p["id"], "title": p["name"], "pending": 0.1, "duration": 0.5} for p in projects
         ],
+        # A workspace above Hex's default 30 reads a minute: the commands run in real time.
+        "limits": {"requests": {"count": 60, "per": 60}},
     }
     target.write_text(yaml.safe_dump(data), encoding="utf-8")
     return target

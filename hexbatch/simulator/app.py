@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hexbatch import status as st
 from hexbatch.simulator import payloads
@@ -31,7 +31,14 @@ from hexbatch.simulator.inputs import BadRequest, check_inputs, parse_run_body
 from hexbatch.simulator.ledger import Ledger
 from hexbatch.simulator.ratelimit import Decision, RateLimiter
 from hexbatch.simulator.runs import Run, RunStore
-from hexbatch.simulator.scenario import Fault, PreexistingRun, Project, Scenario, Token
+from hexbatch.simulator.scenario import (
+    RUN_TRIGGER_FILTERS,
+    Fault,
+    PreexistingRun,
+    Project,
+    Scenario,
+    Token,
+)
 
 Sleep = Callable[[float], Awaitable[None]]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -80,6 +87,23 @@ class Call:
         """Scheme, host and port the client used, for absolute URLs."""
         return str(self.request.url.origin())
 
+    @property
+    def expanded_stats(self) -> bool:
+        """Whether the client asked for run timelines (``enable-expanded-stats: true``)."""
+        value = self.request.headers.get("enable-expanded-stats", "")
+        return value.strip().lower() == "true"
+
+    def run_style(self, *, listed: bool = False) -> payloads.RunStyle:
+        """How this answer shapes run payloads (``listed``: items of a run list)."""
+        behaviour = self.state.scenario.behaviour
+        return payloads.RunStyle(
+            version_as_string=behaviour.project_version_type == "string",
+            # The 2025 host, which lists API runs only, predates the field.
+            run_trigger=behaviour.list_runs != "api_only",
+            state_events=behaviour.list_state_events if listed else self.expanded_stats,
+            extra_state_events=behaviour.extra_state_events,
+        )
+
     def error(self, status: int, reason: str) -> web.Response:
         """An error response in the envelope this operation uses."""
         new = (
@@ -120,6 +144,8 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
     async def pipeline(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
         state.ledger.record_request(operation)
+        if operation == "GetProjectRuns":
+            state.ledger.record_list_filter(request.query.get("runTriggerFilter"))
         faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
         for kind in faults:
             state.ledger.record_fault(operation, kind)
@@ -270,9 +296,8 @@ async def list_projects(call: Call) -> web.StreamResponse:
             return call.error(400, "invalid pagination cursor")
         start = offset if after is not None else max(0, offset - limit)
     end = min(len(projects), start + limit)
-    clock = call.state.clock
     body = {
-        "values": [payloads.project_resource(projects[i], i, clock) for i in range(start, end)],
+        "values": [_project_resource(call.state, i) for i in range(start, end)],
         "pagination": {
             "after": _cursor(end) if end < len(projects) else None,
             "before": _cursor(start) if start > 0 else None,
@@ -287,7 +312,14 @@ async def get_project(call: Call) -> web.StreamResponse:
     if isinstance(project, web.Response):
         return project
     position = call.state.scenario.projects.index(project)
-    return web.json_response(payloads.project_resource(project, position, call.state.clock))
+    return web.json_response(_project_resource(call.state, position))
+
+
+def _project_resource(state: SimState, position: int) -> dict[str, Any]:
+    """The project at ``position`` in the scenario, as a ProjectApiResource now."""
+    project = state.scenario.projects[position]
+    republished = state.runs.versions.published_at(project.id, state.clock.now())
+    return payloads.project_resource(project, position, state.clock, republished)
 
 
 async def run_project(call: Call) -> web.StreamResponse:
@@ -314,7 +346,10 @@ async def run_project(call: Call) -> web.StreamResponse:
         }
         return web.json_response(payload, status=422)
     if body.dry_run:
-        dummy = payloads.dry_run_created(project, state.runs.new_id(), call.origin)
+        version = state.runs.versions.version_at(project.id, state.clock.now())
+        dummy = payloads.dry_run_created(
+            project, state.runs.new_id(), call.origin, version, call.run_style()
+        )
         return web.json_response(dummy, status=201)
     now = state.clock.now()
     if state.runs.live_for_user(call.token.owner, now) >= state.scenario.limits.kernel_limit:
@@ -322,7 +357,8 @@ async def run_project(call: Call) -> web.StreamResponse:
         return call.error(503, "Concurrent kernel limit reached; no run was created")
     run = state.runs.create(project, params, call.token.value, call.token.owner, now)
     state.ledger.record_run(run, state.runs.live(now))
-    return web.json_response(payloads.run_created(run, call.origin), status=201)
+    created = payloads.run_created(run, call.origin, call.run_style())
+    return web.json_response(created, status=201)
 
 
 async def get_run_status(call: Call) -> web.StreamResponse:
@@ -340,18 +376,29 @@ async def get_run_status(call: Call) -> web.StreamResponse:
     ):
         # Read-after-write lag (or a run the backend lost): the answer Hex gives an unknown id.
         return call.error(404, f"Run not found: {run.run_id}")
-    return web.json_response(_status_payload(call, run, now))
+    return web.json_response(_status_payload(call, run, now, call.run_style()))
 
 
-def _status_payload(call: Call, run: Run, now: float) -> dict[str, Any]:
-    as_string = call.state.scenario.behaviour.project_version_type == "string"
-    return payloads.run_status(
-        run, now, call.state.clock, call.origin, version_as_string=as_string, flap=call.flap
-    )
+def _status_payload(call: Call, run: Run, now: float, style: payloads.RunStyle) -> dict[str, Any]:
+    return payloads.run_status(run, now, call.state.clock, call.origin, style, flap=call.flap)
+
+
+def _listed_triggers(call: Call) -> set[str] | web.Response | None:
+    """The run triggers a run list shows (None: every one), or the 400 to answer with."""
+    mode = call.state.scenario.behaviour.list_runs
+    if mode == "api_only":
+        return {"API"}
+    wanted = call.request.query.get("runTriggerFilter")
+    if mode == "all" or wanted is None or wanted == "ALL":
+        return None
+    if wanted not in RUN_TRIGGER_FILTERS:
+        choices = " | ".join(RUN_TRIGGER_FILTERS)
+        return call.error(400, f"runTriggerFilter must be one of {choices}: {wanted}")
+    return {wanted}
 
 
 async def get_project_runs(call: Call) -> web.StreamResponse:
-    """GetProjectRuns: newest first, limit/offset/statusFilter, nextPage URLs."""
+    """GetProjectRuns: newest first; limit/offset/statusFilter/runTriggerFilter; page URLs."""
     project = call.project()
     if isinstance(project, web.Response):
         return project
@@ -364,10 +411,13 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     wanted = call.request.query.get("statusFilter")
     if wanted is not None and wanted not in st.HEX_STATUSES:
         return call.error(400, f"statusFilter is not a run status: {wanted}")
+    triggers = _listed_triggers(call)
+    if isinstance(triggers, web.Response):
+        return triggers
     now = call.state.clock.now()
     runs = call.state.runs.for_project(project.id)
-    if call.state.scenario.behaviour.list_runs == "api_only":
-        runs = [run for run in runs if run.trigger == "API"]
+    if triggers is not None:
+        runs = [run for run in runs if run.trigger in triggers]
     lag = call.faults.get("list_lag")
     if lag is not None:
         # An eventually consistent listing: runs show up only some time after creation.
@@ -376,13 +426,15 @@ async def get_project_runs(call: Call) -> web.StreamResponse:
     if wanted is not None:
         runs = [run for run in runs if run.status_at(now) == wanted]
     page = runs[offset : offset + limit]
+    style = call.run_style(listed=True)
     url = call.request.url
 
     def page_url(at: int) -> str:
+        # update_query keeps the other parameters (statusFilter, runTriggerFilter).
         return str(url.update_query(limit=str(limit), offset=str(at)))
 
     body = {
-        "runs": [_status_payload(call, run, now) for run in page],
+        "runs": [_status_payload(call, run, now, style) for run in page],
         "nextPage": page_url(offset + limit) if offset + limit < len(runs) else None,
         "previousPage": page_url(max(0, offset - limit)) if offset > 0 else None,
         "traceId": payloads.trace_id(),
@@ -430,6 +482,42 @@ async def seed_run(request: web.Request) -> web.StreamResponse:
     return web.json_response({"runId": run.run_id, "projectId": run.project_id}, status=201)
 
 
+class PublishRequest(BaseModel):
+    """The optional body of ``POST /_sim/projects/{projectId}/publish``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    version: int | None = Field(default=None, ge=1)
+
+
+async def publish(request: web.Request) -> web.StreamResponse:
+    """Re-publish a project now (simulator control; no token needed)."""
+    state = request.app[STATE_KEY]
+    project_id = request.match_info["projectId"]
+    project = state.scenario.project(project_id)
+    if project is None:
+        return web.json_response({"reason": f"no project {project_id}"}, status=404)
+    if not project.published:
+        return web.json_response(
+            {"reason": f"project {project_id} was never published; it cannot be re-published"},
+            status=400,
+        )
+    raw = await request.read()
+    try:
+        wanted = PublishRequest.model_validate_json(raw) if raw.strip() else PublishRequest()
+    except ValidationError as exc:
+        reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return web.json_response({"reason": f"invalid body: {reason}"}, status=400)
+    try:
+        version = state.runs.versions.publish(project.id, state.clock.now(), wanted.version)
+    except ValueError as exc:
+        return web.json_response({"reason": f"cannot publish: {exc}"}, status=400)
+    style = payloads.RunStyle(
+        version_as_string=state.scenario.behaviour.project_version_type == "string"
+    )
+    return web.json_response({"projectId": project.id, "projectVersion": style.version(version)})
+
+
 async def run_page(request: web.Request) -> web.StreamResponse:
     """A plain page standing in for the Hex UI's run view."""
     state = request.app[STATE_KEY]
@@ -446,11 +534,12 @@ def create_app(
 ) -> web.Application:
     """Build the simulator application; ``app[LEDGER_KEY]`` is its ledger."""
     sim_clock = SimClock(scenario.time_scale, clock)
-    ledger = Ledger(sim_clock)
+    runs = RunStore(scenario, sim_clock)
+    ledger = Ledger(sim_clock, runs)
     state = SimState(
         scenario=scenario,
         clock=sim_clock,
-        runs=RunStore(scenario, sim_clock),
+        runs=runs,
         ledger=ledger,
         limiter=RateLimiter(scenario.limits, sim_clock),
         faults=FaultInjector(scenario.faults, scenario.seed),
@@ -480,6 +569,7 @@ def create_app(
     app.on_shutdown.append(_cancel_late)
     app.router.add_get("/_sim/ledger", ledger_view)
     app.router.add_post("/_sim/runs", seed_run)
+    app.router.add_post("/_sim/projects/{projectId}/publish", publish)
     app.router.add_get("/app/projects/{projectId}/runs/{runId}", run_page)
     return app
 

@@ -32,6 +32,15 @@ class SimClock:
         """Current clock reading in seconds."""
         return self._clock()
 
+    @property
+    def started(self) -> float:
+        """The clock reading when the simulator started: scenario time zero."""
+        return self._anchor
+
+    def at(self, scenario_seconds: float) -> float:
+        """The clock reading ``scenario_seconds`` after the simulator started."""
+        return self._anchor + self.scaled(scenario_seconds)
+
     def scaled(self, scenario_seconds: float) -> float:
         """Real seconds that a scenario duration lasts."""
         return scenario_seconds * self.time_scale

@@ -38,6 +38,8 @@ DEMO_SCENARIO: Final[dict[str, Any]] = {
                 "default": "COMPLETED",
                 "rules": [{"when": {"run_date": "2025-01-09"}, "status": "ERRORED"}],
             },
+            # Hex's own runs mixed into the run list: a client must ask for API runs.
+            "schedules": [{"trigger": "SCHEDULED", "every": "10s", "duration": "20s"}],
         },
         {
             "id": PRICING,
@@ -68,13 +70,16 @@ DEMO_SCENARIO: Final[dict[str, Any]] = {
             "inputs": {},
             "pending": 2,
             "duration": 60,
+            "schedules": [
+                {"trigger": "APP_REFRESH", "every": "30s", "start": "15s", "duration": "10s"}
+            ],
         },
         {"id": DRAFT, "title": "Draft analysis", "published": False},
     ],
     # Hex's documented limits, in scenario time: with time_scale 0.05 they scale
-    # down with everything else (60 requests per 3 real seconds, and so on).
+    # down with everything else (30 requests per 3 real seconds, and so on).
     "limits": {
-        "requests": {"count": 60, "per": "1m"},
+        "requests": [{"count": 30, "per": "1m"}, {"count": 1800, "per": "1h"}],
         "run_project": [{"count": 20, "per": "1m"}, {"count": 60, "per": "1h"}],
         "kernel_limit": 25,
     },

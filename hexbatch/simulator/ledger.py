@@ -1,9 +1,11 @@
 """The ledger: what the simulator saw and did, for tests and benchmarks.
 
 It keeps every run created through the API (with params, token, times and the
-timeline so far), requests per operation, the 429s and 503s sent, the faults
-injected and the peak number of live runs, overall and per token. Tests prove
-"no duplicate triggers" with ``runs_for(project_id, params)``.
+timeline so far), requests per operation, the ``runTriggerFilter`` each run list
+request carried, the 429s and 503s sent, the faults injected and the peak number
+of live runs, overall and per token. Tests prove
+"no duplicate triggers" with ``runs_for(project_id, params)``. Runs Hex started on
+its own (schedules, app refreshes) are not among ``runs``; ``scheduled`` lists them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbatch.simulator.clock import SimClock
-from hexbatch.simulator.runs import Run, canonical_params
+from hexbatch.simulator.runs import Run, RunStore, canonical_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +30,15 @@ class FaultRecord:
 class Ledger:
     """Counters and records kept by the running simulator."""
 
-    def __init__(self, clock: SimClock) -> None:
-        """Start an empty ledger reading times from ``clock``."""
+    def __init__(self, clock: SimClock, store: RunStore | None = None) -> None:
+        """Start an empty ledger reading times from ``clock`` (and Hex's own runs from
+        ``store``, when given)."""
         self._clock = clock
+        self._store = store
         self.runs: list[Run] = []
         self.requests: Counter[str] = Counter()
+        self.list_filters: list[str | None] = []
+        """The runTriggerFilter of each GetProjectRuns request, in order (None: absent)."""
         self.throttled: Counter[str] = Counter()
         self.unavailable = 0
         self.faults: list[FaultRecord] = []
@@ -42,6 +48,10 @@ class Ledger:
     def record_request(self, operation: str) -> None:
         """Count a request of ``operation`` (before any check)."""
         self.requests[operation] += 1
+
+    def record_list_filter(self, value: str | None) -> None:
+        """Note the runTriggerFilter a GetProjectRuns request carried (None when absent)."""
+        self.list_filters.append(value)
 
     def record_throttled(self, operation: str) -> None:
         """Count a 429 sent to a request of ``operation``."""
@@ -73,6 +83,14 @@ class Ledger:
         ]
 
     @property
+    def scheduled(self) -> list[Run]:
+        """Runs Hex started on its own (schedules, app refreshes) up to now."""
+        if self._store is None:
+            return []
+        self._store.catch_up(self._clock.now())
+        return list(self._store.scheduled)
+
+    @property
     def total_throttled(self) -> int:
         """All 429s sent."""
         return sum(self.throttled.values())
@@ -82,7 +100,10 @@ class Ledger:
         now = self._clock.now()
         return {
             "runs": [self._run_entry(run, now) for run in self.runs],
+            "scheduled": dict(Counter(run.trigger for run in self.scheduled)),
+            "project_versions": self._versions(now),
             "requests": dict(self.requests),
+            "list_filters": list(self.list_filters),
             "throttled": dict(self.throttled),
             "throttled_total": self.total_throttled,
             "unavailable": self.unavailable,
@@ -95,6 +116,12 @@ class Ledger:
             "live": sum(1 for run in self.runs if run.is_live(now)),
         }
 
+    def _versions(self, now: float) -> dict[str, int]:
+        """Each project's published version now."""
+        if self._store is None:
+            return {}
+        return self._store.project_versions(now)
+
     def _run_entry(self, run: Run, now: float) -> dict[str, Any]:
         return {
             "run_id": run.run_id,
@@ -103,6 +130,7 @@ class Ledger:
             "token": run.token,
             "user": run.user,
             "attempt": run.attempt,
+            "project_version": run.project_version,
             "seeded": run.seeded,
             "created_at": self._clock.stamp(run.created_at),
             "status": run.status_at(now),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,24 @@ _CODES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class RunStyle:
+    """How run payloads look: today's shapes by default, the May 2025 ones on request."""
+
+    version_as_string: bool = True
+    """``projectVersion`` as text (2026 samples) rather than an integer (2025 spec)."""
+    run_trigger: bool = True
+    """Whether run payloads carry ``runTrigger`` (the 2025 spec has no such field)."""
+    state_events: bool = False
+    """Whether status payloads carry ``stateEvents`` and ``flagConfigOverride``."""
+    extra_state_events: bool = False
+    """Add an event of a type clients do not know (KERNEL) between PENDING and RUNNING."""
+
+    def version(self, number: int) -> int | str:
+        """A project version in this style."""
+        return str(number) if self.version_as_string else number
+
+
 def trace_id() -> str:
     """A fresh request trace id."""
     return str(uuid.uuid4())
@@ -38,12 +57,20 @@ def error_body(status: int, reason: str, *, new_envelope: bool = False) -> dict[
     return {"reason": reason, "traceId": trace_id()}
 
 
-def project_resource(project: Project, position: int, clock: SimClock) -> dict[str, Any]:
-    """A ProjectApiResource; ``position`` orders creation times (0 is the newest)."""
+def project_resource(
+    project: Project, position: int, clock: SimClock, republished: float | None = None
+) -> dict[str, Any]:
+    """A ProjectApiResource; ``position`` orders creation times (0 is the newest).
+
+    ``republished`` is the clock reading of the last re-publication, if there was one
+    since the simulator started; otherwise the project was published a day ago.
+    """
     anchor = clock.wall(clock.now()).replace(hour=9, minute=0, second=0, microsecond=0)
     created = anchor - timedelta(days=30 + position)
     edited = anchor - timedelta(days=2)
     published = _iso(anchor - timedelta(days=1)) if project.published else None
+    if project.published and republished is not None:
+        published = clock.stamp(republished)
     return {
         "id": project.id,
         "title": project.title,
@@ -78,19 +105,21 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def run_created(run: Run, origin: str) -> dict[str, Any]:
-    """A ProjectRunResponsePayload for a new run (projectVersion is an int here)."""
+def run_created(run: Run, origin: str, style: RunStyle) -> dict[str, Any]:
+    """A ProjectRunResponsePayload for a new run."""
     return {
         "projectId": run.project_id,
         "runId": run.run_id,
         "runUrl": run_url(origin, run.project_id, run.run_id),
         "runStatusUrl": run_status_url(origin, run.project_id, run.run_id),
         "traceId": trace_id(),
-        "projectVersion": run.project_version,
+        "projectVersion": style.version(run.project_version),
     }
 
 
-def dry_run_created(project: Project, run_id: str, origin: str) -> dict[str, Any]:
+def dry_run_created(
+    project: Project, run_id: str, origin: str, version: int, style: RunStyle
+) -> dict[str, Any]:
     """The dummy 201 payload of a dry run: same shape, no run behind it."""
     return {
         "projectId": project.id,
@@ -98,7 +127,7 @@ def dry_run_created(project: Project, run_id: str, origin: str) -> dict[str, Any
         "runUrl": run_url(origin, project.id, run_id),
         "runStatusUrl": run_status_url(origin, project.id, run_id),
         "traceId": trace_id(),
-        "projectVersion": project.version,
+        "projectVersion": style.version(version),
     }
 
 
@@ -107,8 +136,8 @@ def run_status(
     now: float,
     clock: SimClock,
     origin: str,
+    style: RunStyle,
     *,
-    version_as_string: bool = False,
     flap: bool = False,
 ) -> dict[str, Any]:
     """A ProjectStatusResponsePayload for ``run`` as of ``now``."""
@@ -118,9 +147,9 @@ def run_status(
     started = run.started_at(now)
     ended = run.ended_at(now)
     elapsed = None if started is None else round(((ended or now) - started) * 1000, 3)
-    return {
+    payload: dict[str, Any] = {
         "projectId": run.project_id,
-        "projectVersion": str(run.project_version) if version_as_string else run.project_version,
+        "projectVersion": style.version(run.project_version),
         "runId": run.run_id,
         "runUrl": run_url(origin, run.project_id, run.run_id),
         "status": status,
@@ -129,6 +158,30 @@ def run_status(
         "elapsedTime": elapsed,
         "traceId": trace_id(),
     }
+    if style.run_trigger:
+        payload["runTrigger"] = run.trigger
+    if style.state_events:
+        payload["stateEvents"] = state_events(run, now, clock, extra=style.extra_state_events)
+        payload["flagConfigOverride"] = None
+    return payload
+
+
+def state_events(run: Run, now: float, clock: SimClock, *, extra: bool) -> list[dict[str, Any]]:
+    """The run's state changes up to ``now``, as ``{type, value, timestamp}`` events.
+
+    ``extra`` adds a KERNEL/ALLOCATED event as the run starts, a type no client knows,
+    so clients can be shown to keep events they do not understand.
+    """
+    events = []
+    for status, moment in run.timeline(now):
+        if extra and status == st.RUNNING:
+            events.append(_event("KERNEL", "ALLOCATED", clock, moment))
+        events.append(_event("STATUS", status, clock, moment))
+    return events
+
+
+def _event(kind: str, value: str, clock: SimClock, moment: float) -> dict[str, Any]:
+    return {"type": kind, "value": value, "timestamp": clock.stamp(moment)}
 
 
 def run_url(origin: str, project_id: str, run_id: str) -> str:

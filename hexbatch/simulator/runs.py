@@ -5,6 +5,11 @@ time), when it ends and how. Its status at any moment is computed from the clock
 so no background task drives it and tests can step a fake clock. Durations and
 outcomes are drawn deterministically from the scenario seed, the project, the
 params and the attempt number.
+
+Runs of the scenario's ``schedules`` are created the same lazy way: whenever runs
+are read or created, every occurrence due by then is added with the times it was
+due at. Their ids, durations and order depend only on the scenario, never on when
+a client happened to look.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 
 from hexbatch import status as st
 from hexbatch.simulator.clock import SimClock
-from hexbatch.simulator.scenario import PreexistingRun, Project, Scenario, SpanRange
+from hexbatch.simulator.publish import Publications
+from hexbatch.simulator.scenario import PreexistingRun, Project, Scenario, Schedule, SpanRange
 
 
 def canonical_params(params: dict[str, Any]) -> str:
@@ -97,6 +103,13 @@ def _unit_draw(seed: int, *parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _stable_id(seed: int, *parts: object) -> str:
+    """A UUID4 that depends only on its inputs."""
+    text = "|".join(str(part) for part in (seed, *parts))
+    digest = hashlib.sha256(text.encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
 def _draw_span(span: float | SpanRange, draw: float) -> float:
     """A fixed span as is, or a point in a range chosen by ``draw``."""
     if isinstance(span, SpanRange):
@@ -121,6 +134,8 @@ class RunStore:
         """Create the store and the past scheduled runs the scenario declares."""
         self._scenario = scenario
         self._clock = clock
+        self.versions = Publications(scenario, clock)
+        """The version each project has published at any moment."""
         self._ids = random.Random(scenario.seed)
         self._by_id: dict[str, Run] = {}
         self._by_project: dict[str, list[Run]] = {}
@@ -128,6 +143,14 @@ class RunStore:
         # holds a kernel again and leaves this index (live counts stay O(live runs)).
         self._maybe_live: dict[str, Run] = {}
         self._attempts: dict[tuple[str, str], int] = {}
+        self.scheduled: list[Run] = []
+        """Runs Hex started on its own (past history, then schedules as they fall due)."""
+        self._schedules = [
+            (project, index, schedule)
+            for project in scenario.projects
+            for index, schedule in enumerate(project.schedules)
+        ]
+        self._occurrences = [0] * len(self._schedules)
         for project in scenario.projects:
             self._add_scheduled_history(project)
         now = clock.now()
@@ -141,6 +164,7 @@ class RunStore:
         self, project: Project, params: dict[str, Any], token: str, user: str, now: float
     ) -> Run:
         """Start a new API run of ``project`` at clock reading ``now``."""
+        self.catch_up(now)
         key = (project.id, canonical_params(params))
         attempt = self._attempts.get(key, 0) + 1
         self._attempts[key] = attempt
@@ -159,7 +183,7 @@ class RunStore:
             end_at=start_at + self._clock.scaled(duration),
             outcome=decide_outcome(project, params, attempt),
             attempt=attempt,
-            project_version=project.version,
+            project_version=self.versions.version_at(project.id, now),
         )
         self._add(run)
         return run
@@ -199,7 +223,7 @@ class RunStore:
             end_at=max(start_at + self._clock.scaled(duration), now + 1e-6),
             outcome=outcome,
             attempt=1,
-            project_version=project.version,
+            project_version=self.versions.version_at(project.id, created_at),
             seeded=True,
         )
         self._add(run)
@@ -207,6 +231,7 @@ class RunStore:
 
     def get(self, project_id: str, run_id: str) -> Run | None:
         """A run of the given project, or None."""
+        self.catch_up(self._clock.now())
         run = self._by_id.get(run_id.lower())
         if run is None or run.project_id.lower() != project_id.lower():
             return None
@@ -214,7 +239,15 @@ class RunStore:
 
     def for_project(self, project_id: str) -> list[Run]:
         """The project's runs, newest first."""
+        self.catch_up(self._clock.now())
         return list(reversed(self._by_project.get(project_id.lower(), [])))
+
+    def project_versions(self, now: float) -> dict[str, int]:
+        """Each project's published version at ``now``."""
+        return {
+            project.id: self.versions.version_at(project.id, now)
+            for project in self._scenario.projects
+        }
 
     def live_for_user(self, user: str, now: float) -> int:
         """How many runs of ``user`` hold a kernel at ``now``."""
@@ -227,9 +260,50 @@ class RunStore:
             del self._maybe_live[run_id]
         return list(self._maybe_live.values())
 
+    def catch_up(self, now: float) -> None:
+        """Add every scheduled and app-refresh run due by clock reading ``now``."""
+        due: list[Run] = []
+        for slot, (project, index, schedule) in enumerate(self._schedules):
+            occurrence = self._occurrences[slot]
+            while (at := self._clock.at(schedule.start + occurrence * schedule.every)) <= now:
+                due.append(self._scheduled_run(project, index, schedule, occurrence, at))
+                occurrence += 1
+            self._occurrences[slot] = occurrence
+        # Time order, ties in schedule order: the same whatever the reads in between.
+        for run in sorted(due, key=lambda run: run.created_at):
+            self._add(run)
+
+    def _scheduled_run(
+        self, project: Project, index: int, schedule: Schedule, occurrence: int, at: float
+    ) -> Run:
+        """The ``occurrence``-th run of a project's schedule, due at clock reading ``at``."""
+        seed = self._scenario.seed
+        parts = (project.id, "schedule", index, occurrence)
+        pending = _draw_span(schedule.pending, _unit_draw(seed, *parts, "p"))
+        duration = _draw_span(schedule.duration, _unit_draw(seed, *parts, "d"))
+        start_at = at + self._clock.scaled(pending)
+        return Run(
+            run_id=_stable_id(seed, *parts),
+            project_id=project.id,
+            params={},
+            token="",
+            user="scheduler",
+            created_at=at,
+            start_at=start_at,
+            end_at=start_at + self._clock.scaled(duration),
+            outcome=schedule.outcome,
+            attempt=0,
+            project_version=self.versions.version_at(project.id, at),
+            trigger=schedule.trigger,
+        )
+
     def _add(self, run: Run) -> None:
         self._by_id[run.run_id] = run
-        self._maybe_live[run.run_id] = run
+        if run.trigger == "API":
+            # Hex's own runs hold no kernel of a token user: they stay out of live counts.
+            self._maybe_live[run.run_id] = run
+        else:
+            self.scheduled.append(run)
         # Oldest first by creation time: a seeded run may predate the scheduled history.
         bisect.insort(
             self._by_project.setdefault(run.project_id.lower(), []),

@@ -21,7 +21,7 @@ Example::
       - id: 5a8591dd-4039-49df-9202-96385ba3eff8
         title: Daily revenue
         published: true          # false -> RunProject and GetProjectRuns answer 422
-        version: 4               # projectVersion in payloads
+        version: 4               # projectVersion in payloads (until a re-publication)
         inputs:                  # omit to accept any inputParams unchecked
           run_date: {type: date} # string | number | integer | boolean | date | any
           region: {type: string, choices: [us, eu]}
@@ -35,9 +35,23 @@ Example::
             - when: {region: eu}
               status: UNABLE_TO_ALLOCATE_KERNEL
               first_attempts: 1  # only the first attempt of these params
-        scheduled_runs: 0        # past SCHEDULED runs, listed when list_runs is "all"
+        scheduled_runs: 0        # past SCHEDULED runs, one per scenario hour before start
+        schedules:               # runs Hex starts itself while the simulator serves, as user
+                                 # "scheduler" (outside the tokens' kernel and rate limits)
+          - trigger: SCHEDULED   # SCHEDULED | APP_REFRESH (their runTrigger)
+            every: 10m           # one at start, start + every, ... (at least 1s)
+            start: 30s           # since the simulator started (default 0)
+            duration: 45s        # like a project's (default 30s)
+            pending: 1s          # like a project's (default 1s)
+            outcome: COMPLETED   # their terminal status (default COMPLETED)
+        republish:               # runs created at or after `at` use the new version
+          - {at: 5m}             # version: the previous one + 1 (here 5)
+          - {at: 1h, version: 9} # or given; versions only move forward
+        # POST /_sim/projects/{id}/publish (no token; optional body {"version": n})
+        # re-publishes while serving and answers {"projectId", "projectVersion"}.
     limits:                      # fixed windows per token user; windows scale too
-      requests: {count: 60, per: 1m}
+      # every request; the default is Hex's documented hex-api group (2026)
+      requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]
       run_project: [{count: 20, per: 1m}, {count: 60, per: 1h}]
       kernel_limit: 25           # live runs per user before RunProject gets 503
     faults:                      # evaluated per request of the named operation
@@ -56,14 +70,22 @@ Example::
       # list_lag (GetProjectRuns only: the list leaves out runs younger than `delay`),
       # late_create (RunProject only: held `delay`, then the run is created even if the
       # client gave up and disconnected meanwhile)
-    behaviour:                   # where Hex's sources disagree
-      project_version_type: int  # int | string, in status payloads
+    behaviour:                   # where Hex's sources disagree; defaults: today's Hex
+      project_version_type: string  # string (2026) | int (2025): status, lists, 201
       unknown_inputs: ignore     # ignore | reject (422 with notFound)
       cancel_finished: no_content  # no_content (204) | unprocessable (422)
-      list_runs: api_only        # api_only | all (adds scheduled runs)
+      list_runs: filtered        # filtered: every trigger type, narrowed by runTriggerFilter
+                                 # (API | SCHEDULED | APP_REFRESH | ALL; else 400), as in 2026;
+                                 # api_only: API runs only, the parameter ignored and no
+                                 # runTrigger field (the 2025 host); all: a host that ignores
+                                 # the parameter and lists every type
       error_envelope: tsoa       # tsoa {reason, traceId} | new {message, code, issues}
       rate_limit_reset: seconds  # X-RateLimit-Reset as seconds to wait | epoch_seconds | epoch_ms
       retry_after: true          # false: a 429 carries no Retry-After header
+      # GetRunStatus with the header enable-expanded-stats: true adds stateEvents
+      # ([{type: STATUS, value: PENDING|RUNNING|<end>, timestamp}]) and flagConfigOverride
+      list_state_events: false   # true: run list items carry them too, header or not
+      extra_state_events: false  # true: a KERNEL/ALLOCATED event before RUNNING (lenience)
     preexisting_runs:            # runs another client created before the simulator starts
       - project: 5a8591dd-4039-49df-9202-96385ba3eff8
         status: PENDING          # PENDING (no startTime yet) | RUNNING (started mid-age)
@@ -77,7 +99,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -105,6 +127,9 @@ Operation = Literal[
     "ListProjects", "GetProject", "RunProject", "GetRunStatus", "GetProjectRuns", "CancelRun"
 ]
 ResetStyle = Literal["seconds", "epoch_seconds", "epoch_ms"]
+RunTrigger = Literal["API", "SCHEDULED", "APP_REFRESH"]
+RUN_TRIGGERS: tuple[RunTrigger, ...] = ("API", "SCHEDULED", "APP_REFRESH")
+RUN_TRIGGER_FILTERS = (*RUN_TRIGGERS, "ALL")
 TerminalStatus = Literal["COMPLETED", "ERRORED", "KILLED", "UNABLE_TO_ALLOCATE_KERNEL"]
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -212,6 +237,45 @@ class Outcome(_Model):
     rules: list[OutcomeRule] = Field(default_factory=list)
 
 
+class Schedule(_Model):
+    """Runs Hex starts on its own: at ``start``, ``start + every``, ... since the simulator
+    started (scenario seconds), as user ``scheduler``, outside the token users' limits."""
+
+    trigger: Literal["SCHEDULED", "APP_REFRESH"]
+    # At least a scenario second: runs are kept for the simulator's lifetime.
+    every: Annotated[float, BeforeValidator(parse_duration), Field(ge=1)]
+    start: Seconds = 0.0
+    duration: Span = 30.0
+    pending: Span = 1.0
+    outcome: TerminalStatus = "COMPLETED"
+
+
+class Republish(_Model):
+    """A re-publication ``at`` scenario seconds after start: runs from then on use
+    ``version`` (default: the previous version plus one)."""
+
+    at: Seconds
+    version: int | None = Field(default=None, ge=1)
+
+
+def fold_versions(base: int, versions: Iterable[int | None]) -> list[int]:
+    """The version after each re-publication, in time order, starting from ``base``.
+
+    A re-publication without a version adds one; one with a version must move
+    forward (Hex numbers every published version anew), or ValueError says which.
+    """
+    current, result = base, []
+    for index, version in enumerate(versions):
+        if version is not None and version <= current:
+            raise ValueError(
+                f"re-publication {index + 1} would go from version {current} to {version}; "
+                "versions only move forward"
+            )
+        current = current + 1 if version is None else version
+        result.append(current)
+    return result
+
+
 class Project(_Model):
     """A project in the simulated workspace."""
 
@@ -226,6 +290,21 @@ class Project(_Model):
     duration: Span = 60.0
     outcome: Outcome = Field(default_factory=Outcome)
     scheduled_runs: int = Field(default=0, ge=0)
+    schedules: list[Schedule] = Field(default_factory=list)
+    republish: list[Republish] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _published_if_scheduled(self) -> Self:
+        for key in ("schedules", "republish"):
+            if getattr(self, key) and not self.published:
+                raise ValueError(f"{key} need a published project (published: true)")
+        fold_versions(self.version, (entry.version for entry in self.republications))
+        return self
+
+    @property
+    def republications(self) -> list[Republish]:
+        """The re-publications in time order (entries at the same time in file order)."""
+        return sorted(self.republish, key=lambda entry: entry.at)
 
 
 class Window(_Model):
@@ -239,9 +318,15 @@ Windows = Annotated[list[Window], BeforeValidator(_one_or_many)]
 
 
 class Limits(_Model):
-    """Hex's limits; the defaults are the documented ones."""
+    """Hex's limits; the defaults are the documented ones (2026).
 
-    requests: Windows = Field(default_factory=lambda: [Window(count=60, per=60)])
+    Every request counts against ``requests``: Hex's default ``hex-api`` group allows
+    30 per minute and 1,800 per hour. RunProject also counts against ``run_project``.
+    """
+
+    requests: Windows = Field(
+        default_factory=lambda: [Window(count=30, per=60), Window(count=1800, per=3600)]
+    )
     run_project: Windows = Field(
         default_factory=lambda: [Window(count=20, per=60), Window(count=60, per=3600)]
     )
@@ -301,13 +386,15 @@ class PreexistingRun(_Model):
 class Behaviour(_Model):
     """Choices where Hex's sources disagree (hex-api.md section 9)."""
 
-    project_version_type: Literal["int", "string"] = "int"
+    project_version_type: Literal["int", "string"] = "string"
     unknown_inputs: Literal["ignore", "reject"] = "ignore"
     cancel_finished: Literal["no_content", "unprocessable"] = "no_content"
-    list_runs: Literal["api_only", "all"] = "api_only"
+    list_runs: Literal["filtered", "api_only", "all"] = "filtered"
     error_envelope: Literal["tsoa", "new"] = "tsoa"
     rate_limit_reset: ResetStyle = "seconds"
     retry_after: bool = True
+    list_state_events: bool = False
+    extra_state_events: bool = False
 
 
 class Scenario(_Model):
@@ -525,6 +612,8 @@ def _index_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, 
 
 __all__ = [
     "OPERATIONS",
+    "RUN_TRIGGERS",
+    "RUN_TRIGGER_FILTERS",
     "Behaviour",
     "Fault",
     "InputSpec",
@@ -532,11 +621,15 @@ __all__ = [
     "Outcome",
     "OutcomeRule",
     "Project",
+    "Republish",
+    "RunTrigger",
     "Scenario",
     "ScenarioError",
+    "Schedule",
     "SpanRange",
     "Token",
     "Window",
+    "fold_versions",
     "load_scenario",
     "parse_duration",
 ]

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hexbatch.simulator import ledger_of
+from hexbatch.simulator import Scenario, ledger_of
+from hexbatch.simulator.scenario import Window
 from tests.simulator.conftest import (
     AUTH,
+    BASE,
     OPEN,
     READ_AUTH,
     FakeClock,
@@ -234,3 +236,31 @@ async def test_admitted_answers_use_the_chosen_reset_form(
 
     assert response.status == 200
     assert int(response.headers["X-RateLimit-Reset"]) >= math.floor((before + 60) * 1000)
+
+
+def _default_limits(**changes: Any) -> Any:
+    """The test scenario with no limits section, so the scenario defaults apply."""
+    data = {key: value for key, value in BASE.items() if key != "limits"}
+    return Scenario.from_mapping({**data, **changes})
+
+
+async def test_default_read_group_is_30_per_minute(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """With no limits section, the 31st request within a minute gets 429 (Hex's hex-api group)."""
+    client = await make_client(_default_limits(), clock)
+    statuses = [(await client.get("/api/v1/projects", headers=AUTH)).status for _ in range(31)]
+    clock.advance(60)
+    again = await client.get("/api/v1/projects", headers=AUTH)
+
+    assert statuses == [200] * 30 + [429]
+    assert again.status == 200
+    assert ledger_of(client.app).throttled == {"ListProjects": 1}
+
+
+def test_default_read_group_has_an_hourly_window() -> None:
+    """With no limits section, every request also counts against 1,800 per hour."""
+    assert _default_limits().limits.requests == [
+        Window(count=30, per=60),
+        Window(count=1800, per=3600),
+    ]

@@ -126,20 +126,24 @@ async def test_unknown_status_filter_gets_400(client: Client) -> None:
     assert response.status == 400
 
 
-async def test_scheduled_runs_hidden_by_default(make_client: MakeClient) -> None:
-    """With list_runs: api_only, past scheduled runs are not listed."""
+async def test_scheduled_runs_hidden_when_api_only(make_client: MakeClient) -> None:
+    """With list_runs: api_only (the 2025 host), past scheduled runs are not listed."""
     projects = [{**BASE["projects"][1], "scheduled_runs": 3}]
-    client = await make_client(scenario_with(projects=projects))
+    client = await make_client(
+        scenario_with(projects=projects, behaviour={"list_runs": "api_only"})
+    )
     body = await (await client.get(RUNS, headers=AUTH)).json()
 
     assert body["runs"] == []
 
 
-async def test_scheduled_runs_listed_when_all(make_client: MakeClient) -> None:
-    """With list_runs: all, past scheduled runs are listed, and not in the ledger."""
+async def test_scheduled_runs_listed_by_default(make_client: MakeClient) -> None:
+    """By default (list_runs: filtered, no runTriggerFilter) past scheduled runs are listed,
+    and not in the ledger, which holds API runs only."""
     projects = [{**BASE["projects"][1], "scheduled_runs": 3}]
-    client = await make_client(scenario_with(projects=projects, behaviour={"list_runs": "all"}))
+    client = await make_client(scenario_with(projects=projects))
     body = await (await client.get(RUNS, headers=AUTH)).json()
 
     assert [run["status"] for run in body["runs"]] == ["COMPLETED"] * 3
+    assert [run["runTrigger"] for run in body["runs"]] == ["SCHEDULED"] * 3
     assert ledger_of(client.app).runs == []

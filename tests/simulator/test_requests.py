@@ -193,14 +193,27 @@ async def test_dry_run_still_validates_inputs(client: Client) -> None:
     assert response.status == 422
 
 
-async def test_project_version_can_be_a_string(make_client: MakeClient, clock: FakeClock) -> None:
-    """With project_version_type: string, status payloads carry projectVersion as text."""
-    client = await make_client(scenario_with(behaviour={"project_version_type": "string"}), clock)
+async def test_project_version_is_a_string_by_default(client: Client) -> None:
+    """By default (2026 shapes), RunProject's 201, a dry run and GetRunStatus send text."""
     created = await (await client.post(RUNS, json={}, headers=AUTH)).json()
+    dry = await (await client.post(RUNS, json={"dryRun": True}, headers=AUTH)).json()
     status = await (await client.get(f"{RUNS}/{created['runId']}", headers=AUTH)).json()
 
-    assert created["projectVersion"] == 7
+    assert (created["projectVersion"], dry["projectVersion"]) == ("7", "7")
     assert status["projectVersion"] == "7"
+
+
+async def test_project_version_can_be_an_int(make_client: MakeClient, clock: FakeClock) -> None:
+    """With project_version_type: int (the 2025 shape), every payload sends an integer."""
+    client = await make_client(scenario_with(behaviour={"project_version_type": "int"}), clock)
+    created = await (await client.post(RUNS, json={}, headers=AUTH)).json()
+    dry = await (await client.post(RUNS, json={"dryRun": True}, headers=AUTH)).json()
+    status = await (await client.get(f"{RUNS}/{created['runId']}", headers=AUTH)).json()
+    listed = await (await client.get(RUNS, headers=AUTH)).json()
+
+    assert (created["projectVersion"], dry["projectVersion"]) == (7, 7)
+    assert status["projectVersion"] == 7
+    assert [run["projectVersion"] for run in listed["runs"]] == [7]
 
 
 async def test_new_error_envelope(make_client: MakeClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,11 @@ HEAD = "tokens:\n  - value: t\nprojects:\n" + PROJECT
             "faults.0.operation",
         ),
         (HEAD + "behaviour:\n  list_runs: some\n", 7, "behaviour.list_runs"),
+        (
+            HEAD + "    schedules:\n      - {trigger: SCHEDULED, every: 0}\n",
+            7,
+            "projects.0.schedules.0.every",
+        ),
         (
             HEAD + "faults:\n  - {operation: RunProject, kind: not_found, every_nth: 1}\n",
             7,
@@ -120,6 +126,19 @@ def test_unquoted_yaml_dates_match_string_params(tmp_path: Path) -> None:
     rule = load_scenario(path).projects[0].outcome.rules[0]
 
     assert rule.when == {"run_date": "2025-01-09"}
+
+
+def test_the_documented_example_is_a_valid_scenario() -> None:
+    """The example in the scenario module's docstring loads, every documented key in it."""
+    doc = scenario_module.__doc__ or ""
+    example = textwrap.dedent(doc.split("Example::", 1)[1])
+    scenario = Scenario.from_mapping(yaml.safe_load(example), source="docstring")
+    [project] = scenario.projects
+
+    assert [schedule.trigger for schedule in project.schedules] == ["SCHEDULED"]
+    assert [entry.version for entry in project.republish] == [None, 9]
+    assert scenario.behaviour.list_runs == "filtered"
+    assert len(scenario.limits.requests) == 2
 
 
 def test_demo_file_matches_builtin_demo() -> None:
