@@ -10,7 +10,7 @@ strict where hexbatch depends on a field: a missing run id or status raises
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,6 +179,8 @@ class RunInfo:
     trace_id: str | None
     state_events: StateEvents | None = None
     """The run's state changes, when Hex was asked for expanded stats and sent them."""
+    listed: bool = False
+    """Read from a run list page (which may leave out what a status read gives)."""
 
     @property
     def terminal(self) -> bool:
@@ -218,4 +220,5 @@ class RunsPage:
         runs = body.get("runs")
         if not isinstance(runs, list):
             raise MalformedResponseError("a run list has no 'runs' array")
-        return cls(tuple(RunInfo.from_json(item) for item in runs), _opt_str(body, "nextPage"))
+        listed = tuple(replace(RunInfo.from_json(item), listed=True) for item in runs)
+        return cls(listed, _opt_str(body, "nextPage"))

@@ -123,13 +123,13 @@ class Engine:
     def _seed_versions(self, items: Sequence[WorkItem]) -> None:
         """Resume with the project versions an earlier process saw, oldest first."""
         recorded = [
-            (attempt.triggered_at, item.spec.project_id, attempt.project_version)
+            (attempt.triggered_at, item.spec.project, attempt.project_version)
             for item in items
             for attempt in item.attempts
             if attempt.triggered_at is not None and attempt.project_version is not None
         ]
-        for _at, project_id, version in sorted(recorded, key=lambda entry: entry[0]):
-            self.ctx.versions.seed(project_id, version)
+        for _at, project, version in sorted(recorded, key=lambda entry: entry[0]):
+            self.ctx.versions.seed(project, version)
 
     async def _worker(self, dispatcher: Dispatcher) -> None:
         while (item := await dispatcher.take()) is not None:

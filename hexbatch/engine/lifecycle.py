@@ -704,11 +704,31 @@ class RunLifecycle:
             failures = gone_reads = 0
             self._observe(attempt, info, run_log)
             if info.terminal:
+                await self._read_timeline(attempt, info, run_log)
                 return _ended(info)
             if not looked_at_end and expected_end is None and info.start_time is not None:
                 expected_end = self._expected_end(info.start_time)
                 if expected_end is not None:
                     self.ctx.board.foresee(self.spec.project_id, run_id)
+
+    async def _read_timeline(
+        self, attempt: Attempt, info: RunInfo, run_log: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        """Confirm a run's end seen on a list page with its own status read, for its
+        state events.
+
+        A list page carries no events; one status read (with expanded stats) fetches
+        them, but only when the request budget has room now: the timeline is worth a
+        spare request, never a wait. An end seen by a status read is not read again.
+        """
+        if not info.listed or info.state_events is not None or self.ctx.client.read_wait() > 0:
+            return
+        try:
+            confirmed = await self.ctx.client.get_run_status(self.spec.project_id, info.run_id)
+        except HexAPIError:
+            return  # the end is known; only its timeline is missing
+        if confirmed.terminal:
+            self._observe(attempt, confirmed, run_log)
 
     def _read_would_pass(
         self, deadline: float, run_log: structlog.typing.FilteringBoundLogger

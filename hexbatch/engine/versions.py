@@ -35,14 +35,17 @@ class VersionWatch:
     halted: dict[str, str] = field(default_factory=dict)
     """Project id to why no further trigger of it is sent."""
 
-    def seed(self, project_id: str, version: str | None) -> None:
-        """Take a version an earlier process recorded (oldest first), without warning."""
+    def seed(self, project: ProjectSpec, version: str | None) -> None:
+        """Take a version an earlier process recorded (oldest first), without warning;
+        a change it saw still halts a project whose ``on_version_change`` is stop."""
         if version is None:
             return
-        self.first.setdefault(project_id, version)
-        versions = self.seen.setdefault(project_id, [])
+        first = self.first.setdefault(project.id, version)
+        versions = self.seen.setdefault(project.id, [])
         if version not in versions:
             versions.append(version)
+        if version != first and project.on_version_change == "stop":
+            self._halt(project, first, version)
 
     def observe(self, project: ProjectSpec, version: str | None) -> None:
         """A run of ``project`` reported ``version``: act on a change as the project says."""
@@ -63,7 +66,11 @@ class VersionWatch:
             version=version,
             on_version_change=project.on_version_change,
         )
-        if project.on_version_change == "stop" and project.id not in self.halted:
+        if project.on_version_change == "stop":
+            self._halt(project, first, version)
+
+    def _halt(self, project: ProjectSpec, first: str, version: str) -> None:
+        if project.id not in self.halted:
             self.halted[project.id] = (
                 f"the project was re-published during the batch (version {first} -> "
                 f"{version}) and on_version_change is stop: not triggered"

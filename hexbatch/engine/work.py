@@ -54,7 +54,7 @@ class WorkItem:
         last = self.attempts[-1] if self.attempts else None
         if last is not None and last.unresolved:
             return self.outcome(UNKNOWN, UNSETTLED, settled=False)
-        return self.outcome(SKIPPED, f"not triggered: {reason}")
+        return self.outcome(SKIPPED, f"not triggered: {reason}", settled=False)
 
     def outcome(self, status: str, error: str | None = None, *, settled: bool = True) -> RunOutcome:
         """The record of this run (``settled=False``: not final, a resume picks it up)."""
@@ -66,5 +66,5 @@ class WorkItem:
             status=status,
             attempts=self.attempts,
             error=error,
-            settled=settled and status != SKIPPED,
+            settled=settled,
         )

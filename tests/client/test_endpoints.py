@@ -232,6 +232,7 @@ async def test_reads_ask_for_expanded_stats_and_keep_state_events(
     assert [event["value"] for event in info.state_events] == ["PENDING", "ALLOCATED", "RUNNING"]
     assert info.state_events[1]["n"] == 1
     assert page.runs[0].state_events is None
+    assert (page.runs[0].listed, info.listed) == (True, False)
     asked = {
         method: request.kwargs["headers"].get("enable-expanded-stats")
         for (method, _url), requests in http.requests.items()

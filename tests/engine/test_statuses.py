@@ -204,7 +204,9 @@ async def test_a_batch_reads_one_projects_runs_with_shared_lists(tmp_path: Path)
         )
         report = await run_batch(path, options)
     assert report.counts() == {"COMPLETED": 8}
-    assert report.requests.get("status", 0) <= 2  # only while a run was alone in its project
+    # Status reads: while a run was alone in its project, and one per run whose end a list
+    # page showed, for its state events (the budget is ample here).
+    assert report.requests.get("status", 0) <= 2 + 8
     assert report.requests["list"] > 0
 
 

@@ -1,0 +1,49 @@
+"""VersionWatch: a project's version for the batch, and what a change does to it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hexbatch.engine.versions import VersionWatch
+from hexbatch.manifest.loader import DEFAULT_POLL, DEFAULT_RETRIES, DEFAULT_RUN
+from hexbatch.manifest.model import ProjectSpec
+
+
+def _project(policy: str) -> ProjectSpec:
+    spec = ProjectSpec(
+        id="p",
+        name="revenue",
+        max_in_flight=None,
+        timeout=60.0,
+        poll=DEFAULT_POLL,
+        retries=DEFAULT_RETRIES,
+        run=DEFAULT_RUN,
+    )
+    return dataclasses.replace(spec, on_version_change=policy)  # type: ignore[arg-type]
+
+
+def test_only_stop_halts_and_only_on_a_new_version() -> None:
+    """The first version is the batch's; seeing it again changes nothing; a new one halts
+    a stop project and is merely recorded for the others."""
+    for policy, halted in (("continue", False), ("warn", False), ("stop", True)):
+        watch = VersionWatch()
+        project = _project(policy)
+        watch.observe(project, "7")
+        watch.observe(project, "7")
+        assert watch.halted == {}
+        watch.observe(project, "8")
+        assert watch.seen["p"] == ["7", "8"]
+        assert ("p" in watch.halted) is halted
+
+
+def test_a_resumed_batch_remembers_a_change_it_already_saw() -> None:
+    """Seeded from stored attempts (oldest first), a change halts a stop project again,
+    so resuming never triggers the rest on the new version."""
+    watch = VersionWatch()
+    project = _project("stop")
+    watch.seed(project, "7")
+    watch.seed(project, None)
+    assert watch.halted == {}
+    watch.seed(project, "8")
+    assert "version 7 -> 8" in watch.halted["p"]
+    assert watch.first["p"] == "7"
