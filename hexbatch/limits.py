@@ -26,6 +26,7 @@ could bunch into one server window.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -119,7 +120,9 @@ class WindowLimiter:
         share = 1.0
         for window, span, history in zip(self.windows, self._spans, self._history, strict=True):
             allowed = self._allowed(window)
-            used = sum(1 for at in history if now - at < span)
+            # The history is in time order: count the events still inside the window
+            # by bisection, not by a scan (a large window keeps a long history).
+            used = len(history) - bisect.bisect_right(history, now - span)
             share = min(share, max(0, allowed - used) / allowed)
         return share
 

@@ -10,7 +10,7 @@ strict where hexbatch depends on a field: a missing run id or status raises
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,8 +188,8 @@ class RunInfo:
         return is_terminal(self.status)
 
     @classmethod
-    def from_json(cls, data: object) -> RunInfo:
-        """Build from a ``ProjectStatusResponsePayload`` body."""
+    def from_json(cls, data: object, *, listed: bool = False) -> RunInfo:
+        """Build from a ``ProjectStatusResponsePayload`` body (``listed``: a list item)."""
         body = _require_mapping(data, "a run status")
         return cls(
             project_id=_str(body, "projectId", "a run status"),
@@ -203,6 +203,7 @@ class RunInfo:
             run_trigger=_opt_str(body, "runTrigger"),
             trace_id=_opt_str(body, "traceId"),
             state_events=parse_state_events(body.get("stateEvents")),
+            listed=listed,
         )
 
 
@@ -220,5 +221,5 @@ class RunsPage:
         runs = body.get("runs")
         if not isinstance(runs, list):
             raise MalformedResponseError("a run list has no 'runs' array")
-        listed = tuple(replace(RunInfo.from_json(item), listed=True) for item in runs)
+        listed = tuple(RunInfo.from_json(item, listed=True) for item in runs)
         return cls(listed, _opt_str(body, "nextPage"))

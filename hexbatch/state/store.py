@@ -508,7 +508,10 @@ class StateStore:
         }
         for row in self._read(
             "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
-            " elapsed_ms, error, base_url, seen_before, started_at, project_version,"
+            # The snapshot only matters while the attempt has no run id (its trigger is
+            # reconciled against it); a settled attempt's would only fill memory.
+            " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
+            " started_at, project_version,"
             " state_events FROM attempts WHERE batch_id = ?"
             " ORDER BY key, attempt",
             (batch_id,),
