@@ -330,7 +330,7 @@ class BatchRun:
     ) -> BatchReport:
         batch_id = opened.info.id
         if not settings.durations:
-            settings = replace(settings, durations=store.durations(opened.info.manifest))
+            settings = replace(settings, durations=store.durations())
         known = store.run_ids()
         journal = StoreJournal(store, batch_id, client.base_url)
         self.journal = journal

@@ -58,6 +58,11 @@ _RERUN_WHAT: Final = {
 }
 
 
+def _name(manifest: Manifest) -> str:
+    """The name the manifest's batches are found by (its file name when it has none)."""
+    return manifest.name or manifest.source.stem
+
+
 def check_rerun(store: StateStore, manifest: Manifest, rerun: Rerun | None) -> None:
     """Refuse a ``--rerun`` that would trigger nothing, before anything is sent.
 
@@ -69,7 +74,7 @@ def check_rerun(store: StateStore, manifest: Manifest, rerun: Rerun | None) -> N
     """
     if rerun is None:
         return
-    latest = store.latest_batch(str(manifest.source.resolve()))
+    latest = store.latest_batch(_name(manifest))
     if latest is None:
         raise NothingToRerun(
             f"nothing to rerun: {store.path} holds no batch of {manifest.source}; "
@@ -260,8 +265,7 @@ def open_batch(
     Call :func:`check_rerun` first: with a ``rerun`` that chooses no run of a finished
     batch, this reopens it and gives no run a new attempt.
     """
-    key = str(manifest.source.resolve())
-    latest = store.latest_batch(key)
+    latest = store.latest_batch(_name(manifest))
     resume = latest is not None and not new and (not latest.finished or rerun is not None)
     latest_runs = store.runs(latest.id) if latest is not None and resume else None
     if latest is not None and resume:
@@ -277,7 +281,8 @@ def open_batch(
         info = latest
     else:
         info = store.create_batch(
-            manifest=key,
+            manifest=str(manifest.source.resolve()),
+            name=_name(manifest),
             manifest_hash=manifest.sha256,
             plan_hash=plan.plan_hash,
             base_url=base_url,

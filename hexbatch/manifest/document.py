@@ -236,10 +236,22 @@ class LimitsDoc(_Strict):
     triggers: Windows | None = None
 
 
+BatchName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="finds the manifest's batches in a state store (default: its file name)",
+    ),
+]
+
+
 class ManifestDoc(_Strict):
     """A hexbatch manifest, version 1."""
 
     version: Literal[1]
+    name: BatchName | None = None
     hex: HexDoc | None = None
     defaults: SettingsDoc | None = None
     limits: LimitsDoc | None = None

@@ -243,6 +243,7 @@ def _build(
         ),
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
+        name=parsed.name or Path(document.file).stem,
         warnings=_number_warnings(document) + _date_warnings(document, projects),
     )
 

@@ -137,6 +137,9 @@ class Manifest:
     simulate: Mapping[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     """Things that load but probably do not mean what was written (the plan shows them)."""
+    name: str = ""
+    """Finds the manifest's batches in a state store, wherever the file is read: the
+    top-level ``name:``, else the file name without its extension."""
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""

@@ -41,6 +41,8 @@ class BatchInfo:
     hexbatch_version: str
     started_at: datetime
     finished_at: datetime | None
+    name: str = ""
+    """The manifest's name: its batches are found by it, wherever the file is read."""
 
     @property
     def finished(self) -> bool:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Final
 
 from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 # The latest schema, as a new store gets it (older stores are upgraded by MIGRATIONS).
 _SCHEMA: Final = """
@@ -30,9 +30,11 @@ CREATE TABLE batches (
     token_env        TEXT NOT NULL,
     hexbatch_version TEXT NOT NULL,
     started_at       TEXT NOT NULL,
-    finished_at      TEXT
+    finished_at      TEXT,
+    name             TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX batches_by_manifest ON batches (manifest, id);
+CREATE INDEX batches_by_name ON batches (name, id);
 
 CREATE TABLE runs (
     batch_id     INTEGER NOT NULL REFERENCES batches (id),
@@ -126,10 +128,31 @@ def _v2_to_v3(connection: sqlite3.Connection) -> None:
     )
 
 
+def _v3_to_v4(connection: sqlite3.Connection) -> None:
+    """Batches are found by the manifest's name, not its path: each gets a name.
+
+    Version 3 knew only the manifest's path; a manifest without ``name:`` is named by
+    its file name without the extension, so that is the name of the batches before.
+    """
+    connection.execute("ALTER TABLE batches ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    rows = connection.execute("SELECT id, manifest FROM batches").fetchall()
+    connection.executemany(
+        "UPDATE batches SET name = ? WHERE id = ?",
+        ((batch_name_of_path(manifest), batch_id) for batch_id, manifest in rows),
+    )
+    connection.execute("CREATE INDEX batches_by_name ON batches (name, id)")
+
+
+def batch_name_of_path(manifest: str) -> str:
+    """The batch name of a manifest without ``name:``: its file name, extension dropped."""
+    return PurePath(manifest).stem
+
+
 # Upgrades from version N to N + 1, keyed by N. Each runs inside one transaction.
 MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 }
 
 

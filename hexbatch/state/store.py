@@ -28,13 +28,13 @@ from hexbatch.state import files
 from hexbatch.state.errors import StateError, StateLockedError
 from hexbatch.state.lock import InodeLock
 from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
-from hexbatch.state.schema import check_readable, prepare
+from hexbatch.state.schema import batch_name_of_path, check_readable, prepare
 from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
 
 _BUSY_TIMEOUT_S = 5.0
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
-    " started_at, finished_at FROM batches"
+    " started_at, finished_at, name FROM batches"
 )
 
 
@@ -265,9 +265,15 @@ class StateStore:
         hexbatch_version: str,
         runs: Sequence[PlannedRun],
         started_at: datetime,
+        name: str | None = None,
     ) -> BatchInfo:
-        """Start a new batch with its whole plan; durable before it returns."""
+        """Start a new batch with its whole plan; durable before it returns.
+
+        ``name`` finds the batch again (default: the manifest's file name without its
+        extension, as for a manifest without ``name:``).
+        """
         header = (
+            name if name is not None else batch_name_of_path(manifest),
             manifest,
             manifest_hash,
             plan_hash,
@@ -278,8 +284,8 @@ class StateStore:
         )
         with self._transaction(durable=True, doing="create the batch") as connection:
             cursor = connection.execute(
-                "INSERT INTO batches (manifest, manifest_hash, plan_hash, base_url, token_env,"
-                " hexbatch_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
+                " token_env, hexbatch_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 header,
             )
             batch_id = cursor.lastrowid
@@ -306,11 +312,11 @@ class StateStore:
             raise StateError(f"{self.path} has no batch {batch_id}")
         return _batch_info(rows[0])
 
-    def latest_batch(self, manifest: str) -> BatchInfo | None:
-        """The most recent batch started from ``manifest`` (its resolved path), if any."""
+    def latest_batch(self, name: str) -> BatchInfo | None:
+        """The most recent batch of the manifest named ``name``, wherever it was read."""
         rows = self._read(
-            _SELECT_BATCHES + " WHERE manifest = ? ORDER BY id DESC LIMIT 1",
-            (manifest,),
+            _SELECT_BATCHES + " WHERE name = ? ORDER BY id DESC LIMIT 1",
+            (name,),
         )
         return _batch_info(rows[0]) if rows else None
 
@@ -592,18 +598,18 @@ class StateStore:
             rate_limits=self.rate_limits(batch_id),
         )
 
-    def durations(self, manifest: str) -> dict[str, float]:
-        """Seconds each run key took in its last COMPLETED attempt among the manifest's batches.
+    def durations(self) -> dict[str, float]:
+        """Seconds each run key took in its last COMPLETED attempt, in any batch.
 
-        The newest batch wins; an attempt without a recorded elapsed time is measured
-        from its trigger to its end.
+        A run key names a project and its parameters, whatever the manifest, so any
+        batch's run of it counts. The newest batch wins; an attempt without a recorded
+        elapsed time is measured from its trigger to its end.
         """
         durations: dict[str, float] = {}
         rows = self._read(
-            "SELECT a.key, a.elapsed_ms, a.triggered_at, a.finished_at"
-            " FROM attempts AS a JOIN batches AS b ON b.id = a.batch_id"
-            " WHERE b.manifest = ? AND a.status = ? ORDER BY b.id, a.attempt",
-            (manifest, COMPLETED),
+            "SELECT key, elapsed_ms, triggered_at, finished_at FROM attempts"
+            " WHERE status = ? ORDER BY batch_id, attempt",
+            (COMPLETED,),
         )
         for key, elapsed_ms, triggered_at, finished_at in rows:
             if elapsed_ms is not None:
@@ -665,6 +671,7 @@ def _batch_info(row: Sequence[Any]) -> BatchInfo:
         hexbatch_version=row[6],
         started_at=_required_moment(row[7]),
         finished_at=_to_moment(row[8]),
+        name=row[9],
     )
 
 

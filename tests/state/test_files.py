@@ -117,8 +117,13 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 or 2)."""
+    """Turn a current store back into the layout of schema ``version`` (1, 2 or 3)."""
     with sqlite3.connect(path) as connection:
+        connection.execute("DROP INDEX batches_by_name")
+        connection.execute("ALTER TABLE batches DROP COLUMN name")
+        if version == 3:
+            connection.execute("PRAGMA user_version = 3")
+            return
         for column in ("started_at", "project_version", "state_events"):
             connection.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         connection.execute("DROP TABLE rate_limits")
@@ -127,6 +132,23 @@ def _downgrade_to(path: Path, version: int) -> None:
             connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
             connection.execute("DROP TABLE holder")
         connection.execute(f"PRAGMA user_version = {version}")
+
+
+def test_a_version_3_store_names_its_batches_by_their_manifests_file_name(
+    tmp_path: Path,
+) -> None:
+    """Upgrading schema 3 names each batch as a manifest without name: would be named,
+    so the same manifest, read from anywhere, resumes it."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store)
+    _downgrade_to(path, 3)
+    with StateStore(path) as store:
+        found = store.latest_batch("sweep")
+        assert found is not None
+        assert (found.id, found.name) == (batch.id, "sweep")
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_version_2_store_gains_timelines_and_rate_limits(tmp_path: Path) -> None:

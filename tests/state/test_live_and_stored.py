@@ -145,11 +145,11 @@ def _mount_tmpfs(where: Path, size: str) -> None:
 
 def _fill(folder: Path) -> Path:
     filler = folder / "fill"
-    with filler.open("wb") as out:
+    # Unbuffered, so closing the file cannot fail on data still waiting in a buffer.
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+                out.write(b"\0" * 4096)
         except OSError:
             pass
     return filler
@@ -181,6 +181,7 @@ def test_a_really_full_disk_mid_batch(tmp_path: Path, monkeypatch: pytest.Monkey
                 first = _invoke(
                     *args, "--json", str(tmp_path / "full.json"), env={"HEX_API_TOKEN": TOKEN}
                 )
+            assert filled, first.output + first.stderr[-3000:]
             filled[0].unlink()
             second = _invoke(*args, env={"HEX_API_TOKEN": TOKEN})
             created = len(sim.ledger.runs)

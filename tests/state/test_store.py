@@ -69,10 +69,10 @@ def test_latest_batch_of_manifest(store: StateStore) -> None:
     """latest_batch gives the newest batch of that manifest only."""
     first = new_batch(store)
     new_batch(store, manifest="/other.yaml")
-    assert store.latest_batch(MANIFEST) == first
+    assert store.latest_batch("sweep") == first
     newer = new_batch(store)
-    assert store.latest_batch(MANIFEST) == newer
-    assert store.latest_batch("/never.yaml") is None
+    assert store.latest_batch("sweep") == newer  # named by MANIFEST's file name
+    assert store.latest_batch("never") is None
 
 
 def test_latest_batch_id_of_any_manifest(store: StateStore) -> None:
@@ -281,15 +281,21 @@ def test_durations_newest_completed_wins(store: StateStore) -> None:
     store.record_status(new.id, "k0", 1, "COMPLETED", elapsed_ms=2500.0)
     store.record_triggered(new.id, "k1", 1, "d", None, at(0))
     store.record_status(new.id, "k1", 1, "ERRORED", elapsed_ms=1.0)
-    assert store.durations(MANIFEST) == {"k0": 2.5, "k1": 12.0}
+    assert store.durations() == {"k0": 2.5, "k1": 12.0}
 
 
-def test_durations_of_other_manifest_ignored(store: StateStore) -> None:
-    """durations only looks at batches of the given manifest."""
-    other = new_batch(store, manifest="/other.yaml")
-    store.record_triggered(other.id, "k0", 1, "a", None, at(0))
+def test_durations_come_from_any_manifest_by_run_key(store: StateStore) -> None:
+    """A run key names a project and its params, so another manifest's run of it counts;
+    the newest batch's duration wins."""
+    older = new_batch(store)
+    store.record_triggered(older.id, "k0", 1, "a", None, at(0))
+    store.record_status(older.id, "k0", 1, "COMPLETED", elapsed_ms=9000.0)
+    other = new_batch(store, manifest="/elsewhere/other.yaml")
+    store.record_triggered(other.id, "k0", 1, "b", None, at(0))
     store.record_status(other.id, "k0", 1, "COMPLETED", elapsed_ms=5000.0)
-    assert store.durations(MANIFEST) == {}
+    store.record_triggered(other.id, "k1", 1, "c", None, at(0))
+    store.record_status(other.id, "k1", 1, "ERRORED", elapsed_ms=1000.0)
+    assert store.durations() == {"k0": 5.0}
 
 
 def test_batches_summarise_counts_and_duration(store: StateStore) -> None:
