@@ -42,6 +42,7 @@ from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
+from hexbatch.state.location import STATE_ENV, sqlite_path
 from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
@@ -92,6 +93,10 @@ class BatchOptions:
     def state_path(self, manifest: Manifest) -> Path | None:
         """Where this batch's state store lives, or None to keep no state.
 
+        ``--state`` (``state``) wins over the ``HEXBATCH_STATE`` variable, which wins
+        over the manifest's ``state:`` (relative to the manifest's folder); the
+        default is ``.hexbatch/state.db`` beside the manifest.
+
         A simulated batch keeps no state unless a path is given: its simulator
         lives only as long as the process, so there is nothing to resume. A dry
         run keeps none either: nothing ran, so it must neither finish a real batch
@@ -100,8 +105,14 @@ class BatchOptions:
         if self.stateless or self.dry_run or (self.simulate and self.state is None):
             return None
         if self.state is not None:
-            return Path(self.state)
-        return manifest.source.resolve().parent / DEFAULT_STATE
+            return sqlite_path(self.state)
+        env = os.environ if self.env is None else self.env
+        folder = manifest.source.resolve().parent
+        if env.get(STATE_ENV):
+            return sqlite_path(env[STATE_ENV])
+        if manifest.state is not None:
+            return sqlite_path(manifest.state, relative_to=folder)
+        return folder / DEFAULT_STATE
 
 
 def scenario_for(manifest: Manifest) -> Scenario:

@@ -23,12 +23,15 @@ from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateLockedError, StateStore
 from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
+from hexbatch.state.location import sqlite_path
 from hexbatch.terminal import escape_control
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-_STATE = click.argument("state", type=click.Path(path_type=Path))
+# A path, sqlite:///path or a database URL; kept as text, since a Path would fold
+# the URL's "//".
+_STATE = click.argument("state", type=str)
 _BATCH = click.option(
     "--batch", "batch_id", type=int, help="Batch id (see `hexbatch history`); default: the latest."
 )
@@ -40,14 +43,14 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _opened(state: Path, *, read_only: bool = False) -> Iterator[StateStore]:
+def _opened(state: str, *, read_only: bool = False) -> Iterator[StateStore]:
     """Open an existing store; any StateError, now or while it is used, exits 2.
 
     ``read_only`` (commands that only read) also opens a store that cannot be
     written, e.g. on read-only media, and says so on stderr.
     """
     try:
-        with StateStore.open_existing(state, read_only=read_only) as store:
+        with StateStore.open_existing(sqlite_path(state), read_only=read_only) as store:
             if store.note:
                 click.echo(f"note: {store.note}", err=True)
             yield store
@@ -102,7 +105,7 @@ def history_json(summary: BatchSummary) -> dict[str, Any]:
 @click.command()
 @_STATE
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
-def history(state: Path, as_json: bool) -> None:
+def history(state: str, as_json: bool) -> None:
     """List every batch kept in STATE: id, start (UTC), duration, counts, manifest."""
     with _opened(state, read_only=True) as store:
         summaries = store.batches()
@@ -132,7 +135,7 @@ def history(state: Path, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to this file instead of standard output.",
 )
-def report(state: Path, batch_id: int | None, fmt: str, output: Path | None) -> None:
+def report(state: str, batch_id: int | None, fmt: str, output: Path | None) -> None:
     """Render the report of a batch in STATE (the latest by default), finished or not."""
     with _opened(state, read_only=True) as store:
         text = render(store.report(_chosen_batch(store, batch_id).id), fmt)
@@ -149,7 +152,7 @@ def report(state: Path, batch_id: int | None, fmt: str, output: Path | None) -> 
 @click.command()
 @_STATE
 @_BATCH
-def cancel(state: Path, batch_id: int | None) -> None:
+def cancel(state: str, batch_id: int | None) -> None:
     """Cancel in Hex every run that a batch in STATE (the latest by default) shows in flight.
 
     Each run is cancelled at the Hex URL its attempt was triggered at. A store that a
@@ -182,7 +185,7 @@ def cancel(state: Path, batch_id: int | None) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def _refuse_while_driven(state: Path, error: StateLockedError) -> NoReturn:
+def _refuse_while_driven(state: str, error: StateLockedError) -> NoReturn:
     holder = f"process {error.pid}" if error.pid else "another process"
     again = f" (`kill -INT {error.pid}` twice)" if error.pid else ""
     _fail(

@@ -252,6 +252,7 @@ class ManifestDoc(_Strict):
 
     version: Literal[1]
     name: BatchName | None = None
+    state: str | None = Field(default=None, min_length=1)
     hex: HexDoc | None = None
     defaults: SettingsDoc | None = None
     limits: LimitsDoc | None = None

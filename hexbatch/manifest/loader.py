@@ -244,6 +244,7 @@ def _build(
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
         name=parsed.name or Path(document.file).stem,
+        state=parsed.state,
         warnings=_number_warnings(document) + _date_warnings(document, projects),
     )
 

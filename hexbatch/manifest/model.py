@@ -140,6 +140,8 @@ class Manifest:
     name: str = ""
     """Finds the manifest's batches in a state store, wherever the file is read: the
     top-level ``name:``, else the file name without its extension."""
+    state: str | None = None
+    """The manifest's ``state:``: its state store, a path relative to the manifest or a URL."""
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""
