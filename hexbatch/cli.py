@@ -23,7 +23,7 @@ def _register() -> None:
     from hexbatch.projects_cli import projects
     from hexbatch.run_cli import run_command
     from hexbatch.simulator.cli import simulate
-    from hexbatch.state_cli import cancel, history, report
+    from hexbatch.state_cli import cancel, history, report, status
 
     for command in (
         run_command,
@@ -35,6 +35,7 @@ def _register() -> None:
         report,
         cancel,
         history,
+        status,
     ):
         cli.add_command(command)
 

@@ -11,19 +11,22 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from hexbatch.batch_status import BatchStatus, batch_status
 from hexbatch.client import HexClient
 from hexbatch.errors import ConfigurationError
 from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateLockedError, StateStore
 from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
-from hexbatch.state.location import sqlite_path
+from hexbatch.state.location import STATE_ENV, sqlite_path
 from hexbatch.terminal import escape_control
 
 EXIT_FAILED = 1
@@ -235,3 +238,61 @@ def _print_unresolved(keys: list[str]) -> None:
             "to cancel; the next `hexbatch run` of the batch settles it",
             err=True,
         )
+
+
+def _status_text(status: BatchStatus, now: datetime) -> str:
+    """The human view of ``hexbatch status``: a few lines, every value escaped."""
+    info = status.info
+    since = _duration_text((now - info.started_at).total_seconds())
+    state = "finished" if info.finished else f"running for {since}"
+    lines = [
+        f"batch {info.id} ({escape_control(info.name or info.manifest)}): {status.total} runs, "
+        f"started {iso(info.started_at)}, {state}",
+        "  " + ", ".join(f"{name} {count}" for name, count in status.counts.items()),
+    ]
+    if status.holder is not None:
+        pid, held_since = status.holder
+        lines.append(f"  driven by process {pid} since {iso(held_since)}")
+    if status.estimated_end is not None:
+        lines.append(f"  estimated end {iso(status.estimated_end)}")
+    for run in status.live:
+        age = run.age_s(now)
+        lines.append(
+            f"  live {escape_control(run.project)}[{escape_control(run.params)}] "
+            f"{run.status} {run.run_id} for {_duration_text(age)}"
+        )
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("state", type=str, required=False, envvar=STATE_ENV)
+@_BATCH
+@click.option("--json", "as_json", is_flag=True, help="Print a hexbatch.status/1 document.")
+@click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes with --watch.",
+)
+def status(
+    state: str | None, batch_id: int | None, as_json: bool, watch: bool, interval: float
+) -> None:
+    """Show a batch's progress from STATE (default: $HEXBATCH_STATE), from any machine:
+    runs per status, live runs and their age, the process driving it, the estimated end."""
+    if state is None:
+        _fail(f"give the state store (a path or sqlite:///path), or set {STATE_ENV}")
+    while True:
+        now = datetime.now(UTC)
+        with _opened(state, read_only=True) as store:
+            found = batch_status(store, _chosen_batch(store, batch_id).id, now)
+        if as_json:
+            click.echo(json.dumps(found.to_json(now), indent=2))
+        else:
+            if watch:
+                click.clear()
+            click.echo(_status_text(found, now))
+        if not watch or found.info.finished:
+            return
+        time.sleep(interval)

@@ -185,6 +185,18 @@ class StateStore:
             self._name_holder(None)
             self._lock.release()
 
+    def holder(self) -> tuple[int, datetime] | None:
+        """The process that holds the store's lock (pid, since when), if one is named.
+
+        A process that died without releasing leaves its name behind; the lock itself
+        is released by the system, so the name is a hint, not proof of life.
+        """
+        try:
+            rows = self._read("SELECT pid, since FROM holder WHERE id = 1")
+        except StateError:
+            return None
+        return (int(rows[0][0]), _required_moment(rows[0][1])) if rows else None
+
     def _holder_pid(self) -> int | None:
         try:
             rows = self._read("SELECT pid FROM holder WHERE id = 1")

@@ -1,0 +1,119 @@
+"""Where a stored batch stands: the facts behind ``hexbatch status``.
+
+Read from the state store alone, so any machine that reaches the store can ask:
+runs per status, the runs alive in Hex with their age, who holds the store, and
+when the batch should end. The estimate assumes the runs still to go take what
+their keys took before (the mean of the known ones for keys never run) and run
+as many at a time as are alive now.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from hexbatch.outcome import iso
+from hexbatch.report.facts import params_text
+from hexbatch.state import PLANNED, BatchInfo, StateStore
+from hexbatch.status import PENDING, RUNNING
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRun:
+    """A run alive in Hex as the store last saw it."""
+
+    key: str
+    project: str
+    params: str
+    run_id: str
+    status: str
+    triggered_at: datetime | None
+
+    def age_s(self, now: datetime) -> float | None:
+        """Seconds since it was triggered."""
+        return None if self.triggered_at is None else (now - self.triggered_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatus:
+    """One batch's progress, as its state store shows it."""
+
+    info: BatchInfo
+    counts: dict[str, int]
+    live: list[LiveRun]
+    holder: tuple[int, datetime] | None
+    estimated_end: datetime | None
+
+    @property
+    def total(self) -> int:
+        """Planned runs."""
+        return sum(self.counts.values())
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """The ``hexbatch.status/1`` document."""
+        return {
+            "schema": "hexbatch.status/1",
+            "batch": self.info.id,
+            "name": self.info.name,
+            "manifest": self.info.manifest,
+            "started_at": iso(self.info.started_at),
+            "finished_at": iso(self.info.finished_at),
+            "runs": self.total,
+            "counts": self.counts,
+            "live": [
+                {
+                    "key": run.key,
+                    "project": run.project,
+                    "params": run.params,
+                    "run_id": run.run_id,
+                    "status": run.status,
+                    "age_s": None if (age := run.age_s(now)) is None else round(age, 1),
+                }
+                for run in self.live
+            ],
+            "holder": None
+            if self.holder is None
+            else {"pid": self.holder[0], "since": iso(self.holder[1])},
+            "estimated_end": iso(self.estimated_end),
+        }
+
+
+def batch_status(store: StateStore, batch_id: int, now: datetime) -> BatchStatus:
+    """Read one batch's progress from ``store``."""
+    info = store.batch(batch_id)
+    runs = store.runs(batch_id)
+    counts = Counter(run.status for run in runs)
+    live = [
+        LiveRun(
+            run.key,
+            run.project,
+            params_text(run.params),
+            attempt.run_id or "",
+            attempt.status or PENDING,
+            attempt.triggered_at,
+        )
+        for run in runs
+        if (attempt := run.in_flight) is not None and attempt.status in (None, PENDING, RUNNING)
+    ]
+    estimate = None
+    if not info.finished:
+        durations = store.durations()
+        known = [durations[run.key] for run in runs if run.key in durations]
+        typical = statistics.fmean(known) if known else None
+        waiting = [run.key for run in runs if run.status == PLANNED]
+        if typical is not None and (live or waiting):
+            work = sum(durations.get(key, typical) for key in waiting)
+            left = max(
+                (_left(run, durations.get(run.key, typical), now) for run in live), default=0
+            )
+            estimate = now + timedelta(seconds=left + work / max(1, len(live)))
+    return BatchStatus(info, dict(counts.most_common()), live, store.holder(), estimate)
+
+
+def _left(run: LiveRun, expected: float, now: datetime) -> float:
+    """Seconds a live run still needs, if it takes what it took before."""
+    age = run.age_s(now) or 0.0
+    return max(0.0, expected - age)

@@ -1,0 +1,94 @@
+"""hexbatch status: a batch's progress, read from its state store alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hexbatch.batch_status import batch_status
+from hexbatch.cli import cli
+from hexbatch.state import StateStore
+from tests.state.conftest import T0, at, new_batch, planned
+
+
+def _half_done(path: Path) -> tuple[int, datetime]:
+    """An earlier batch took 60 s per run; this one has k0 done, k1 running, k2 waiting."""
+    with StateStore(path) as store:
+        earlier = new_batch(store, started_at=T0 - timedelta(days=1))
+        for n in range(3):
+            store.record_triggered(earlier.id, f"k{n}", 1, f"old{n}", None, T0)
+            store.record_status(earlier.id, f"k{n}", 1, "COMPLETED", elapsed_ms=60_000.0)
+        store.finish_batch(earlier.id, T0)
+        batch = new_batch(store, planned(3))
+        store.record_triggered(batch.id, "k0", 1, "r0", None, at(0))
+        store.record_status(batch.id, "k0", 1, "COMPLETED", elapsed_ms=60_000.0)
+        store.record_final(batch.id, "k0", "COMPLETED")
+        store.record_triggered(batch.id, "k1", 1, "r1", None, at(60))
+        store.record_status(batch.id, "k1", 1, "RUNNING")
+    return batch.id, at(80)
+
+
+def test_progress_live_runs_and_the_estimate(tmp_path: Path) -> None:
+    """Counts per status, the live run with its age, and an end: k1 needs 40 s more,
+    then k2 its 60 s with one run at a time."""
+    path = tmp_path / "state.db"
+    batch_id, now = _half_done(path)
+
+    with StateStore(path) as store:
+        found = batch_status(store, batch_id, now)
+
+    assert found.counts == {"COMPLETED": 1, "RUNNING": 1, "PLANNED": 1}
+    (live,) = found.live
+    assert (live.key, live.run_id, live.status, live.age_s(now)) == ("k1", "r1", "RUNNING", 20.0)
+    assert found.estimated_end == now + timedelta(seconds=100)
+    document = found.to_json(now)
+    assert document["schema"] == "hexbatch.status/1"
+    assert document["live"][0]["age_s"] == 20.0
+
+
+def test_the_command_prints_text_or_json_from_the_environments_store(
+    tmp_path: Path,
+) -> None:
+    """STATE defaults to HEXBATCH_STATE; --json prints the document; without either, exit 2."""
+    path = tmp_path / "state.db"
+    batch_id, _ = _half_done(path)
+    runner = CliRunner()
+
+    text = runner.invoke(cli, ["status"], env={"HEXBATCH_STATE": str(path)})
+    as_json = runner.invoke(cli, ["status", f"sqlite:///{path}", "--json"])
+    missing = runner.invoke(cli, ["status"], env={"HEXBATCH_STATE": ""})
+
+    assert text.exit_code == 0, text.output
+    assert f"batch {batch_id} (sweep): 3 runs" in text.output
+    assert "COMPLETED 1, RUNNING 1, PLANNED 1" in text.output
+    assert "live revenue[run_date=2025-01-02,n=1] RUNNING r1" in text.output
+    assert json.loads(as_json.output)["counts"]["RUNNING"] == 1
+    assert missing.exit_code == 2
+    assert "HEXBATCH_STATE" in missing.output
+
+
+def test_watch_refreshes_until_the_batch_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--watch reads the store again after each interval and stops once it is finished."""
+    path = tmp_path / "state.db"
+    batch_id, _ = _half_done(path)
+    waits: list[float] = []
+
+    def the_batch_moves_on(seconds: float) -> None:
+        waits.append(seconds)
+        with StateStore(path) as store:
+            store.finish_batch(batch_id, at(200))
+
+    monkeypatch.setattr("hexbatch.state_cli.time.sleep", the_batch_moves_on)
+    result = CliRunner().invoke(cli, ["status", str(path), "--watch", "--interval", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert waits == [1.0]
+    assert "running for" in result.output
+    assert result.output.rstrip().count("batch ") == 2
+    assert "finished" in result.output
