@@ -16,7 +16,7 @@ from typing import Any, Final
 from hexbatch.limits_seen import LimitsSeen
 from hexbatch.models import StateEvents
 from hexbatch.status import is_success
-from hexbatch.timeline import Phases, phases, queued_between
+from hexbatch.timeline import Phases, phases
 
 REPORT_SCHEMA: Final = "hexbatch.report/1"
 REQUEST_KINDS: Final = ("trigger", "status", "list", "cancel", "throttled")
@@ -61,18 +61,9 @@ class Attempt:
 
     @property
     def phases(self) -> Phases:
-        """Milliseconds queued (PENDING until RUNNING) and running, where known."""
+        """Milliseconds queued (PENDING until RUNNING) and running, and the queued
+        stretch, where known."""
         return phases(
-            triggered_at=self.triggered_at,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            events=self.state_events,
-        )
-
-    @property
-    def queued_between(self) -> tuple[datetime, datetime] | None:
-        """From when until when the run waited for a kernel, where both are known."""
-        return queued_between(
             triggered_at=self.triggered_at,
             started_at=self.started_at,
             finished_at=self.finished_at,

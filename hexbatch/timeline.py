@@ -27,24 +27,12 @@ def event_time(event: dict[str, Any]) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class Phases:
-    """Milliseconds a run spent queued (PENDING until RUNNING) and running."""
+    """Milliseconds a run spent queued (PENDING until RUNNING) and running, and the
+    queued stretch itself (for drawing), each None where not known."""
 
     queued_ms: float | None
     run_ms: float | None
-
-
-def _marks(
-    triggered_at: datetime | None,
-    started_at: datetime | None,
-    events: Sequence[dict[str, Any]] | None,
-) -> tuple[datetime | None, datetime | None]:
-    """When the attempt's run was queued from, and when it started running (if known)."""
-    timed = [(event, event_time(event)) for event in events or ()]
-    running = next(
-        (at for event, at in timed if at is not None and event.get("value") == RUNNING), None
-    )
-    queued_from = next((at for _event, at in timed if at is not None), None) or triggered_at
-    return queued_from, running or started_at
+    queued_between: tuple[datetime, datetime] | None = None
 
 
 def phases(
@@ -61,29 +49,23 @@ def phases(
     A run that ended without ever running spent all its time queued. Figures that
     cannot be known yet (a run still PENDING) are None.
     """
-    queued_from, running = _marks(triggered_at, started_at, events)
+    timed = [(event, event_time(event)) for event in events or ()]
+    running = next(
+        (at for event, at in timed if at is not None and event.get("value") == RUNNING), None
+    )
+    running = running or started_at
+    queued_from = next((at for _event, at in timed if at is not None), None) or triggered_at
+    until = running or finished_at
+    between = None
+    if queued_from is not None and until is not None and until >= queued_from:
+        between = (queued_from, until)
     if running is None:
         if finished_at is None or queued_from is None:
             return Phases(None, None)
-        return Phases(_ms(queued_from, finished_at), 0.0)
+        return Phases(_ms(queued_from, finished_at), 0.0, between)
     queued = None if queued_from is None else _ms(queued_from, running)
     run = None if finished_at is None else _ms(running, finished_at)
-    return Phases(queued, run)
-
-
-def queued_between(
-    *,
-    triggered_at: datetime | None,
-    started_at: datetime | None,
-    finished_at: datetime | None,
-    events: Sequence[dict[str, Any]] | None,
-) -> tuple[datetime, datetime] | None:
-    """The stretch the run waited in the queue (for drawing), when both ends are known."""
-    queued_from, running = _marks(triggered_at, started_at, events)
-    until = running or finished_at
-    if queued_from is None or until is None or until < queued_from:
-        return None
-    return queued_from, until
+    return Phases(queued, run, between)
 
 
 def _ms(start: datetime, end: datetime) -> float:
@@ -97,5 +79,4 @@ __all__ = [
     "event_time",
     "parse_state_events",
     "phases",
-    "queued_between",
 ]

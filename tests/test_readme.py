@@ -54,6 +54,11 @@ def test_the_readme_shows_exactly_the_commands_tested_here() -> None:
     assert readme_commands() == EXPECTED
 
 
+# The read limit of the simulated workspace, which the manifest states too (as a user
+# with a higher limit would), so the batch stays within it.
+RAISED_READS = 600
+
+
 def _scenario_for(manifest: Path, target: Path) -> Path:
     projects = yaml.safe_load(manifest.read_text(encoding="utf-8"))["projects"]
     data: dict[str, Any] = {
@@ -63,7 +68,7 @@ def _scenario_for(manifest: Path, target: Path) -> Path:
             {"id": p["id"], "title": p["name"], "pending": 0.1, "duration": 0.5} for p in projects
         ],
         # A workspace above Hex's default 30 reads a minute: the commands run in real time.
-        "limits": {"requests": {"count": 60, "per": 60}},
+        "limits": {"requests": {"count": RAISED_READS, "per": 60}},
     }
     target.write_text(yaml.safe_dump(data), encoding="utf-8")
     return target
@@ -78,7 +83,8 @@ def test_readme_commands_run_against_the_simulator(tmp_path: Path) -> None:
     # as the README says a workspace with higher limits may.
     text = sweep.read_text(encoding="utf-8")
     assert "  requests: [{count: 30, per: 1m}, {count: 1800, per: 1h}]" in text
-    sweep.write_text(text.replace("{count: 30, per: 1m}", "{count: 600, per: 1m}"), "utf-8")
+    raised = f"{{count: {RAISED_READS}, per: 1m}}"
+    sweep.write_text(text.replace("{count: 30, per: 1m}", raised), "utf-8")
     scenario = _scenario_for(sweep, tmp_path / "s.yaml")
     simulator = Simulator(scenario)
     env = dict(os.environ, HEX_API_TOKEN="hxtp_readme", HEX_API_BASE_URL=simulator.base_url)

@@ -116,21 +116,6 @@ class _Intent:
     seen_before: frozenset[str] | None
 
 
-def _take_facts(attempt: Attempt, info: RunInfo) -> bool:
-    """Copy what a read says about the attempt's run; True when its status changed.
-
-    A read without a field (a list item has no state events, say) keeps what an
-    earlier read said.
-    """
-    changed = info.status != attempt.status
-    attempt.status = info.status
-    attempt.started_at = info.start_time or attempt.started_at
-    attempt.project_version = info.project_version or attempt.project_version
-    if info.state_events is not None:
-        attempt.state_events = info.state_events
-    return changed
-
-
 def _snapshot_ids(runs: list[RunInfo], earliest: datetime) -> frozenset[str]:
     """The ids in a listing that could later pass for a new run: live, or started lately."""
     return frozenset(run.run_id for run in runs if _new_since(run, earliest))
@@ -573,8 +558,7 @@ class RunLifecycle:
         self._open = None
         attempt.run_id = info.run_id
         attempt.run_url = info.run_url
-        _take_facts(attempt, info)
-        self.ctx.versions.observe(self.project, info.project_version)
+        self._take_facts(attempt, info)
         self.ctx.claimed.add(info.run_id)
         number = self.item.attempts.index(attempt) + 1
         at = attempt.triggered_at or self.ctx.settings.now()
@@ -744,6 +728,22 @@ class RunLifecycle:
             return True
         return False
 
+    def _take_facts(self, attempt: Attempt, info: RunInfo) -> bool:
+        """Copy what a read says about the attempt's run, and watch its project version;
+        True when its status changed.
+
+        A read without a field (a list item has no state events, say) keeps what an
+        earlier read said.
+        """
+        changed = info.status != attempt.status
+        attempt.status = info.status
+        attempt.started_at = info.start_time or attempt.started_at
+        attempt.project_version = info.project_version or attempt.project_version
+        if info.state_events is not None:
+            attempt.state_events = info.state_events
+        self.ctx.versions.observe(self.project, info.project_version)
+        return changed
+
     def _journal_attempt(self, attempt: Attempt) -> None:
         """Record the attempt's status and error as they stand."""
         if attempt.status is not None:
@@ -767,8 +767,7 @@ class RunLifecycle:
     def _observe(
         self, attempt: Attempt, info: RunInfo, run_log: structlog.typing.FilteringBoundLogger
     ) -> None:
-        changed = _take_facts(attempt, info)
-        self.ctx.versions.observe(self.project, info.project_version)
+        changed = self._take_facts(attempt, info)
         if info.terminal:
             attempt.finished_at = info.end_time or self.ctx.settings.now()
             attempt.elapsed_ms = info.elapsed_ms

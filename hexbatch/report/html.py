@@ -87,7 +87,7 @@ def _run_record(run: RunOutcome, project_index: int, report: BatchReport) -> dic
     queued = [
         [_offset_ms(between[0], report.started_at), _offset_ms(between[1], report.started_at)]
         for attempt in run.attempts
-        if (between := attempt.queued_between) is not None
+        if (between := attempt.phases.queued_between) is not None
     ]
     if queued:
         record["q"] = queued  # drawn as the lighter shade of the run's bar

@@ -198,11 +198,8 @@ class StateStore:
         return (int(rows[0][0]), _required_moment(rows[0][1])) if rows else None
 
     def _holder_pid(self) -> int | None:
-        try:
-            rows = self._read("SELECT pid FROM holder WHERE id = 1")
-        except StateError:
-            return None
-        return int(rows[0][0]) if rows else None
+        named = self.holder()
+        return None if named is None else named[0]
 
     def _name_holder(self, pid: int | None) -> None:
         # Best effort: the name only serves the message of a refused process, and a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from hexbatch.engine.versions import VersionWatch
 from hexbatch.manifest.loader import DEFAULT_POLL, DEFAULT_RETRIES, DEFAULT_RUN
@@ -47,3 +48,34 @@ def test_a_resumed_batch_remembers_a_change_it_already_saw() -> None:
     watch.seed(project, "8")
     assert "version 7 -> 8" in watch.halted["p"]
     assert watch.first["p"] == "7"
+
+
+def test_the_engine_seeds_versions_from_resumed_attempts_oldest_first(tmp_path: Path) -> None:
+    """A batch resumed after its project was re-published (stop) withholds the rest: the
+    engine reads the versions its earlier attempts recorded, in trigger order."""
+    from datetime import UTC, datetime, timedelta
+    from typing import cast
+
+    from hexbatch.client import HexClient
+    from hexbatch.engine import Engine, WorkItem
+    from hexbatch.manifest import load_manifest
+    from hexbatch.outcome import Attempt
+    from hexbatch.plan import build_plan
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nprojects:\n  - id: 5a8591dd-4039-49df-9202-96385ba3eff8\n"
+        "    on_version_change: stop\n    runs: [{n: 1}, {n: 2}, {n: 3}]\n",
+        encoding="utf-8",
+    )
+    first, second, third = build_plan(load_manifest(path, env={})).items
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    later = Attempt(t0 + timedelta(minutes=5), run_id="b", status="COMPLETED", project_version="8")
+    earlier = Attempt(t0, run_id="a", status="COMPLETED", project_version="7")
+    engine = Engine(cast(HexClient, object()))
+
+    engine._seed_versions([WorkItem(first, [later]), WorkItem(second, [earlier]), WorkItem(third)])
+
+    watch = engine.ctx.versions
+    assert watch.first[first.project_id] == "7"
+    assert "version 7 -> 8" in watch.halted[first.project_id]
