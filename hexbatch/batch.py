@@ -42,7 +42,9 @@ from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
-from hexbatch.state.location import STATE_ENV, sqlite_path
+from hexbatch.state.heartbeat import heartbeat
+from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease
+from hexbatch.state.location import STATE_ENV, Location, resolve_location
 from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
@@ -71,7 +73,10 @@ class BatchOptions:
         dry_run: send every trigger with Hex's dryRun flag (nothing runs).
         allow_insecure_http: permit plain http to a non-loopback Hex host.
         env: where the token (and base URL override) are read from.
-        state: the state store (default ``.hexbatch/state.db`` beside the manifest).
+        state: the state store: a path or a ``postgresql://`` URL (default
+            ``.hexbatch/state.db`` beside the manifest).
+        lease_ttl: seconds before a silent driver's batch may be taken over
+            (overrides the manifest's ``lease_ttl``; default 30).
         stateless: keep no state at all (nothing to resume).
         new: start a new batch even if the latest one is unfinished.
         rerun: give runs that ended failed, unknown, or all of them a new attempt.
@@ -86,11 +91,12 @@ class BatchOptions:
     allow_insecure_http: bool = False
     env: Mapping[str, str] | None = None
     state: Path | str | None = None
+    lease_ttl: float | None = None
     stateless: bool = False
     new: bool = False
     rerun: Rerun | None = None
 
-    def state_path(self, manifest: Manifest) -> Path | None:
+    def state_location(self, manifest: Manifest) -> Location | None:
         """Where this batch's state store lives, or None to keep no state.
 
         ``--state`` (``state``) wins over the ``HEXBATCH_STATE`` variable, which wins
@@ -105,14 +111,18 @@ class BatchOptions:
         if self.stateless or self.dry_run or (self.simulate and self.state is None):
             return None
         if self.state is not None:
-            return sqlite_path(self.state)
+            return resolve_location(self.state)
         env = os.environ if self.env is None else self.env
         folder = manifest.source.resolve().parent
         if env.get(STATE_ENV):
-            return sqlite_path(env[STATE_ENV])
+            return resolve_location(env[STATE_ENV])
         if manifest.state is not None:
-            return sqlite_path(manifest.state, relative_to=folder)
+            return resolve_location(manifest.state, relative_to=folder)
         return folder / DEFAULT_STATE
+
+    def lease_ttl_s(self, manifest: Manifest) -> float:
+        """Seconds a driver may go silent before its batch may be taken over."""
+        return self.lease_ttl or manifest.lease_ttl or DEFAULT_TTL_S
 
 
 def scenario_for(manifest: Manifest) -> Scenario:
@@ -226,6 +236,10 @@ class BatchRun:
     connection: Connection | None = None
     journal: StoreJournal | None = None
     """The batch's journal in its state store, once driving starts (None without a store)."""
+    lease: Lease | None = None
+    """The batch's lease while this process drives it (None without a store)."""
+    lease_lost: str | None = None
+    """Why this process stopped driving: its lease was lost (None while it holds it)."""
 
     def _load(self) -> Manifest:
         if isinstance(self.manifest, Manifest):
@@ -246,15 +260,44 @@ class BatchRun:
             dry_run=self.options.dry_run,
         )
         started = settings.now()
-        state_path = self.options.state_path(manifest)
-        if state_path is None:
+        location = self.options.state_location(manifest)
+        if location is None:
             return await self._connect_and_drive(manifest, plan, settings, started, None)
-        # The store is opened and locked before anything is sent: a store that cannot
-        # be used, one another process drives, or a --rerun with nothing to rerun ends
-        # the command before a single request reaches Hex.
-        with StateStore(state_path) as store, store.lock():
-            check_rerun(store, manifest, None if self.options.new else self.options.rerun)
-            return await self._connect_and_drive(manifest, plan, settings, started, store)
+        # The store is opened and the batch's lease taken before anything is sent: a
+        # store that cannot be used, a batch another process drives, or a --rerun
+        # with nothing to rerun ends the command before a single request reaches Hex.
+        ttl = self.options.lease_ttl_s(manifest)
+        with StateStore(location) as store:
+            lease = self._take_lease(store, manifest, ttl)
+            try:
+                async with heartbeat(store, lease, ttl, self._lease_lost):
+                    self.lease = lease
+                    check_rerun(store, manifest, None if self.options.new else self.options.rerun)
+                    return await self._connect_and_drive(manifest, plan, settings, started, store)
+            finally:
+                self._release(store, lease)
+
+    def _take_lease(self, store: StateStore, manifest: Manifest, ttl: float) -> Lease:
+        lease, replaced = store.take_lease(manifest.name, Claimant.here(ttl))
+        if replaced is not None:
+            log.warning(
+                "lease_taken_over",
+                batch=manifest.name,
+                holder=replaced.describe(),
+                last_seen=replaced.heartbeat_at.isoformat(),
+            )
+        return lease
+
+    def _lease_lost(self, reason: str) -> None:
+        self.lease_lost = reason
+        self.control.stop(reason)
+
+    def _release(self, store: StateStore, lease: Lease) -> None:
+        try:
+            store.release_lease(lease)
+        except StateError as error:
+            # Harmless: the lease lapses after its TTL, or at once for a process on this host.
+            log.warning("lease_not_released", batch=lease.name, error=str(error))
 
     async def _connect_and_drive(
         self,
@@ -343,7 +386,7 @@ class BatchRun:
         if not settings.durations:
             settings = replace(settings, durations=store.durations())
         known = store.run_ids()
-        journal = StoreJournal(store, batch_id, client.base_url)
+        journal = StoreJournal(store, batch_id, client.base_url, lease=self.lease)
         self.journal = journal
         try:
             driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
@@ -357,7 +400,7 @@ class BatchRun:
         if journal.failed is not None:
             # What could not be stored is known in memory: report from there, and leave
             # the batch unfinished so the next run resumes from the durable records.
-            log.warning("batch_not_fully_recorded", state=str(store.path), batch=batch_id)
+            log.warning("batch_not_fully_recorded", state=store.where, batch=batch_id)
             return BatchReport(
                 opened.info.manifest,
                 opened.info.started_at,
@@ -368,7 +411,7 @@ class BatchRun:
                 ),
                 dict(client.stats.limits),
             )
-        log.info("batch_recorded", state=str(store.path), batch=batch_id)
+        log.info("batch_recorded", state=store.where, batch=batch_id)
         stored = store.report(batch_id)
         # A run this process did not trigger is SKIPPED here with the reason (the store
         # keeps it unsettled, ready for the next run); every other run is the stored one.

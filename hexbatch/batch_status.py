@@ -1,7 +1,8 @@
 """Where a stored batch stands: the facts behind ``hexbatch status``.
 
 Read from the state store alone, so any machine that reaches the store can ask:
-runs per status, the runs alive in Hex with their age, who holds the store, and
+runs per status, the runs alive in Hex with their age, which process holds the
+batch's lease and when it last renewed it, and
 when the batch should end. The estimate assumes the runs still to go take what
 their keys took before (the mean of the known ones for keys never run) and run
 as many at a time as are alive now.
@@ -18,6 +19,7 @@ from typing import Any
 from hexbatch.outcome import iso
 from hexbatch.report.facts import params_text
 from hexbatch.state import PLANNED, BatchInfo, StateStore
+from hexbatch.state.leases import Lease
 from hexbatch.status import PENDING, RUNNING
 
 
@@ -44,7 +46,8 @@ class BatchStatus:
     info: BatchInfo
     counts: dict[str, int]
     live: list[LiveRun]
-    holder: tuple[int, datetime] | None
+    lease: Lease | None
+    """The lease of the batch's name: the process driving it (or the last one, if it died)."""
     estimated_end: datetime | None
 
     @property
@@ -74,9 +77,7 @@ class BatchStatus:
                 }
                 for run in self.live
             ],
-            "holder": None
-            if self.holder is None
-            else {"pid": self.holder[0], "since": iso(self.holder[1])},
+            "lease": None if self.lease is None else _lease_json(self.lease, now),
             "estimated_end": iso(self.estimated_end),
         }
 
@@ -110,7 +111,18 @@ def batch_status(store: StateStore, batch_id: int, now: datetime) -> BatchStatus
                 (_left(run, durations.get(run.key, typical), now) for run in live), default=0
             )
             estimate = now + timedelta(seconds=left + work / max(1, len(live)))
-    return BatchStatus(info, dict(counts.most_common()), live, store.holder(), estimate)
+    lease = store.lease(info.name) if info.name else None
+    return BatchStatus(info, dict(counts.most_common()), live, lease, estimate)
+
+
+def _lease_json(lease: Lease, now: datetime) -> dict[str, Any]:
+    return {
+        "host": lease.host,
+        "pid": lease.pid,
+        "started_at": iso(lease.started_at),
+        "heartbeat_at": iso(lease.heartbeat_at),
+        "heartbeat_age_s": round(max(0.0, (now - lease.heartbeat_at).total_seconds()), 1),
+    }
 
 
 def _left(run: LiveRun, expected: float, now: datetime) -> float:

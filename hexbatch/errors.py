@@ -218,3 +218,14 @@ class KernelLimitError(ServiceUnavailableError):
     """503 on a trigger: the user's concurrent-kernel limit is reached; no run was created."""
 
     hint = "Too many runs are alive for this user; hexbatch waits for some to finish."
+
+
+def sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one real error inside nested task-group wrappers, or the group itself.
+
+    Task groups wrap whatever ends them; a caller of hexbatch should see the error.
+    """
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error

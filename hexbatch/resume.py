@@ -29,6 +29,7 @@ from hexbatch.models import StateEvents
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
+from hexbatch.state.leases import Lease
 from hexbatch.state.records import same_url
 
 log = structlog.get_logger("hexbatch.resume")
@@ -77,14 +78,14 @@ def check_rerun(store: StateStore, manifest: Manifest, rerun: Rerun | None) -> N
     latest = store.latest_batch(_name(manifest))
     if latest is None:
         raise NothingToRerun(
-            f"nothing to rerun: {store.path} holds no batch of {manifest.source}; "
+            f"nothing to rerun: {store.where} holds no batch of {manifest.source}; "
             "run it without --rerun to start one",
             batch_id=None,
             rerun=rerun,
         )
     if latest.finished and not any(_wants_rerun(run, rerun) for run in store.runs(latest.id)):
         raise NothingToRerun(
-            f"nothing to rerun: batch {latest.id} in {store.path} has {_RERUN_WHAT[rerun]} "
+            f"nothing to rerun: batch {latest.id} in {store.where} has {_RERUN_WHAT[rerun]} "
             f"for --rerun {rerun}; nothing was triggered and no batch was started "
             "(run without --rerun, or with --new, to start a new batch)",
             batch_id=latest.id,
@@ -105,17 +106,20 @@ class StoreJournal:
     and a later ``hexbatch run`` resumes from the durable intents and run ids.
     """
 
-    def __init__(self, store: StateStore, batch_id: int, base_url: str) -> None:
+    def __init__(
+        self, store: StateStore, batch_id: int, base_url: str, *, lease: Lease | None = None
+    ) -> None:
         self.store = store
         self.batch_id = batch_id
         self.base_url = base_url
+        self.lease = lease
         self.failed: StateError | None = None
         self.requests_recorded = False
 
     def _failed(self, error: StateError) -> None:
         """Remember a write that failed; say so once per batch."""
         if self.failed is None:
-            log.warning("state_write_failed", state=str(self.store.path), error=str(error))
+            log.warning("state_write_failed", state=self.store.where, error=str(error))
         self.failed = error
 
     def _keep_going(self, write: Callable[[], None]) -> None:
@@ -127,14 +131,22 @@ class StoreJournal:
     def record_intent(
         self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
     ) -> None:
-        """Durably note the intent to trigger, with the run ids that existed before it.
+        """Durably note the intent to trigger, with the run ids that existed before it
+        (only while this process still holds the batch's lease, when it has one).
 
         Raises:
-            StateError: the intent could not be made durable; nothing may be sent.
+            StateError: the intent could not be made durable, or the lease was lost;
+                nothing may be sent.
         """
         try:
             self.store.record_intent(
-                self.batch_id, key, attempt, at, base_url=self.base_url, seen_before=seen_before
+                self.batch_id,
+                key,
+                attempt,
+                at,
+                base_url=self.base_url,
+                seen_before=seen_before,
+                lease=self.lease,
             )
         except StateError as error:
             self._failed(error)
@@ -271,7 +283,7 @@ def open_batch(
     if latest is not None and resume:
         if not plan.matches(latest.plan_hash):
             raise StateError(
-                f"batch {latest.id} in {store.path} was started from a different plan of "
+                f"batch {latest.id} in {store.where} was started from a different plan of "
                 f"{manifest.source} (runs were added, removed or changed). Finish it with the "
                 "original manifest, or start a new batch with --new."
             )
@@ -340,7 +352,7 @@ def _check_moved(
         where = "; ".join(f"{count} run(s) at {url}" for url, count in elsewhere.items())
         first = next(iter(elsewhere))
         raise StateError(
-            f"batch {info.id} in {store.path} has runs in flight or not yet settled at "
+            f"batch {info.id} in {store.where} has runs in flight or not yet settled at "
             f"another Hex than {base_url}: {where}. Point --base-url at {first} to follow "
             "them, or start a new batch with --new."
         )

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError
 from hexbatch.engine import Control, Snapshot
-from hexbatch.errors import ConfigurationError
+from hexbatch.errors import ConfigurationError, sole_error
 from hexbatch.logs import LOG_FORMATS, configure_logging
 from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
@@ -90,16 +90,8 @@ async def _execute(
             report = await run.execute()
             group.cancel_scope.cancel()
     except BaseExceptionGroup as failures:
-        raise _sole(failures) from None
+        raise sole_error(failures) from None
     return report, interrupts.count > 0
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one real error inside nested task-group wrappers, or the group itself."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error
 
 
 def _check_combinations(flags: dict[str, Any]) -> None:

@@ -24,9 +24,10 @@ from hexbatch.client import HexClient
 from hexbatch.errors import ConfigurationError
 from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
-from hexbatch.state import BatchInfo, BatchSummary, StateError, StateLockedError, StateStore
+from hexbatch.state import BatchInfo, BatchSummary, StateError, StateStore
 from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
-from hexbatch.state.location import STATE_ENV, sqlite_path
+from hexbatch.state.leases import Lease, LeaseHeldError, this_host
+from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
 
 EXIT_FAILED = 1
@@ -53,7 +54,7 @@ def _opened(state: str, *, read_only: bool = False) -> Iterator[StateStore]:
     written, e.g. on read-only media, and says so on stderr.
     """
     try:
-        with StateStore.open_existing(sqlite_path(state), read_only=read_only) as store:
+        with StateStore.open_existing(state, read_only=read_only) as store:
             if store.note:
                 click.echo(f"note: {store.note}", err=True)
             yield store
@@ -65,7 +66,7 @@ def _chosen_batch(store: StateStore, batch_id: int | None) -> BatchInfo:
     if batch_id is None:
         batch_id = store.latest_batch_id()
         if batch_id is None:
-            raise StateError(f"{store.path} holds no batches yet")
+            raise StateError(f"{store.where} holds no batches yet")
     return store.batch(batch_id)
 
 
@@ -170,11 +171,11 @@ def cancel(state: str, batch_id: int | None) -> None:
             click.echo(f"batch {info.id} has no runs in flight; nothing to cancel.")
             _print_unresolved(unresolved)
             return
-        with contextlib.ExitStack() as held:
-            try:
-                held.enter_context(store.lock())
-            except StateLockedError as error:
-                _refuse_while_driven(state, error)
+        try:
+            lease, _ = store.take_lease(info.name)
+        except LeaseHeldError as error:
+            _refuse_while_driven(state, error)
+        try:
             token = os.environ.get(info.token_env)
             if not token:
                 _fail(
@@ -182,19 +183,21 @@ def cancel(state: str, batch_id: int | None) -> None:
                     "in it to cancel its runs"
                 )
             summary = _run_cancel(store, info, token)
+        finally:
+            store.release_lease(lease)
     summary.unresolved = unresolved
     _print_summary(info, summary)
     if summary.count("failed"):
         sys.exit(EXIT_FAILED)
 
 
-def _refuse_while_driven(state: str, error: StateLockedError) -> NoReturn:
-    holder = f"process {error.pid}" if error.pid else "another process"
-    again = f" (`kill -INT {error.pid}` twice)" if error.pid else ""
+def _refuse_while_driven(state: str, error: LeaseHeldError) -> NoReturn:
+    lease = error.lease
+    here = lease.host == this_host()
+    again = f" (`kill -INT {lease.pid}` twice)" if here else ""
     _fail(
-        f"{holder} is driving {state}; press Ctrl-C twice in that process{again} to cancel "
-        "its live runs in Hex and record them. `hexbatch cancel` is for a batch no process "
-        "is driving."
+        f"{error} (in {state}). Press Ctrl-C twice in that process{again} to cancel its live "
+        "runs in Hex and record them. `hexbatch cancel` is for a batch no process is driving."
     )
 
 
@@ -240,6 +243,14 @@ def _print_unresolved(keys: list[str]) -> None:
         )
 
 
+def _lease_text(lease: Lease, now: datetime) -> str:
+    seen = _duration_text(max(0.0, (now - lease.heartbeat_at).total_seconds()))
+    return (
+        f"driven by process {lease.pid} on {escape_control(lease.host)} since "
+        f"{iso(lease.started_at)}, last heartbeat {seen} ago"
+    )
+
+
 def _status_text(status: BatchStatus, now: datetime) -> str:
     """The human view of ``hexbatch status``: a few lines, every value escaped."""
     info = status.info
@@ -250,9 +261,8 @@ def _status_text(status: BatchStatus, now: datetime) -> str:
         f"started {iso(info.started_at)}, {state}",
         "  " + ", ".join(f"{name} {count}" for name, count in status.counts.items()),
     ]
-    if status.holder is not None:
-        pid, held_since = status.holder
-        lines.append(f"  driven by process {pid} since {iso(held_since)}")
+    if status.lease is not None and not info.finished:
+        lines.append("  " + _lease_text(status.lease, now))
     if status.estimated_end is not None:
         lines.append(f"  estimated end {iso(status.estimated_end)}")
     for run in status.live:
@@ -282,7 +292,7 @@ def status(
     """Show a batch's progress from STATE (default: $HEXBATCH_STATE), from any machine:
     runs per status, live runs and their age, the process driving it, the estimated end."""
     if state is None:
-        _fail(f"give the state store (a path or sqlite:///path), or set {STATE_ENV}")
+        _fail(f"give the state store (a path or a postgresql:// URL), or set {STATE_ENV}")
     while True:
         now = datetime.now(UTC)
         with _opened(state, read_only=True) as store:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -247,12 +247,38 @@ BatchName = Annotated[
 ]
 
 
+MIN_LEASE_TTL_S: Final = 5.0
+
+
+def _lease_ttl(value: Any) -> float:
+    seconds = parse_positive_duration(value)
+    if seconds < MIN_LEASE_TTL_S:
+        # A lease is renewed every sixth of its TTL: below a few seconds a busy
+        # database or a slow network would make a live driver look dead.
+        raise ValueError(f"{describe(value)} is too short for a lease TTL (at least 5s)")
+    return seconds
+
+
+LeaseTtl = Annotated[
+    float,
+    PlainValidator(_lease_ttl),
+    WithJsonSchema(
+        {
+            **_DURATION_SCHEMA,
+            "description": "how long a batch's driver may go without renewing its lease "
+            "before another run takes the batch over (default 30s; at least 5s)",
+        }
+    ),
+]
+
+
 class ManifestDoc(_Strict):
     """A hexbatch manifest, version 1."""
 
     version: Literal[1]
     name: BatchName | None = None
     state: str | None = Field(default=None, min_length=1)
+    lease_ttl: LeaseTtl | None = None
     hex: HexDoc | None = None
     defaults: SettingsDoc | None = None
     limits: LimitsDoc | None = None

@@ -245,6 +245,7 @@ def _build(
         simulate=_simulate(parsed.simulate, Path(document.file)),
         name=parsed.name or Path(document.file).stem,
         state=parsed.state,
+        lease_ttl=parsed.lease_ttl,
         warnings=_number_warnings(document) + _date_warnings(document, projects),
     )
 

@@ -142,6 +142,8 @@ class Manifest:
     top-level ``name:``, else the file name without its extension."""
     state: str | None = None
     """The manifest's ``state:``: its state store, a path relative to the manifest or a URL."""
+    lease_ttl: float | None = None
+    """Seconds a driver may go without renewing its batch's lease (None: the default)."""
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""

@@ -1,13 +1,15 @@
 """The durable state store: batches, plans and attempts that survive crashes.
 
-``StateStore(path)`` opens (or creates) a store; :meth:`StateStore.lock` keeps a
-second process from driving it; the ``record_*`` methods journal what the batch
-engine does, and the reading methods rebuild runs, reports and history.
+``StateStore(location)`` opens (or creates) a store, an SQLite file or a PostgreSQL
+database; :meth:`StateStore.take_lease` makes one process the driver of a batch;
+the ``record_*`` methods journal what the batch engine does, and the reading
+methods rebuild runs, reports and history.
 """
 
 from __future__ import annotations
 
 from hexbatch.state.errors import StateError, StateLockedError
+from hexbatch.state.leases import Lease, LeaseHeldError, LeaseLostError
 from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
 from hexbatch.state.schema import SCHEMA_VERSION
 from hexbatch.state.store import StateStore
@@ -17,6 +19,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "BatchInfo",
     "BatchSummary",
+    "Lease",
+    "LeaseHeldError",
+    "LeaseLostError",
     "PlannedRun",
     "StateError",
     "StateLockedError",

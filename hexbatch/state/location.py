@@ -2,16 +2,15 @@
 
 ``--state``, the ``HEXBATCH_STATE`` variable and a manifest's ``state:`` all name a
 store the same way. A plain path or ``sqlite:///path`` (three slashes and a relative
-path, four and an absolute one) is an SQLite file. A ``postgresql://`` URL names a
-PostgreSQL database, which this version cannot use yet: it is refused with that
-reason rather than mistaken for a file named ``postgresql:`` (which would start every
-batch afresh on each machine). Any other URL scheme is refused too. A password in a
-URL never appears in an error.
+path, four and an absolute one) is an SQLite file. A ``postgresql://`` (or
+``postgres://``) URL names a PostgreSQL database, never a file named ``postgresql:``.
+Any other URL scheme is refused. A password in a URL never appears in a message.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
@@ -38,14 +37,30 @@ def mask_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
-def sqlite_path(spec: str | Path, *, relative_to: Path | None = None) -> Path:
-    """The SQLite file a state location names.
+@dataclass(frozen=True, slots=True)
+class PostgresLocation:
+    """A state store in a PostgreSQL database."""
+
+    url: str
+    """The URL as libpq takes it (a ``+driver`` suffix of the scheme dropped)."""
+
+    @property
+    def shown(self) -> str:
+        """The URL with its password masked."""
+        return mask_password(self.url)
+
+
+Location = Path | PostgresLocation
+
+
+def resolve_location(spec: str | Path, *, relative_to: Path | None = None) -> Location:
+    """The store a state location names: an SQLite file's path, or a PostgreSQL database.
 
     ``relative_to`` anchors a relative path (a manifest's ``state:`` is relative to
     the manifest's folder); otherwise it stays relative to the working directory.
 
     Raises:
-        StateError: the location is a URL of a store this version cannot use.
+        StateError: an ``sqlite:///`` URL without a path, or a URL of another kind.
     """
     text = str(spec)
     if text.startswith(SQLITE_PREFIX):
@@ -53,18 +68,19 @@ def sqlite_path(spec: str | Path, *, relative_to: Path | None = None) -> Path:
         if not text:
             raise StateError("the state URL sqlite:/// names no file (sqlite:///path/state.db)")
     elif _URL.match(text):
-        scheme = text.split(":", 1)[0].lower()
-        shown = mask_password(text)
-        if scheme.split("+", 1)[0] in _POSTGRES_SCHEMES:
-            raise StateError(
-                f"the state store {shown} is a PostgreSQL database, which this version of "
-                "hexbatch cannot use yet: give an SQLite path (or sqlite:///path) instead"
-            )
+        scheme, rest = text.split(":", 1)
+        if scheme.lower().split("+", 1)[0] in _POSTGRES_SCHEMES:
+            return PostgresLocation(f"postgresql:{rest}")
         raise StateError(
-            f"the state store {shown} has an unknown scheme {scheme!r}: give a path, "
-            "sqlite:///path or postgresql://…"
+            f"the state store {mask_password(text)} has an unknown scheme {scheme.lower()!r}: "
+            "give a path, sqlite:///path or postgresql://…"
         )
     path = Path(text).expanduser()
     if relative_to is not None and not path.is_absolute():
         return relative_to / path
     return path
+
+
+def shown(location: Location) -> str:
+    """A location as messages name it (a URL's password masked)."""
+    return location.shown if isinstance(location, PostgresLocation) else str(location)

@@ -17,7 +17,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 # The latest schema, as a new store gets it (older stores are upgraded by MIGRATIONS).
 _SCHEMA: Final = """
@@ -83,14 +83,21 @@ CREATE TABLE rate_limits (
     PRIMARY KEY (batch_id, kind)
 ) WITHOUT ROWID;
 
-CREATE TABLE holder (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    pid   INTEGER NOT NULL,
-    since TEXT NOT NULL
-);
+CREATE INDEX attempts_by_key ON attempts (key, status);
+CREATE INDEX attempts_by_run_id ON attempts (run_id) WHERE run_id IS NOT NULL;
+
+CREATE TABLE leases (
+    name         TEXT PRIMARY KEY,
+    holder       TEXT NOT NULL,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    started_at   TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL,
+    ttl_s        REAL NOT NULL
+) WITHOUT ROWID;
 """
 
-_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "rate_limits", "holder"})
+_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "rate_limits", "leases"})
 
 
 def _v1_to_v2(connection: sqlite3.Connection) -> None:
@@ -143,6 +150,27 @@ def _v3_to_v4(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE INDEX batches_by_name ON batches (name, id)")
 
 
+def _v4_to_v5(connection: sqlite3.Connection) -> None:
+    """Each batch name has a lease (one driver per batch) instead of one lock for the
+    whole store, and the lookups by run key and by run id have indexes (a store keeps
+    years of attempts).
+
+    The store-wide holder's name goes: it named a process holding a lock that no
+    longer exists.
+    """
+    connection.execute("DROP TABLE holder")
+    connection.execute(
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL,"
+        " pid INTEGER NOT NULL, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL,"
+        " ttl_s REAL NOT NULL)"
+        " WITHOUT ROWID"
+    )
+    connection.execute("CREATE INDEX attempts_by_key ON attempts (key, status)")
+    connection.execute(
+        "CREATE INDEX attempts_by_run_id ON attempts (run_id) WHERE run_id IS NOT NULL"
+    )
+
+
 def batch_name_of_path(manifest: str) -> str:
     """The batch name of a manifest without ``name:``: its file name, extension dropped."""
     return PurePath(manifest).stem
@@ -153,6 +181,7 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 

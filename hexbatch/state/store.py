@@ -1,20 +1,17 @@
 """The durable state store: every batch of a manifest, its plan and every attempt of every run.
 
-One SQLite file in WAL mode. The two writes a crash must never lose, the intent
-recorded just before a trigger and the run id recorded just after it, are
-committed with ``synchronous=FULL`` (fsynced) before their method returns. Status
-updates and request counts are committed at once too, but without waiting for the
-disk: a killed process keeps them (they sit in the WAL in the OS cache); only a
-power cut can drop them, and the next poll writes them again.
+One store serves many manifests, processes and machines. It lives in an SQLite file
+(the embedded default, :mod:`hexbatch.state.sqlite`) or a PostgreSQL database
+(:mod:`hexbatch.state.postgres`); the SQL here is the same for both. The two writes a
+crash must never lose, the intent recorded just before a trigger and the run id
+recorded just after it, are durable before their method returns. A batch is driven by
+the one process that holds its lease (:mod:`hexbatch.state.leases`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,14 +21,17 @@ from typing import Any, Self
 from hexbatch.limits_seen import LimitsSeen, merge_seen
 from hexbatch.models import StateEvents, parse_state_events
 from hexbatch.outcome import Attempt, BatchReport
-from hexbatch.state import files
-from hexbatch.state.errors import StateError, StateLockedError
-from hexbatch.state.lock import InodeLock
+from hexbatch.state import leases
+from hexbatch.state.database import Database
+from hexbatch.state.errors import StateError
+from hexbatch.state.leases import Claimant, Lease, LeaseLostError
+from hexbatch.state.location import Location, PostgresLocation, resolve_location
+from hexbatch.state.postgres import PostgresDatabase
 from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
-from hexbatch.state.schema import batch_name_of_path, check_readable, prepare
+from hexbatch.state.schema import batch_name_of_path
+from hexbatch.state.sqlite import SqliteDatabase
 from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
 
-_BUSY_TIMEOUT_S = 5.0
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
     " started_at, finished_at, name FROM batches"
@@ -55,99 +55,62 @@ def _required_moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def open_database(location: Location, *, create: bool, read_only: bool) -> Database:
+    """Connect to the store at ``location`` with the backend it names."""
+    if isinstance(location, PostgresLocation):
+        return PostgresDatabase(location.url, location.shown, create=create)
+    return SqliteDatabase(location, create=create, read_only=read_only)
+
+
 class StateStore:
-    """A hexbatch state store at ``path``, created (with its parent folders) when absent.
+    """The hexbatch state store at ``location``: an SQLite path or a PostgreSQL URL.
 
-    ``path`` is kept as given for messages; SQLite opens the resolved file (symlinks
-    and ``..`` followed) so its WAL and shared-memory files always sit beside the real
-    file. A store hexbatch creates is private: the file 0600 (SQLite gives its WAL
-    and shared-memory files the same mode) in folders it creates 0700, a
-    ``.hexbatch`` folder with a ``.gitignore`` that ignores everything.
-
-    ``read_only`` (for ``history`` and ``report``) opens a store that cannot be
-    written (read-only media, folder or file) without writing to it; :attr:`note`
-    then says so.
+    A store that does not exist yet is created (an SQLite file with its folders, or
+    the ``hexbatch`` schema in a PostgreSQL database). ``read_only`` (for ``history``,
+    ``report`` and ``status``) opens an SQLite store that cannot be written without
+    writing to it; :attr:`note` then says so.
 
     Raises:
-        StateError: the file exists but is not a usable hexbatch store, is hard-linked,
-            or (unless ``read_only``) cannot be written.
+        StateError: the store cannot be reached or opened, is not a usable hexbatch
+            store, or (unless ``read_only``) cannot be written.
     """
 
-    def __init__(self, path: Path | str, *, create: bool = True, read_only: bool = False) -> None:
-        self.path = Path(path)
-        self.note: str | None = None
-        if create:
-            files.make_private_folders(self.path.parent)
-        elif not self.path.is_file():
-            raise StateError(f"{self.path} does not exist: no batch has been run with this state")
-        elif self.path.stat().st_size == 0:
-            raise StateError(f"{self.path} is empty, not a hexbatch state store")
-        self.resolved = self.path.resolve()
-        if create:
-            files.create_private_file(self.resolved, self.path)
-        files.refuse_hard_links(self.resolved, self.path)
-        self.mode = files.open_mode(self.resolved)
-        if self.mode != files.READ_WRITE:
-            if not read_only:
-                raise StateError(
-                    f"{self.path} cannot be written ({files.why_read_only(self.resolved)}); "
-                    "hexbatch records every trigger in it, so choose a writable --state path"
-                )
-            self.note = (
-                f"{self.path} cannot be written ({files.why_read_only(self.resolved)}); "
-                "opened it read-only"
-            )
-        self._connection = self._connect()
-        self._durable: bool | None = None
-        self._lock = InodeLock(self.resolved)
-        if self.mode == files.READ_WRITE:
-            self._set_durable(True)
+    def __init__(
+        self, location: Location | str, *, create: bool = True, read_only: bool = False
+    ) -> None:
+        self.location = resolve_location(location) if isinstance(location, str) else location
+        self._db = open_database(self.location, create=create, read_only=read_only)
+        self.where = self._db.where
+        self.note = self._db.note
 
     @classmethod
-    def open_existing(cls, path: Path | str, *, read_only: bool = False) -> StateStore:
-        """Open a store that must already exist (for report, cancel and history).
+    def open_existing(cls, location: Location | str, *, read_only: bool = False) -> StateStore:
+        """Open a store that must already exist (for report, cancel, history and status).
 
         Raises:
-            StateError: the file is absent, empty or not a usable hexbatch store.
+            StateError: the store is absent, empty or not a usable hexbatch store.
         """
-        return cls(path, create=False, read_only=read_only)
+        return cls(location, create=False, read_only=read_only)
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            connection = sqlite3.connect(
-                files.sqlite_uri(self.resolved, self.mode),
-                uri=True,
-                isolation_level=None,
-                timeout=_BUSY_TIMEOUT_S,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as error:
-            raise StateError(f"{self.path} cannot be opened: {error}") from error
-        try:
-            if self.mode == files.READ_WRITE:
-                prepare(connection, self.path)
-                connection.execute("PRAGMA foreign_keys = ON")
-                connection.execute("PRAGMA journal_mode = WAL")
-            else:
-                check_readable(connection, self.path)
-        except sqlite3.DatabaseError as error:
-            connection.close()
-            if getattr(error, "sqlite_errorname", "") == "SQLITE_CANTOPEN":
-                raise StateError(f"{self.path} cannot be opened: {error}") from error
-            raise StateError(
-                f"{self.path} is not a hexbatch state store ({error}); "
-                "choose another --state path or move the file aside"
-            ) from error
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+    @property
+    def path(self) -> Path:
+        """The SQLite file of an embedded store.
+
+        Raises:
+            StateError: the store is a PostgreSQL database.
+        """
+        if isinstance(self._db, SqliteDatabase):
+            return self._db.path
+        raise StateError(f"{self.where} is a PostgreSQL database, not a file")
+
+    @property
+    def database(self) -> Database:
+        """The backend connection the store runs its SQL on."""
+        return self._db
 
     def close(self) -> None:
         """Close the database connection; the store cannot be used afterwards."""
-        self._connection.close()
-        # Only now: closing this descriptor earlier would drop SQLite's own POSIX locks.
-        self._lock.close()
+        self._db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -160,106 +123,43 @@ class StateStore:
     ) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the store's exclusive process lock while driving a batch.
+    def reopen(self) -> StateStore:
+        """A second connection to this store (for work done beside the batch's own writes)."""
+        return StateStore(self.location)
 
-        The lock is the state file's own inode, so every path that reaches the file
-        (a symlink, ``..``) reaches the same lock. The holder's pid is written inside
-        the store, so a refused process can name it.
+    # -- leases ------------------------------------------------------------------------
+
+    def take_lease(self, name: str, claimant: Claimant | None = None) -> tuple[Lease, Lease | None]:
+        """Take the lease of batch name ``name`` (see :func:`hexbatch.state.leases.take`).
+
+        Returns:
+            The lease, and the lease of the presumed-dead holder it replaced, if any.
 
         Raises:
-            StateLockedError: another process holds it; the message names its pid.
+            LeaseHeldError: a live process holds it.
         """
-        if not self._lock.acquire():
-            pid = self._holder_pid()
-            holder = f"process {pid}" if pid is not None else "another process"
-            raise StateLockedError(
-                f"{self.path} is in use by {holder}; wait for it to finish or stop it",
-                pid=pid,
-            )
-        try:
-            self._name_holder(os.getpid())
-            yield
-        finally:
-            self._name_holder(None)
-            self._lock.release()
+        return leases.take(self._db, name, claimant or Claimant.here())
 
-    def holder(self) -> tuple[int, datetime] | None:
-        """The process that holds the store's lock (pid, since when), if one is named.
+    def renew_lease(self, lease: Lease) -> bool:
+        """Renew a held lease's heartbeat; False when another process took it over."""
+        return leases.renew(self._db, lease)
 
-        A process that died without releasing leaves its name behind; the lock itself
-        is released by the system, so the name is a hint, not proof of life.
-        """
-        try:
-            rows = self._read("SELECT pid, since FROM holder WHERE id = 1")
-        except StateError:
-            return None
-        return (int(rows[0][0]), _required_moment(rows[0][1])) if rows else None
+    def release_lease(self, lease: Lease) -> None:
+        """Give a held lease up."""
+        leases.release(self._db, lease)
 
-    def _holder_pid(self) -> int | None:
-        named = self.holder()
-        return None if named is None else named[0]
-
-    def _name_holder(self, pid: int | None) -> None:
-        # Best effort: the name only serves the message of a refused process, and a
-        # full disk must not stop a batch from following its runs.
-        with contextlib.suppress(StateError):
-            if pid is None:
-                self._write("DELETE FROM holder", (), durable=False, doing="release the lock")
-            else:
-                self._write(
-                    "INSERT OR REPLACE INTO holder (id, pid, since) VALUES (1, ?, ?)",
-                    (pid, _to_text(datetime.now(UTC))),
-                    durable=False,
-                    doing="name the lock holder",
-                )
+    def lease(self, name: str) -> Lease | None:
+        """The lease of batch name ``name``, if a process holds (or last held) it."""
+        return leases.read(self._db, name)
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _set_durable(self, durable: bool) -> None:
-        """Choose whether the next commits wait for the disk (FULL) or only for the OS."""
-        if self._durable is durable:
-            return
-        level = "FULL" if durable else "NORMAL"
-        with self._guard():
-            self._connection.execute(f"PRAGMA synchronous = {level}")
-        self._durable = durable
-
-    @contextlib.contextmanager
-    def _guard(self, doing: str = "") -> Iterator[None]:
-        """Turn SQLite's errors into a StateError that names the file and what failed."""
-        try:
-            yield
-        except sqlite3.IntegrityError as error:
-            raise StateError(f"{self.path}: cannot {doing}: {error}") from error
-        except sqlite3.Error as error:
-            action = f" while trying to {doing}" if doing else ""
-            raise StateError(f"{self.path} failed{action}: {error}") from error
-
     def _write(self, sql: str, params: Sequence[Any], *, durable: bool, doing: str) -> int:
         """Run one statement as its own committed transaction; return the rows it changed."""
-        self._set_durable(durable)
-        with self._guard(doing):
-            return self._connection.execute(sql, params).rowcount
-
-    @contextlib.contextmanager
-    def _transaction(self, *, durable: bool, doing: str) -> Iterator[sqlite3.Connection]:
-        """Run several statements as one transaction, committed when the block ends."""
-        self._set_durable(durable)
-        connection = self._connection
-        with self._guard(doing):
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        return self._db.execute(sql, params, durable=durable, doing=doing)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._guard("read"):
-            return self._connection.execute(sql, params).fetchall()
+        return self._db.fetch(sql, params)
 
     # -- batches -----------------------------------------------------------------------
 
@@ -291,16 +191,16 @@ class StateStore:
             hexbatch_version,
             _to_text(started_at),
         )
-        with self._transaction(durable=True, doing="create the batch") as connection:
-            cursor = connection.execute(
-                "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
-                " token_env, hexbatch_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                header,
+        with self._db.transaction(durable=True, doing="create the batch") as session:
+            batch_id = int(
+                session.fetch(
+                    "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
+                    " token_env, hexbatch_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id",
+                    header,
+                )[0][0]
             )
-            batch_id = cursor.lastrowid
-            if batch_id is None:  # pragma: no cover - SQLite always gives a rowid here
-                raise AssertionError("unreachable")
-            connection.executemany(
+            session.executemany(
                 "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -318,7 +218,7 @@ class StateStore:
         """
         rows = self._read(_SELECT_BATCHES + " WHERE id = ?", (batch_id,))
         if not rows:
-            raise StateError(f"{self.path} has no batch {batch_id}")
+            raise StateError(f"{self.where} has no batch {batch_id}")
         return _batch_info(rows[0])
 
     def latest_batch(self, name: str) -> BatchInfo | None:
@@ -358,7 +258,7 @@ class StateStore:
 
     def _require(self, changed: int, missing: str) -> None:
         if changed == 0:
-            raise StateError(f"{self.path} {missing}")
+            raise StateError(f"{self.where} {missing}")
 
     # -- attempts and outcomes ---------------------------------------------------------
 
@@ -371,25 +271,43 @@ class StateStore:
         base_url: str | None = None,
         *,
         seen_before: AbstractSet[str] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         """Note, durably, that attempt ``attempt`` of run ``key`` is about to be triggered.
 
         ``base_url`` is the Hex API the trigger goes to: the run, if one is created,
         lives there, and only there can it be followed or cancelled. ``seen_before``
         are the project's run ids listed right before the trigger; reconciling the
-        attempt never adopts one of them.
+        attempt never adopts one of them. With ``lease``, the intent is written only
+        while that lease is still held, in the same statement that checks it.
+
+        Raises:
+            LeaseLostError: ``lease`` is no longer held (another process took the
+                batch over): nothing may be sent.
+            StateError: the intent could not be written.
         """
         seen = None if seen_before is None else json.dumps(sorted(seen_before))
-        self._write(
+        values: tuple[Any, ...] = (batch_id, key, attempt, _to_text(at), base_url, seen)
+        doing = f"record the intent of attempt {attempt} of run {key} in batch {batch_id}"
+        source = " VALUES (?, ?, ?, ?, ?, ?)"
+        if lease is not None:
+            source = (
+                " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
+                " (SELECT 1 FROM leases WHERE name = ? AND holder = ?)"
+            )
+            values = (*values, lease.name, lease.holder)
+        written = self._write(
             "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before)"
-            " VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
+            + source
+            + " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
             " base_url = COALESCE(excluded.base_url, attempts.base_url),"
             " seen_before = excluded.seen_before",
-            (batch_id, key, attempt, _to_text(at), base_url, seen),
+            values,
             durable=True,
-            doing=f"record the intent of attempt {attempt} of run {key} in batch {batch_id}",
+            doing=doing,
         )
+        if lease is not None and written == 0:
+            raise LeaseLostError(leases.lost_message(lease.name, self.lease(lease.name)))
 
     def delete_attempt(self, batch_id: int, key: str, attempt: int) -> None:
         """Forget an attempt whose trigger provably created no run (only while it has none)."""
@@ -484,19 +402,20 @@ class StateStore:
 
     def clear_final(self, batch_id: int, keys: Iterable[str]) -> None:
         """Make runs pending again (``--rerun``); the batch counts as unfinished again."""
-        with self._transaction(durable=True, doing="clear final statuses") as connection:
-            connection.executemany(
+        with self._db.transaction(durable=True, doing="clear final statuses") as session:
+            session.executemany(
                 "UPDATE runs SET final_status = NULL, error = NULL WHERE batch_id = ? AND key = ?",
                 ((batch_id, key) for key in keys),
             )
-            connection.execute("UPDATE batches SET finished_at = NULL WHERE id = ?", (batch_id,))
+            session.execute("UPDATE batches SET finished_at = NULL WHERE id = ?", (batch_id,))
 
     def record_requests(self, batch_id: int, counts: Mapping[str, int]) -> None:
         """Add ``counts`` (requests per kind) to the batch's stored totals."""
-        with self._transaction(durable=False, doing="record request counts") as connection:
-            connection.executemany(
+        with self._db.transaction(durable=False, doing="record request counts") as session:
+            session.executemany(
                 "INSERT INTO requests (batch_id, kind, count) VALUES (?, ?, ?)"
-                " ON CONFLICT (batch_id, kind) DO UPDATE SET count = count + excluded.count",
+                " ON CONFLICT (batch_id, kind)"
+                " DO UPDATE SET count = requests.count + excluded.count",
                 ((batch_id, kind, int(count)) for kind, count in counts.items()),
             )
 
@@ -566,8 +485,8 @@ class StateStore:
     def record_rate_limits(self, batch_id: int, seen: Mapping[str, LimitsSeen]) -> None:
         """Keep the rate-limit figures Hex last sent per request kind (the later ones win)."""
         merged = merge_seen(self.rate_limits(batch_id), seen)
-        with self._transaction(durable=False, doing="record rate-limit headers") as connection:
-            connection.executemany(
+        with self._db.transaction(durable=False, doing="record rate-limit headers") as session:
+            session.executemany(
                 "INSERT INTO rate_limits (batch_id, kind, seen) VALUES (?, ?, ?)"
                 " ON CONFLICT (batch_id, kind) DO UPDATE SET seen = excluded.seen",
                 (

@@ -291,11 +291,12 @@ def test_cancel_is_refused_while_a_run_drives_the_store(
     with serve(tmp_path) as sim:
         batch_id = _simulated_batch(store, sim.base_url, [SLOW])
         run_id = _start(store, batch_id, "k0", sim.base_url, SLOW)
-        with store.lock():
-            result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        lease, _ = store.take_lease(store.batch(batch_id).name)
+        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        store.release_lease(lease)
         assert status(sim.base_url, SLOW, run_id).status in ("PENDING", "RUNNING")
     assert result.exit_code == 2
-    assert f"process {os.getpid()} is driving" in result.stderr
+    assert f"is being driven by process {os.getpid()} on host" in result.stderr
     assert "Ctrl-C twice" in result.stderr
     assert store.runs(batch_id)[0].in_flight is not None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,8 @@ _WRITER = textwrap.dedent(
     from hexbatch.state import StateStore
 
     store = StateStore(sys.argv[1])
-    with store.lock():
+    store.take_lease("sweep")
+    if True:
         batch = new_batch(store)
         store.record_intent(batch.id, "k0", 1, at(1))
         store.record_intent(batch.id, "k1", 1, at(2))
@@ -68,8 +70,10 @@ def test_intent_survives_sigkill(state_path: Path) -> None:
                 stream.close()
     with StateStore.open_existing(state_path) as store:
         first, second, _ = store.runs(batch_id)
-        with store.lock():
-            pass
+        # The killed writer's lease is taken over at once: its process is gone.
+        lease, replaced = store.take_lease("sweep")
+    assert replaced is not None
+    assert (replaced.pid, lease.pid) == (child.pid, os.getpid())
     assert first.unresolved
     assert first.last_intent_at == at(1)
     assert second.in_flight is not None

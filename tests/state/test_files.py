@@ -117,8 +117,18 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1, 2 or 3)."""
+    """Turn a current store back into the layout of schema ``version`` (1 to 4)."""
     with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE leases")
+        connection.execute("DROP INDEX attempts_by_key")
+        connection.execute("DROP INDEX attempts_by_run_id")
+        connection.execute(
+            "CREATE TABLE holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL,"
+            " since TEXT NOT NULL)"
+        )
+        if version == 4:
+            connection.execute("PRAGMA user_version = 4")
+            return
         connection.execute("DROP INDEX batches_by_name")
         connection.execute("ALTER TABLE batches DROP COLUMN name")
         if version == 3:
@@ -132,6 +142,27 @@ def _downgrade_to(path: Path, version: int) -> None:
             connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
             connection.execute("DROP TABLE holder")
         connection.execute(f"PRAGMA user_version = {version}")
+
+
+def test_a_version_4_store_trades_its_store_lock_for_leases(tmp_path: Path) -> None:
+    """Upgrading schema 4 drops the store-wide holder, adds per-batch leases and the
+    indexes that keep years of history fast, and keeps every record."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store)
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+    _downgrade_to(path, 4)
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO holder (id, pid, since) VALUES (1, 7, '2026-01-01')")
+    with StateStore(path) as store:
+        assert store.runs(batch.id)[0].attempts[0].run_id == "r0"
+        lease, replaced = store.take_lease("sweep")
+        assert (store.lease("sweep"), replaced) == (lease, None)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema")}
+    assert "holder" not in names
+    assert {"leases", "attempts_by_key", "attempts_by_run_id"} <= names
 
 
 def test_a_version_3_store_names_its_batches_by_their_manifests_file_name(
@@ -190,7 +221,7 @@ def test_a_version_1_store_is_upgraded_with_each_attempts_url(tmp_path: Path) ->
         assert runs[0].base_urls == ["https://old.example/api/v1"]
         assert runs[0].attempts[0].run_id == "r0"
         assert runs[0].attempts[0].seen_before is None  # 0.1.0 took no snapshots
-        with store.lock():
-            pass
+        lease, _ = store.take_lease("sweep")
+        store.release_lease(lease)
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

@@ -11,7 +11,7 @@ from hexbatch.batch import BatchOptions
 from hexbatch.cli import cli
 from hexbatch.manifest import load_manifest
 from hexbatch.state import StateError, StateStore
-from hexbatch.state.location import mask_password, sqlite_path
+from hexbatch.state.location import PostgresLocation, mask_password, resolve_location
 
 MANIFEST = """version: 1
 {state}projects:
@@ -27,11 +27,11 @@ def _manifest(folder: Path, state: str | None = None) -> Path:
 
 def test_paths_and_sqlite_urls_name_files(tmp_path: Path) -> None:
     """sqlite:/// takes a relative path after three slashes, an absolute one after four."""
-    assert sqlite_path("runs/state.db") == Path("runs/state.db")
-    assert sqlite_path("sqlite:///runs/state.db") == Path("runs/state.db")
-    assert sqlite_path("sqlite:////srv/state.db") == Path("/srv/state.db")
-    assert sqlite_path("state.db", relative_to=tmp_path) == tmp_path / "state.db"
-    assert sqlite_path("/srv/state.db", relative_to=tmp_path) == Path("/srv/state.db")
+    assert resolve_location("runs/state.db") == Path("runs/state.db")
+    assert resolve_location("sqlite:///runs/state.db") == Path("runs/state.db")
+    assert resolve_location("sqlite:////srv/state.db") == Path("/srv/state.db")
+    assert resolve_location("state.db", relative_to=tmp_path) == tmp_path / "state.db"
+    assert resolve_location("/srv/state.db", relative_to=tmp_path) == Path("/srv/state.db")
 
 
 @pytest.mark.parametrize(
@@ -42,23 +42,23 @@ def test_paths_and_sqlite_urls_name_files(tmp_path: Path) -> None:
         "postgresql+psycopg://hexbatch:s3cr3t@db/hexbatch",
     ],
 )
-def test_a_postgresql_url_is_refused_never_taken_for_a_file(url: str) -> None:
+def test_a_postgresql_url_names_a_database_never_a_file(url: str) -> None:
     """Not a file named postgresql: (which started batches over on every machine); the
     password never shows."""
-    with pytest.raises(StateError) as caught:
-        sqlite_path(url)
+    location = resolve_location(url)
 
-    assert "PostgreSQL" in str(caught.value)
-    assert "s3cr3t" not in str(caught.value)
-    assert "***" in str(caught.value)
+    assert isinstance(location, PostgresLocation)
+    assert location.url.startswith("postgresql://hexbatch:s3cr3t@")
+    assert "s3cr3t" not in location.shown
+    assert "***" in location.shown
 
 
 def test_other_schemes_and_an_empty_sqlite_url_are_refused() -> None:
     """A URL hexbatch does not know is an error, not a path."""
     with pytest.raises(StateError, match="unknown scheme 'mysql'"):
-        sqlite_path("mysql://u@h/db")
+        resolve_location("mysql://u@h/db")
     with pytest.raises(StateError, match="names no file"):
-        sqlite_path("sqlite:///")
+        resolve_location("sqlite:///")
     assert mask_password("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
@@ -67,19 +67,21 @@ def test_flag_beats_environment_beats_manifest(tmp_path: Path) -> None:
     manifest = load_manifest(_manifest(tmp_path, state="store/nightly.db"), env={})
     env = {"HEXBATCH_STATE": str(tmp_path / "env.db")}
 
-    assert BatchOptions(state="flag.db", env=env).state_path(manifest) == Path("flag.db")
-    assert BatchOptions(env=env).state_path(manifest) == tmp_path / "env.db"
-    assert BatchOptions(env={}).state_path(manifest) == tmp_path / "store" / "nightly.db"
+    assert BatchOptions(state="flag.db", env=env).state_location(manifest) == Path("flag.db")
+    assert BatchOptions(env=env).state_location(manifest) == tmp_path / "env.db"
+    assert BatchOptions(env={}).state_location(manifest) == tmp_path / "store" / "nightly.db"
     plain = load_manifest(_manifest(tmp_path / "..", state=None), env={})
-    assert BatchOptions(env={}).state_path(plain) == (
+    assert BatchOptions(env={}).state_location(plain) == (
         plain.source.resolve().parent / ".hexbatch" / "state.db"
     )
 
 
-def test_run_with_a_postgresql_state_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+def test_run_with_an_unreachable_postgresql_state_exits_2_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
     """The command refuses at once: exit 2, the reason, no file, no password."""
     path = _manifest(tmp_path)
-    url = "postgresql://hexbatch:s3cr3t@db.example.com/hexbatch"
+    url = "postgresql://hexbatch:s3cr3t@127.0.0.1:1/hexbatch"
 
     result = CliRunner().invoke(
         cli,
@@ -88,7 +90,7 @@ def test_run_with_a_postgresql_state_exits_2_and_creates_nothing(tmp_path: Path)
     )
 
     assert result.exit_code == 2, result.output
-    assert "PostgreSQL" in result.output
+    assert "postgresql://hexbatch:***@127.0.0.1:1/hexbatch cannot be opened" in result.output
     assert "s3cr3t" not in result.output
     assert not any(p.name.startswith("postgres") for p in Path.cwd().iterdir())
     assert not (tmp_path / ".hexbatch").exists()

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from hexbatch.cli import cli
 from hexbatch.state import StateError, StateStore, files
+from hexbatch.state.sqlite import SqliteDatabase
 from hexbatch.state_cli import history, report
 from tests.state.conftest import new_batch
 from tests.state.simulated import QUICK, TOKEN, serve
@@ -39,7 +40,7 @@ def test_a_new_store_is_private_whatever_the_umask(tmp_path: Path, mask: int) ->
     """Store 0600, WAL and shared memory 0600, folders 0700, .hexbatch/.gitignore ignores all."""
     folder = tmp_path / "deep" / ".hexbatch"
     path = folder / "state.db"
-    with _umask(mask), StateStore(path) as store, store.lock():
+    with _umask(mask), StateStore(path) as store:
         new_batch(store)
         wal, shm = path.with_name("state.db-wal"), path.with_name("state.db-shm")
         assert wal.exists()
@@ -72,6 +73,12 @@ def test_the_open_mode_follows_what_can_be_written(tmp_path: Path) -> None:
     assert files.open_mode(path, lambda p: False) == files.READ_ONLY
 
 
+def _sqlite(store: StateStore) -> SqliteDatabase:
+    database = store.database
+    assert isinstance(database, SqliteDatabase)
+    return database
+
+
 def _store_with_a_batch(path: Path) -> None:
     with StateStore(path) as store:
         new_batch(store)
@@ -86,7 +93,7 @@ def test_a_store_in_an_unwritable_folder_is_read_immutable(
     monkeypatch.setattr(files, "_writable", lambda p: p not in (tmp_path, path))
 
     with StateStore.open_existing(path, read_only=True) as store:
-        assert store.mode == files.IMMUTABLE
+        assert _sqlite(store).mode == files.IMMUTABLE
         assert [b.total for b in store.batches()] == [3]
         assert "opened it read-only" in (store.note or "")
     with pytest.raises(StateError, match="cannot be written"):
@@ -135,7 +142,7 @@ def test_a_wal_store_on_read_only_media(tmp_path: Path) -> None:
     with those writes by history and report, with a note."""
     source = tmp_path / "src.db"
     writer = StateStore(source)
-    writer._connection.execute("PRAGMA wal_autocheckpoint = 0")
+    _sqlite(writer).fetch("PRAGMA wal_autocheckpoint = 0")
     new_batch(writer)
     with _tmpfs(tmp_path / "media") as media:
         for suffix in ("", "-wal", "-shm"):
