@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import aioresponses.core
+import pytest
 from aiohttp import ClientResponse
+
+from tests.postgres_server import PostgresRole, PostgresServer, throwaway_server
 
 
 class _CompatibleClientResponse(ClientResponse):
@@ -19,3 +24,37 @@ class _CompatibleClientResponse(ClientResponse):
 
 
 aioresponses.core.ClientResponse = _CompatibleClientResponse  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session (see tests/postgres_server.py);
+    skips when PostgreSQL is not installed, fails instead when HEXBATCH_REQUIRE_POSTGRES=1."""
+    with throwaway_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh empty database for this test, as a URL with the superuser and its password."""
+    dbname = postgres_server.create_database()
+    yield postgres_server.url(dbname)
+    postgres_server.drop_database(dbname)
+
+
+@pytest.fixture
+def postgres_role(postgres_server: PostgresServer) -> Iterator[PostgresRole]:
+    """A login role other than the superuser, with its own password and a fresh database it
+    owns; dropped with everything it owns after the test."""
+    role = postgres_server.create_role(f"r_{secrets.token_hex(8)}", secrets.token_urlsafe(18))
+    dbname = postgres_server.create_database(owner=role.name)
+    yield PostgresRole(role.name, role.password, dbname)
+    postgres_server.drop_role(role.name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the PostgreSQL server `postgres`, so `-m "not postgres"`
+    leaves them out without each test having to say so."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
