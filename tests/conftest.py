@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,6 +33,23 @@ def postgres_server() -> Iterator[PostgresServer]:
     skips when PostgreSQL is not installed, fails instead when HEXBATCH_REQUIRE_POSTGRES=1."""
     with throwaway_server() as server:
         yield server
+
+
+# A test that takes ``state_location`` runs once per state-store backend.
+STATE_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STATE_BACKENDS)
+def state_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh state store's location on each backend: an SQLite path that does not
+    exist yet, or the URL of a new, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "state" / "state.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    database = server.create_database()
+    yield server.url(database)
+    server.drop_database(database)
 
 
 @pytest.fixture

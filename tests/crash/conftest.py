@@ -129,10 +129,14 @@ def _simulator_factory() -> Iterator[Any]:
 class Runner:
     """Starts ``hexbatch run`` against a simulator and watches its JSON log events."""
 
-    def __init__(self, simulator: Simulator, manifest: Path, state: Path) -> None:
+    def __init__(
+        self, simulator: Simulator, manifest: Path, state: Path | str, *, host: str | None = None
+    ) -> None:
         self.simulator = simulator
         self.manifest = manifest
         self.state = state
+        self.host = host
+        """Run on a host of this name (a UTS namespace of its own, via ``unshare -u``)."""
 
     def command(self, *extra: str, report: Path | None = None) -> list[str]:
         cmd = [
@@ -151,6 +155,8 @@ class Runner:
         ]
         if report is not None:
             cmd += ["--json", str(report)]
+        if self.host is not None:
+            cmd = ["unshare", "-u", "sh", "-c", f'hostname {self.host} && exec "$@"', "sh", *cmd]
         return cmd
 
     def env(self) -> dict[str, str]:

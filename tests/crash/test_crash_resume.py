@@ -81,6 +81,7 @@ def test_killed_batch_resumes_without_duplicates(
     count: int,
     faults: list[dict[str, Any]],
     retry_n: int | None,
+    state_location: str,
 ) -> None:
     """SIGKILL at this moment, rerun: every planned run ran exactly once and is reported."""
     rules = []
@@ -92,7 +93,7 @@ def test_killed_batch_resumes_without_duplicates(
         tmp_path / "scenario.yaml", faults=faults, outcome={"default": "COMPLETED", "rules": rules}
     )
     simulator = simulator_factory(scenario)
-    runner = Runner(simulator, write_manifest(tmp_path / "m.yaml", RUNS), tmp_path / "state.db")
+    runner = Runner(simulator, write_manifest(tmp_path / "m.yaml", RUNS), state_location)
     report_path = tmp_path / "report.json"
 
     first = runner.start()
@@ -116,12 +117,12 @@ def test_killed_batch_resumes_without_duplicates(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_first_interrupt_stops_triggering_and_a_rerun_finishes(
-    tmp_path: Path, simulator_factory: Any, signum: signal.Signals
+    tmp_path: Path, simulator_factory: Any, signum: signal.Signals, state_location: str
 ) -> None:
     """One SIGINT/SIGTERM: live runs finish, the rest are SKIPPED, exit 130; a rerun ends them."""
     simulator = simulator_factory(write_scenario(tmp_path / "s.yaml"))
     runner = Runner(
-        simulator, write_manifest(tmp_path / "m.yaml", RUNS, max_in_flight=2), tmp_path / "st.db"
+        simulator, write_manifest(tmp_path / "m.yaml", RUNS, max_in_flight=2), state_location
     )
     partial = tmp_path / "partial.json"
 
@@ -156,12 +157,16 @@ def test_first_interrupt_stops_triggering_and_a_rerun_finishes(
     ],
 )
 def test_interrupt_that_cancels_live_runs_in_hex(
-    tmp_path: Path, simulator_factory: Any, signals: list[signal.Signals], flags: list[str]
+    tmp_path: Path,
+    simulator_factory: Any,
+    signals: list[signal.Signals],
+    flags: list[str],
+    state_location: str,
 ) -> None:
     """The cancelling interrupt: live runs are cancelled in Hex and reported CANCELLED; 130."""
     simulator = simulator_factory(write_scenario(tmp_path / "s.yaml", duration=3000))
     runner = Runner(
-        simulator, write_manifest(tmp_path / "m.yaml", RUNS, max_in_flight=2), tmp_path / "st.db"
+        simulator, write_manifest(tmp_path / "m.yaml", RUNS, max_in_flight=2), state_location
     )
     partial = tmp_path / "partial.json"
 
@@ -182,11 +187,11 @@ def test_interrupt_that_cancels_live_runs_in_hex(
 
 
 def test_a_second_process_cannot_drive_the_same_batch(
-    tmp_path: Path, simulator_factory: Any
+    tmp_path: Path, simulator_factory: Any, state_location: str
 ) -> None:
-    """While one run holds the state store, another exits 2 naming the holder."""
+    """While one run holds the batch's lease, another exits 2 naming the holder."""
     simulator = simulator_factory(write_scenario(tmp_path / "s.yaml", duration=3000))
-    runner = Runner(simulator, write_manifest(tmp_path / "m.yaml", 2), tmp_path / "st.db")
+    runner = Runner(simulator, write_manifest(tmp_path / "m.yaml", 2), state_location)
 
     holder = runner.start("--cancel-on-interrupt")
     wait_for_event(holder, "run_triggered")
@@ -204,12 +209,12 @@ def test_a_second_process_cannot_drive_the_same_batch(
 
 
 def test_changed_plan_is_refused_but_changed_settings_resume(
-    tmp_path: Path, simulator_factory: Any
+    tmp_path: Path, simulator_factory: Any, state_location: str
 ) -> None:
     """An unfinished batch resumes after a settings change, never after a plan change."""
     simulator = simulator_factory(write_scenario(tmp_path / "s.yaml"))
     manifest = write_manifest(tmp_path / "m.yaml", RUNS, max_in_flight=1)
-    runner = Runner(simulator, manifest, tmp_path / "st.db")
+    runner = Runner(simulator, manifest, state_location)
     first = runner.start()
     wait_for_event(first, "run_triggered")
     first.send_signal(signal.SIGINT)

@@ -23,14 +23,14 @@ def _scenario(path: Path, seed: int) -> Path:
 
 
 def test_interrupt_at_a_kill_at_b_and_rerun_at_b_follows_at_b(
-    tmp_path: Path, simulator_factory: Any
+    tmp_path: Path, simulator_factory: Any, state_location: str
 ) -> None:
     """Interrupted at A, killed at B with runs live there: a rerun at A is refused naming B,
     and a rerun at B resumes, follows them at B and triggers nothing twice."""
     a = simulator_factory(_scenario(tmp_path / "a.yaml", seed=1))
     b = simulator_factory(_scenario(tmp_path / "b.yaml", seed=2))
     manifest = write_manifest(tmp_path / "m.yaml", RUNS, max_in_flight=2)
-    state = tmp_path / "mv.db"
+    state = state_location
     at_a, at_b = Runner(a, manifest, state), Runner(b, manifest, state)
 
     first = at_a.start()

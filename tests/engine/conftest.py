@@ -104,6 +104,8 @@ class Harness:
         self.scenario = Scenario.from_mapping(sim)
         self.ledger: Ledger | None = None
         self.control = Control()
+        self.options: dict[str, Any] = {}
+        """BatchOptions every run gets unless it passes its own (e.g. the state store)."""
 
     async def run(
         self,
@@ -118,7 +120,9 @@ class Harness:
             self.run_handle = BatchRun(
                 manifest_path,
                 BatchOptions(
-                    base_url=sim.base_url, env={"HEX_API_TOKEN": token or sim.token}, **options
+                    base_url=sim.base_url,
+                    env={"HEX_API_TOKEN": token or sim.token},
+                    **(self.options | options),
                 ),
                 settings or fast_settings(),
                 self.control,

@@ -26,13 +26,25 @@ def _errors_on(n: int) -> dict[str, Any]:
     return scenario([project(outcome={"rules": [{"when": {"n": n}, "status": "ERRORED"}]})])
 
 
-def _batches(tmp_path: Path) -> list[Any]:
-    with StateStore(tmp_path / ".hexbatch" / "state.db") as store:
+@pytest.fixture(name="harness_factory")
+def _harness_on_each_backend(tmp_path: Path, state_location: str) -> Any:
+    """Every batch of these tests keeps its state in ``state_location`` (each backend)."""
+
+    def build(sim: dict[str, Any]) -> Harness:
+        harness = Harness(tmp_path, sim)
+        harness.options["state"] = state_location
+        return harness
+
+    return build
+
+
+def _batches(state: str) -> list[Any]:
+    with StateStore(state) as store:
         return store.batches()
 
 
 async def test_a_finished_batch_is_followed_by_a_new_one(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: Any, state_location: str
 ) -> None:
     """Once every run has its final status, the next run starts a new batch."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -44,13 +56,13 @@ async def test_a_finished_batch_is_followed_by_a_new_one(
     assert report.counts() == {"COMPLETED": 2}
     assert second.ledger is not None
     assert len(second.ledger.runs) == 2
-    batches = _batches(tmp_path)
+    batches = _batches(state_location)
     assert [b.total for b in batches] == [2, 2]
     assert all(b.finished_at is not None for b in batches)
 
 
 async def test_rerun_failed_retriggers_only_the_failures(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: Any, state_location: str
 ) -> None:
     """--rerun failed gives the failed run a new attempt and leaves the completed one alone."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -65,11 +77,11 @@ async def test_rerun_failed_retriggers_only_the_failures(
     assert [a.status for a in rerun.attempts] == [status.ERRORED, status.COMPLETED]
     assert second.ledger is not None
     assert [r.params for r in second.ledger.runs] == [{"n": 2}]
-    assert len(_batches(tmp_path)) == 1
+    assert len(_batches(state_location)) == 1
 
 
 async def test_rerun_all_gives_every_run_a_new_attempt(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: Any, state_location: str
 ) -> None:
     """--rerun all triggers every run again and keeps the earlier attempts."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -83,7 +95,9 @@ async def test_rerun_all_gives_every_run_a_new_attempt(
     assert len(second.ledger.runs) == 2
 
 
-async def test_unknown_triggers_rerun_only_when_asked(tmp_path: Path, harness_factory: Any) -> None:
+async def test_unknown_triggers_rerun_only_when_asked(
+    tmp_path: Path, harness_factory: Any, state_location: str
+) -> None:
     """A trigger whose outcome cannot be established ends UNKNOWN; --rerun unknown retries it."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
     broken: Harness = harness_factory(scenario([project()], faults=UNKNOWN_FAULTS))
@@ -102,7 +116,7 @@ async def test_unknown_triggers_rerun_only_when_asked(tmp_path: Path, harness_fa
 
 
 async def test_new_starts_a_fresh_batch_even_when_one_is_unfinished(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: Any, state_location: str
 ) -> None:
     """--new leaves an unfinished batch behind and starts over."""
     path = manifest(
@@ -116,12 +130,14 @@ async def test_new_starts_a_fresh_batch_even_when_one_is_unfinished(
 
     assert status.SKIPPED in first.counts()
     assert report.counts() == {"COMPLETED": 4}
-    batches = _batches(tmp_path)
+    batches = _batches(state_location)
     assert len(batches) == 2
     assert batches[0].finished_at is None
 
 
-async def test_a_rerun_gets_its_retries_again(tmp_path: Path, harness_factory: Any) -> None:
+async def test_a_rerun_gets_its_retries_again(
+    tmp_path: Path, harness_factory: Any, state_location: str
+) -> None:
     """Retries spent by the first batch do not starve a --rerun of its own retries."""
     no_kernel = {"when": {"n": 1}, "status": "UNABLE_TO_ALLOCATE_KERNEL"}
     path = manifest(
@@ -145,7 +161,7 @@ async def test_a_rerun_gets_its_retries_again(tmp_path: Path, harness_factory: A
 
 
 async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: Any, state_location: str
 ) -> None:
     """A batch with a run in flight at one Hex URL refuses to resume against another."""
     from datetime import UTC, datetime
@@ -159,7 +175,7 @@ async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
     )
     first = await harness_factory(_errors_on(0)).run(path, fail_fast=True)
     skipped = next(run for run in first.runs if run.status == status.SKIPPED)
-    with StateStore(tmp_path / ".hexbatch" / "state.db") as store:
+    with StateStore(state_location) as store:
         (batch,) = store.batches()
         now = datetime.now(UTC)
         store.record_intent(batch.id, skipped.key, 1, now)
@@ -170,7 +186,7 @@ async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
 
 
 async def test_rerun_with_nothing_to_rerun_does_nothing(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: Any, state_location: str
 ) -> None:
     """After a clean batch, `--rerun failed` triggers nothing and starts no batch."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
@@ -183,12 +199,12 @@ async def test_rerun_with_nothing_to_rerun_does_nothing(
     assert (refused.value.batch_id, refused.value.rerun) == (1, "failed")
     assert again.ledger is not None
     assert again.ledger.runs == []
-    batches = _batches(tmp_path)
+    batches = _batches(state_location)
     assert len(batches) == 1
 
 
 async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(
-    tmp_path: Path,
+    tmp_path: Path, state_location: str
 ) -> None:
     """An intent with no run id, and a run list that cannot be read: UNKNOWN, not retriggered."""
     from datetime import UTC, datetime
@@ -204,14 +220,17 @@ async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(
     path = manifest(
         tmp_path, [{"id": P1, "runs": [{"n": 0}, {"n": 1}]}], defaults={"max_in_flight": 1}
     )
-    state = tmp_path / ".hexbatch" / "state.db"
+    state = state_location
     async with run_simulator(Scenario.from_mapping(sim)) as served:
 
         def batch(**options: Any) -> BatchRun:
             return BatchRun(
                 path,
                 BatchOptions(
-                    base_url=served.base_url, env={"HEX_API_TOKEN": served.token}, **options
+                    base_url=served.base_url,
+                    env={"HEX_API_TOKEN": served.token},
+                    state=state,
+                    **options,
                 ),
                 fast_settings(),
             )

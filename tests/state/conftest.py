@@ -62,9 +62,15 @@ def state_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(state_path: Path) -> Iterator[StateStore]:
-    """A fresh store, closed after the test."""
-    with StateStore(state_path) as opened:
+def state(state_location: str) -> str:
+    """A fresh store's location, once per backend (see ``state_location``)."""
+    return state_location
+
+
+@pytest.fixture
+def store(state: str) -> Iterator[StateStore]:
+    """A fresh store (on each backend), closed after the test."""
+    with StateStore(state) as opened:
         yield opened
 
 

@@ -37,11 +37,11 @@ def finished_batch(store: StateStore) -> int:
 # -- history ---------------------------------------------------------------------------
 
 
-def test_history_one_line_per_batch(store: StateStore, state_path: Path) -> None:
+def test_history_one_line_per_batch(store: StateStore, state: str) -> None:
     """history prints each batch's id, start, duration, counts and manifest on one line."""
     first = finished_batch(store)
     second = new_batch(store, started_at=at(100)).id
-    result = invoke(history, str(state_path))
+    result = invoke(history, state)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert len(lines) == 2
@@ -53,10 +53,10 @@ def test_history_one_line_per_batch(store: StateStore, state_path: Path) -> None
     assert "PLANNED=3" in lines[1]
 
 
-def test_history_json(store: StateStore, state_path: Path) -> None:
+def test_history_json(store: StateStore, state: str) -> None:
     """history --json lists the batches as objects with counts and duration."""
     finished_batch(store)
-    result = invoke(history, str(state_path), "--json")
+    result = invoke(history, state, "--json")
     assert result.exit_code == 0
     (entry,) = json.loads(result.stdout)
     assert entry["counts"] == {"ERRORED": 1, "SKIPPED": 1, "COMPLETED": 1}
@@ -64,28 +64,28 @@ def test_history_json(store: StateStore, state_path: Path) -> None:
     assert entry["finished_at"] == "2025-03-01T12:01:05.000Z"
 
 
-def test_history_of_empty_store(store: StateStore, state_path: Path) -> None:
+def test_history_of_empty_store(store: StateStore, state: str) -> None:
     """history says so when the store holds no batches."""
-    result = invoke(history, str(state_path))
+    result = invoke(history, state)
     assert result.exit_code == 0
     assert "no batches" in result.stdout
 
 
-def test_history_short_durations_in_seconds(store: StateStore, state_path: Path) -> None:
+def test_history_short_durations_in_seconds(store: StateStore, state: str) -> None:
     """A batch under a minute shows its duration in seconds."""
     batch = new_batch(store)
     store.finish_batch(batch.id, at(4.25))
-    assert " 4.2s " in invoke(history, str(state_path)).stdout
+    assert " 4.2s " in invoke(history, state).stdout
 
 
 # -- report ----------------------------------------------------------------------------
 
 
-def test_report_latest_batch_as_json(store: StateStore, state_path: Path) -> None:
+def test_report_latest_batch_as_json(store: StateStore, state: str) -> None:
     """report prints the latest batch's hexbatch.report/1 JSON by default."""
     finished_batch(store)
     latest = new_batch(store, manifest="/latest.yaml")
-    result = invoke(report, str(state_path))
+    result = invoke(report, state)
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     assert document["schema"] == "hexbatch.report/1"
@@ -94,20 +94,20 @@ def test_report_latest_batch_as_json(store: StateStore, state_path: Path) -> Non
     assert latest.id == 2
 
 
-def test_report_chosen_batch(store: StateStore, state_path: Path) -> None:
+def test_report_chosen_batch(store: StateStore, state: str) -> None:
     """--batch picks an older batch."""
     first = finished_batch(store)
     new_batch(store)
-    document = json.loads(invoke(report, str(state_path), "--batch", str(first)).stdout)
+    document = json.loads(invoke(report, state, "--batch", str(first)).stdout)
     assert document["counts"] == {"COMPLETED": 1, "ERRORED": 1, "SKIPPED": 1}
     assert document["duration_s"] == 65.0
 
 
-def test_report_markdown_to_file(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+def test_report_markdown_to_file(store: StateStore, state: str, tmp_path: Path) -> None:
     """--format md --output writes a Markdown report to the file."""
     finished_batch(store)
     output = tmp_path / "report.md"
-    result = invoke(report, str(state_path), "--format", "md", "--output", str(output))
+    result = invoke(report, state, "--format", "md", "--output", str(output))
     assert result.exit_code == 0
     assert result.stdout == ""
     text = output.read_text()
@@ -115,25 +115,25 @@ def test_report_markdown_to_file(store: StateStore, state_path: Path, tmp_path: 
     assert "bad input" in text
 
 
-def test_report_unwritable_output(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+def test_report_unwritable_output(store: StateStore, state: str, tmp_path: Path) -> None:
     """An output path in a missing folder is a one-line error, exit 2."""
     finished_batch(store)
-    result = invoke(report, str(state_path), "--output", str(tmp_path / "no" / "such" / "r.json"))
+    result = invoke(report, state, "--output", str(tmp_path / "no" / "such" / "r.json"))
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot write")
 
 
-def test_report_unknown_batch(store: StateStore, state_path: Path) -> None:
+def test_report_unknown_batch(store: StateStore, state: str) -> None:
     """An unknown --batch is a one-line error, exit 2."""
     finished_batch(store)
-    result = invoke(report, str(state_path), "--batch", "77")
+    result = invoke(report, state, "--batch", "77")
     assert result.exit_code == 2
     assert result.stderr.strip().endswith("has no batch 77")
 
 
-def test_report_of_empty_store(store: StateStore, state_path: Path) -> None:
+def test_report_of_empty_store(store: StateStore, state: str) -> None:
     """A store without batches has nothing to report: exit 2."""
-    result = invoke(report, str(state_path))
+    result = invoke(report, state)
     assert result.exit_code == 2
     assert "holds no batches" in result.stderr
 
@@ -205,13 +205,13 @@ def _start(store: StateStore, batch_id: int, key: str, base_url: str, project: s
     return run_id
 
 
-def test_cancel_live_runs(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+def test_cancel_live_runs(store: StateStore, state: str, tmp_path: Path) -> None:
     """cancel kills every in-flight run in Hex and records CANCELLED finals."""
     with serve(tmp_path) as sim:
         batch_id = _simulated_batch(store, sim.base_url, [SLOW, SLOW, SLOW])
         first = _start(store, batch_id, "k0", sim.base_url, SLOW)
         second = _start(store, batch_id, "k1", sim.base_url, SLOW)
-        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        result = invoke(cancel, state, env={"HEX_API_TOKEN": TOKEN})
         assert result.exit_code == 0, result.output
         assert status(sim.base_url, SLOW, first).status == "KILLED"
         assert status(sim.base_url, SLOW, second).status == "KILLED"
@@ -222,69 +222,67 @@ def test_cancel_live_runs(store: StateStore, state_path: Path, tmp_path: Path) -
     assert store.requests(batch_id)["cancel"] == 2
 
 
-def test_cancel_keeps_status_of_finished_run(
-    store: StateStore, state_path: Path, tmp_path: Path
-) -> None:
+def test_cancel_keeps_status_of_finished_run(store: StateStore, state: str, tmp_path: Path) -> None:
     """A run that had already ended on its own keeps the status Hex reports."""
     with serve(tmp_path) as sim:
         batch_id = _simulated_batch(store, sim.base_url, [QUICK])
         _start(store, batch_id, "k0", sim.base_url, QUICK)
-        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        result = invoke(cancel, state, env={"HEX_API_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output
     assert store.runs(batch_id)[0].final_status == "COMPLETED"
     assert "had already ended: COMPLETED" in result.stdout
 
 
-def test_cancel_refused_by_hex(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+def test_cancel_refused_by_hex(store: StateStore, state: str, tmp_path: Path) -> None:
     """A finished run whose cancel Hex refuses (422) is recorded with Hex's status."""
     with serve(tmp_path, cancel_finished="unprocessable") as sim:
         batch_id = _simulated_batch(store, sim.base_url, [QUICK])
         _start(store, batch_id, "k0", sim.base_url, QUICK)
-        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        result = invoke(cancel, state, env={"HEX_API_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output
     assert store.runs(batch_id)[0].final_status == "COMPLETED"
 
 
-def test_cancel_failure_exits_1(store: StateStore, state_path: Path, tmp_path: Path) -> None:
+def test_cancel_failure_exits_1(store: StateStore, state: str, tmp_path: Path) -> None:
     """A cancel Hex answers with an error is reported, left in flight, and exits 1."""
     with serve(tmp_path) as sim:
         batch_id = _simulated_batch(store, sim.base_url, [SLOW])
         _start(store, batch_id, "k0", sim.base_url, SLOW)
-        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": "hxtp_wrong"})
+        result = invoke(cancel, state, env={"HEX_API_TOKEN": "hxtp_wrong"})
     assert result.exit_code == 1
     assert "FAILED" in result.stderr
     assert store.runs(batch_id)[0].in_flight is not None
 
 
-def test_cancel_without_token(store: StateStore, state_path: Path) -> None:
+def test_cancel_without_token(store: StateStore, state: str) -> None:
     """cancel exits 2 naming the variable when the token is not set."""
     batch = new_batch(store)
     store.record_triggered(batch.id, "k0", 1, "r0", None, at(1))
-    result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": ""})
+    result = invoke(cancel, state, env={"HEX_API_TOKEN": ""})
     assert result.exit_code == 2
     assert "HEX_API_TOKEN is not set" in result.stderr
 
 
-def test_cancel_nothing_in_flight(store: StateStore, state_path: Path) -> None:
+def test_cancel_nothing_in_flight(store: StateStore, state: str) -> None:
     """A batch with nothing in flight needs no token and changes nothing."""
     finished_batch(store)
-    result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": ""})
+    result = invoke(cancel, state, env={"HEX_API_TOKEN": ""})
     assert result.exit_code == 0
     assert "no runs in flight" in result.stdout
 
 
-def test_cancel_lists_unresolved_triggers(store: StateStore, state_path: Path) -> None:
+def test_cancel_lists_unresolved_triggers(store: StateStore, state: str) -> None:
     """A run with an intent but no run id is named as unknown, not cancelled."""
     batch = new_batch(store)
     store.record_intent(batch.id, "k1", 1, at(1))
-    result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": ""})
+    result = invoke(cancel, state, env={"HEX_API_TOKEN": ""})
     assert result.exit_code == 0
     assert "unknown    k1" in result.stderr
     assert store.runs(batch.id)[1].unresolved
 
 
 def test_cancel_is_refused_while_a_run_drives_the_store(
-    store: StateStore, state_path: Path, tmp_path: Path
+    store: StateStore, state: str, tmp_path: Path
 ) -> None:
     """cancel does not race the process driving the batch: it names it and says to interrupt it
     twice, and cancels nothing."""
@@ -292,7 +290,7 @@ def test_cancel_is_refused_while_a_run_drives_the_store(
         batch_id = _simulated_batch(store, sim.base_url, [SLOW])
         run_id = _start(store, batch_id, "k0", sim.base_url, SLOW)
         lease, _ = store.take_lease(store.batch(batch_id).name)
-        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        result = invoke(cancel, state, env={"HEX_API_TOKEN": TOKEN})
         store.release_lease(lease)
         assert status(sim.base_url, SLOW, run_id).status in ("PENDING", "RUNNING")
     assert result.exit_code == 2
@@ -311,7 +309,7 @@ def _start_at(store: StateStore, batch_id: int, key: str, base_url: str, project
 
 
 def test_cancel_sends_each_run_to_the_hex_it_was_triggered_at(
-    store: StateStore, state_path: Path, tmp_path: Path
+    store: StateStore, state: str, tmp_path: Path
 ) -> None:
     """Runs recorded at two Hex URLs are cancelled each at its own; the batch's URL, where no
     run lives, gets no request (so never the token)."""
@@ -326,7 +324,7 @@ def test_cancel_sends_each_run_to_the_hex_it_was_triggered_at(
         at_first = _start_at(store, batch_id, "k0", first.base_url, SLOW)
         at_second = _start_at(store, batch_id, "k1", second.base_url, SLOW)
         store.record_intent(batch_id, "k2", 1, at(3), base_url=second.base_url)
-        result = invoke(cancel, str(state_path), env={"HEX_API_TOKEN": TOKEN})
+        result = invoke(cancel, state, env={"HEX_API_TOKEN": TOKEN})
         assert status(first.base_url, SLOW, at_first).status == "KILLED"
         assert status(second.base_url, SLOW, at_second).status == "KILLED"
         assert sum(header.ledger.requests.values()) == 0
@@ -336,7 +334,7 @@ def test_cancel_sends_each_run_to_the_hex_it_was_triggered_at(
     assert [run.status for run in store.runs(batch_id)] == ["CANCELLED", "CANCELLED", "UNKNOWN"]
 
 
-def test_an_unsettled_trigger_reads_unknown_everywhere(store: StateStore, state_path: Path) -> None:
+def test_an_unsettled_trigger_reads_unknown_everywhere(store: StateStore, state: str) -> None:
     """An attempt left with an intent and nothing else (as an interrupted trigger leaves it)
     reads UNKNOWN, never PLANNED or an earlier attempt's status, in report and history."""
     batch = new_batch(store)
@@ -344,8 +342,8 @@ def test_an_unsettled_trigger_reads_unknown_everywhere(store: StateStore, state_
     store.record_status(batch.id, "k0", 1, "UNABLE_TO_ALLOCATE_KERNEL", finished_at=at(2))
     store.record_intent(batch.id, "k0", 2, at(3), base_url="https://h/api/v1")
 
-    document = json.loads(invoke(report, str(state_path)).stdout)
-    shown = invoke(history, str(state_path)).stdout
+    document = json.loads(invoke(report, state).stdout)
+    shown = invoke(history, state).stdout
 
     run = document["runs"][0]
     assert run["status"] == "UNKNOWN"
@@ -356,8 +354,8 @@ def test_an_unsettled_trigger_reads_unknown_everywhere(store: StateStore, state_
     assert "PLANNED=2" in shown
 
 
-def test_history_long_durations_in_hours(store: StateStore, state_path: Path) -> None:
+def test_history_long_durations_in_hours(store: StateStore, state: str) -> None:
     """A batch over an hour shows hours and minutes."""
     batch = new_batch(store)
     store.finish_batch(batch.id, at(2 * 3600 + 5 * 60))
-    assert " 2h05m " in invoke(history, str(state_path)).stdout
+    assert " 2h05m " in invoke(history, state).stdout

@@ -33,24 +33,24 @@ _WRITER = textwrap.dedent(
 )
 
 
-def test_reopen_from_fresh_connection(state_path: Path) -> None:
+def test_reopen_from_fresh_connection(state: str) -> None:
     """Writes are visible to a second store opened while the first is still open."""
-    writer = StateStore(state_path)
+    writer = StateStore(state)
     try:
         batch = new_batch(writer)
         writer.record_intent(batch.id, "k0", 1, at(1))
         writer.record_triggered(batch.id, "k0", 1, "run-1", None, at(2))
-        with StateStore.open_existing(state_path) as reader:
+        with StateStore.open_existing(state) as reader:
             attempt = reader.runs(batch.id)[0].attempts[0]
         assert attempt.run_id == "run-1"
     finally:
         writer.close()
 
 
-def test_intent_survives_sigkill(state_path: Path) -> None:
+def test_intent_survives_sigkill(state: str) -> None:
     """A process killed with SIGKILL right after writing loses none of its records."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(state_path)],
+        [sys.executable, "-c", _WRITER, state],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -68,7 +68,7 @@ def test_intent_survives_sigkill(state_path: Path) -> None:
         for stream in (child.stdin, child.stdout):
             if stream is not None:
                 stream.close()
-    with StateStore.open_existing(state_path) as store:
+    with StateStore.open_existing(state) as store:
         first, second, _ = store.runs(batch_id)
         # The killed writer's lease is taken over at once: its process is gone.
         lease, replaced = store.take_lease("sweep")

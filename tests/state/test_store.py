@@ -18,8 +18,9 @@ def test_creates_parent_folders_and_file(state_path: Path) -> None:
     assert state_path.is_file()
 
 
-def test_uses_wal_journal(store: StateStore, state_path: Path) -> None:
-    """The store runs in WAL mode so readers never block the writer."""
+def test_uses_wal_journal(state_path: Path) -> None:
+    """An SQLite store runs in WAL mode so readers never block the writer."""
+    StateStore(state_path).close()
     with sqlite3.connect(state_path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -326,9 +327,9 @@ def test_naive_times_are_taken_as_utc(store: StateStore, batch: BatchInfo) -> No
     assert store.batch(batch.id).finished_at == at(5)
 
 
-def test_closed_store_refuses_work(state_path: Path) -> None:
-    """Using a closed store raises a StateError, not a bare sqlite error."""
-    store = StateStore(state_path)
+def test_closed_store_refuses_work(state: str) -> None:
+    """Using a closed store raises a StateError, not a bare driver error."""
+    store = StateStore(state)
     store.close()
     with pytest.raises(StateError):
         store.batches()
