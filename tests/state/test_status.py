@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from hexbatch.batch_status import batch_status
 from hexbatch.cli import cli
+from hexbatch.outcome import iso
 from hexbatch.state import StateStore
+from hexbatch.state.leases import Claimant
 from tests.state.conftest import T0, at, new_batch, planned
 
 
-def _half_done(path: Path) -> tuple[int, datetime]:
+def _half_done(path: str) -> tuple[int, datetime]:
     """An earlier batch took 60 s per run; this one has k0 done, k1 running, k2 waiting."""
     with StateStore(path) as store:
         earlier = new_batch(store, started_at=T0 - timedelta(days=1))
@@ -32,10 +33,10 @@ def _half_done(path: Path) -> tuple[int, datetime]:
     return batch.id, at(80)
 
 
-def test_progress_live_runs_and_the_estimate(tmp_path: Path) -> None:
+def test_progress_live_runs_and_the_estimate(state: str) -> None:
     """Counts per status, the live run with its age, and an end: k1 needs 40 s more,
     then k2 its 60 s with one run at a time."""
-    path = tmp_path / "state.db"
+    path = state
     batch_id, now = _half_done(path)
 
     with StateStore(path) as store:
@@ -50,16 +51,14 @@ def test_progress_live_runs_and_the_estimate(tmp_path: Path) -> None:
     assert document["live"][0]["age_s"] == 20.0
 
 
-def test_the_command_prints_text_or_json_from_the_environments_store(
-    tmp_path: Path,
-) -> None:
+def test_the_command_prints_text_or_json_from_the_environments_store(state: str) -> None:
     """STATE defaults to HEXBATCH_STATE; --json prints the document; without either, exit 2."""
-    path = tmp_path / "state.db"
+    path = state
     batch_id, _ = _half_done(path)
     runner = CliRunner()
 
-    text = runner.invoke(cli, ["status"], env={"HEXBATCH_STATE": str(path)})
-    as_json = runner.invoke(cli, ["status", f"sqlite:///{path}", "--json"])
+    text = runner.invoke(cli, ["status"], env={"HEXBATCH_STATE": path})
+    as_json = runner.invoke(cli, ["status", path, "--json"])
     missing = runner.invoke(cli, ["status"], env={"HEXBATCH_STATE": ""})
 
     assert text.exit_code == 0, text.output
@@ -72,10 +71,10 @@ def test_the_command_prints_text_or_json_from_the_environments_store(
 
 
 def test_watch_refreshes_until_the_batch_finishes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    state: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--watch reads the store again after each interval and stops once it is finished."""
-    path = tmp_path / "state.db"
+    path = state
     batch_id, _ = _half_done(path)
     waits: list[float] = []
 
@@ -85,10 +84,32 @@ def test_watch_refreshes_until_the_batch_finishes(
             store.finish_batch(batch_id, at(200))
 
     monkeypatch.setattr("hexbatch.state_cli.time.sleep", the_batch_moves_on)
-    result = CliRunner().invoke(cli, ["status", str(path), "--watch", "--interval", "1"])
+    result = CliRunner().invoke(cli, ["status", path, "--watch", "--interval", "1"])
 
     assert result.exit_code == 0, result.output
     assert waits == [1.0]
     assert "running for" in result.output
     assert result.output.rstrip().count("batch ") == 2
     assert "finished" in result.output
+
+
+def test_the_lease_holder_and_its_heartbeat_are_shown(state: str) -> None:
+    """Who drives the batch, on which host, since when, and how long ago it was last heard."""
+    batch_id, _ = _half_done(state)
+    with StateStore(state) as store:
+        lease, _ = store.take_lease("sweep", Claimant("ci-7", 311, timedelta(seconds=30)))
+        now = lease.heartbeat_at + timedelta(seconds=12)
+        found = batch_status(store, batch_id, now)
+    text = CliRunner().invoke(cli, ["status", state])
+
+    assert found.lease == lease
+    assert found.to_json(now)["lease"] == {
+        "host": "ci-7",
+        "pid": 311,
+        "started_at": iso(lease.started_at),
+        "heartbeat_at": iso(lease.heartbeat_at),
+        "heartbeat_age_s": 12.0,
+    }
+    assert text.exit_code == 0, text.output
+    assert f"driven by process 311 on ci-7 since {iso(lease.started_at)}" in text.output
+    assert "last heartbeat" in text.output
