@@ -172,3 +172,22 @@ def test_the_benchmark_commands(tmp_path: Path) -> None:
 
     assert "-m bench" in planned.stdout
     assert "| W1_hexbatch | 24.30 |" in table.stdout
+
+
+def test_the_manifest_example_loads(tmp_path: Path) -> None:
+    """The README's annotated manifest is a valid manifest, every key of it."""
+    from hexbatch.manifest import load_manifest
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## The manifest", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(block, encoding="utf-8")
+
+    manifest = load_manifest(path, env={})
+
+    assert (manifest.name, manifest.lease_ttl, manifest.state) == (
+        "revenue-nightly",
+        30.0,
+        ".hexbatch/state.db",
+    )
+    assert manifest.limits.triggers[0].count == 20
