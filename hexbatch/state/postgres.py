@@ -93,6 +93,7 @@ class PostgresDatabase:
 
     def __init__(self, url: str, where: str, *, create: bool = True) -> None:
         self.where = where
+        self._url = url
         self._psycopg = _driver(where)
         self._secret = _password_in(url, self._psycopg)
         self._connection = self._connect(url)
@@ -133,6 +134,17 @@ class PostgresDatabase:
                 postgres_schema.prepare(self._connection, self.where)
         self._connection.execute(f"SET search_path TO {postgres_schema.SCHEMA}")
 
+    def _ready(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, opened again if the last one broke (a server restart, a failover,
+        a network cut): the statement that met the break failed; the next ones need not."""
+        if self._connection.broken:
+            old = self._connection
+            self._connection = self._connect(self._url)
+            old.close()
+            with self._guard("open the store again"):
+                self._connection.execute(f"SET search_path TO {postgres_schema.SCHEMA}")
+        return self._connection
+
     def _clean(self, error: BaseException) -> str:
         """The driver's message, first line only, with the password (if it quotes it) masked."""
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -150,27 +162,31 @@ class PostgresDatabase:
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, durable: bool, doing: str) -> int:
         del durable  # every PostgreSQL commit is durable (see the module's note)
+        connection = self._ready()
         with self._guard(doing):
-            return self._connection.execute(_placeholders(sql), params).rowcount
+            return connection.execute(_placeholders(sql), params).rowcount
 
     @contextlib.contextmanager
     def transaction(self, *, durable: bool, doing: str) -> Iterator[PostgresSession]:
         del durable
+        connection = self._ready()
         with (
             self._guard(doing),
-            self._connection.transaction(),
-            self._connection.cursor() as cursor,
+            connection.transaction(),
+            connection.cursor() as cursor,
         ):
             yield PostgresSession(cursor)
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        connection = self._ready()
         with self._guard("read"):
-            return self._connection.execute(_placeholders(sql), params).fetchall()
+            return connection.execute(_placeholders(sql), params).fetchall()
 
     def now(self) -> datetime:
         # The server's clock: hosts whose own clocks disagree still agree on a lease's age.
+        connection = self._ready()
         with self._guard("read the time"):
-            row = self._connection.execute("SELECT clock_timestamp()").fetchone()
+            row = connection.execute("SELECT clock_timestamp()").fetchone()
         if row is None:  # pragma: no cover - SELECT always yields a row
             raise StateError(f"{self.where} did not tell the time")
         moment: datetime = row[0]

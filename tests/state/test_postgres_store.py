@@ -187,3 +187,25 @@ def test_processes_opening_a_new_database_together_create_it_once(postgres_url: 
     assert errors == []
     with StateStore(postgres_url) as store:
         assert store.batches() == []
+
+
+def test_a_broken_connection_is_opened_again_for_the_next_statement(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """A server that drops the connection (a restart, a failover) fails the statement that met
+    the break, one clear StateError, and the next statement runs on a new connection."""
+    database = postgres_url.rsplit("/", 1)[1]
+    with StateStore(postgres_url) as store:
+        batch = new_batch(store)
+        postgres_server.sql(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+
+        with pytest.raises(StateError, match="failed while trying to"):
+            store.finish_batch(batch.id, batch.started_at)
+        store.finish_batch(batch.id, batch.started_at)
+
+        assert store.batch(batch.id).finished
