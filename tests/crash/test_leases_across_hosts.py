@@ -7,7 +7,6 @@ import json
 import shutil
 import signal
 import subprocess
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.crash.conftest import (
     write_manifest,
     write_scenario,
 )
+from tests.state.conftest import age_lease
 
 RUNS = 6
 
@@ -36,18 +36,6 @@ def _hosts_available() -> bool:
 needs_hosts = pytest.mark.skipif(
     not _hosts_available(), reason="unshare -u (a hostname of its own) needs root"
 )
-
-
-def _silence_lease(state: str, name: str, seconds: float) -> None:
-    """Age the lease's heartbeat as if ``seconds`` had passed since its holder died."""
-    with StateStore(state) as store:
-        then = (store.database.now() - timedelta(seconds=seconds)).isoformat()
-        store.database.execute(
-            "UPDATE leases SET heartbeat_at = ? WHERE name = ?",
-            (then, name),
-            durable=True,
-            doing="",
-        )
 
 
 @needs_hosts
@@ -71,7 +59,8 @@ def test_killed_on_host_a_finished_from_another_path_on_host_b(
     killed.send_signal(signal.SIGKILL)
     killed.communicate(timeout=30)
     refused = host_b.run()
-    _silence_lease(state_location, "nightly", 31)
+    with StateStore(state_location) as store:
+        age_lease(store, "nightly", 31)  # as if A's 30 s TTL had passed since it died
     finished = host_b.run(report=report)
 
     assert refused.returncode == 2, refused.stderr[-2000:]

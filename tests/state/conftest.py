@@ -55,6 +55,14 @@ def new_batch(
     )
 
 
+def age_lease(store: StateStore, name: str, seconds: float) -> None:
+    """Make a lease's last heartbeat ``seconds`` old, as if its holder had gone quiet then."""
+    then = (store.database.now() - timedelta(seconds=seconds)).isoformat()
+    store.database.execute(
+        "UPDATE leases SET heartbeat_at = ? WHERE name = ?", (then, name), durable=True, doing=""
+    )
+
+
 @pytest.fixture
 def state_path(tmp_path: Path) -> Path:
     """Where the test's store lives (its folder does not exist yet)."""

@@ -10,19 +10,11 @@ import pytest
 
 from hexbatch.state import LeaseHeldError, LeaseLostError, StateStore
 from hexbatch.state.leases import Claimant, Lease
-from tests.state.conftest import at, new_batch
+from tests.state.conftest import age_lease, at, new_batch
 
 
 def _claimant(host: str, pid: int = 4242, ttl_s: float = 30.0, *, alive: bool = True) -> Claimant:
     return Claimant(host, pid, timedelta(seconds=ttl_s), alive=lambda _pid: alive)
-
-
-def _silence(store: StateStore, name: str, seconds: float) -> None:
-    """Make the lease's last heartbeat ``seconds`` old, as if its holder had gone quiet."""
-    then = (store.database.now() - timedelta(seconds=seconds)).isoformat()
-    store.database.execute(
-        "UPDATE leases SET heartbeat_at = ? WHERE name = ?", (then, name), durable=True, doing=""
-    )
 
 
 def test_a_held_lease_is_refused_naming_its_holder(store: StateStore) -> None:
@@ -71,11 +63,11 @@ def test_a_dead_pid_on_another_host_means_nothing(store: StateStore) -> None:
 def test_a_silent_holder_elsewhere_is_taken_over_after_its_ttl(store: StateStore) -> None:
     """Within the TTL the holder keeps the batch; past it, the next claimant takes it."""
     store.take_lease("nightly", _claimant("a", ttl_s=30))
-    _silence(store, "nightly", 25)
+    age_lease(store, "nightly", 25)
     with pytest.raises(LeaseHeldError, match="last seen 25 s ago"):
         store.take_lease("nightly", _claimant("b"))
 
-    _silence(store, "nightly", 31)
+    age_lease(store, "nightly", 31)
     lease, replaced = store.take_lease("nightly", _claimant("b"))
 
     assert replaced is not None
@@ -87,7 +79,7 @@ def test_the_holders_own_ttl_decides(store: StateStore) -> None:
     """A holder that promised to renew within 5 minutes is not taken over after one, whatever
     the claimant's own TTL."""
     store.take_lease("nightly", _claimant("a", ttl_s=300))
-    _silence(store, "nightly", 60)
+    age_lease(store, "nightly", 60)
 
     with pytest.raises(LeaseHeldError):
         store.take_lease("nightly", _claimant("b", ttl_s=5))
@@ -118,7 +110,7 @@ def test_renewal_and_release_belong_to_the_holder(store: StateStore) -> None:
     """Once taken over, the old holder can neither renew nor release the new holder's lease."""
     old, _ = store.take_lease("nightly", _claimant("a"))
     assert store.renew_lease(old)
-    _silence(store, "nightly", 60)
+    age_lease(store, "nightly", 60)
     new, _ = store.take_lease("nightly", _claimant("b"))
 
     assert not store.renew_lease(old)
@@ -131,7 +123,7 @@ def test_renewal_and_release_belong_to_the_holder(store: StateStore) -> None:
 def test_renewal_moves_the_heartbeat(store: StateStore) -> None:
     """A renewed lease reads as fresh again."""
     lease, _ = store.take_lease("nightly", _claimant("a"))
-    _silence(store, "nightly", 20)
+    age_lease(store, "nightly", 20)
     stale = store.lease("nightly")
 
     assert store.renew_lease(lease)
@@ -148,7 +140,7 @@ def test_an_intent_is_written_only_under_the_lease(store: StateStore) -> None:
     batch = new_batch(store)
     lease, _ = store.take_lease("sweep", _claimant("a"))
     store.record_intent(batch.id, "k0", 1, at(1), lease=lease)
-    _silence(store, "sweep", 60)
+    age_lease(store, "sweep", 60)
     store.take_lease("sweep", _claimant("b", pid=77))
 
     with pytest.raises(LeaseLostError, match="process 77 on host b took it over"):
