@@ -13,8 +13,9 @@ Dagster or Prefect tasks call it directly::
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,6 +27,7 @@ import structlog
 
 from hexbatch.client import HexClient
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
+from hexbatch.engine.context import utc_now
 from hexbatch.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -34,11 +36,12 @@ from hexbatch.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from hexbatch.limits import limiter
+from hexbatch.limits import Window, WindowLimiter, limiter
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.models import Project
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
+from hexbatch.quota import StoreQuota
 from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
@@ -77,6 +80,8 @@ class BatchOptions:
             ``.hexbatch/state.db`` beside the manifest).
         lease_ttl: seconds before a silent driver's batch may be taken over
             (overrides the manifest's ``lease_ttl``; default 30).
+        priority: ``high``, ``normal`` or ``low`` when the token's quota is scarce
+            (overrides the manifest's ``priority``).
         stateless: keep no state at all (nothing to resume).
         new: start a new batch even if the latest one is unfinished.
         rerun: give runs that ended failed, unknown, or all of them a new attempt.
@@ -92,6 +97,7 @@ class BatchOptions:
     env: Mapping[str, str] | None = None
     state: Path | str | None = None
     lease_ttl: float | None = None
+    priority: str | None = None
     stateless: bool = False
     new: bool = False
     rerun: Rerun | None = None
@@ -299,6 +305,42 @@ class BatchRun:
             # Harmless: the lease lapses after its TTL, or at once for a process on this host.
             log.warning("lease_not_released", batch=lease.name, error=str(error))
 
+    def _quota(
+        self, store: StateStore, token: str, manifest: Manifest, settings: EngineSettings
+    ) -> StoreQuota:
+        """The token's budget shared through ``store``, at this batch's priority."""
+        # The database's clock, unless the settings bring their own (virtual) wall clock.
+        wall = settings.now
+        clock = None if wall is utc_now else (lambda: wall().timestamp())
+        priority = self.options.priority or manifest.priority
+        return StoreQuota.open(store, token, batch=manifest.name, priority=priority, clock=clock)
+
+    def _client(
+        self,
+        connection: Connection,
+        manifest: Manifest,
+        settings: EngineSettings,
+        quota: StoreQuota | None,
+    ) -> HexClient:
+        def budget(windows: Sequence[Window], name: str) -> WindowLimiter | None:
+            return limiter(
+                windows, clock=settings.clock, sleep=settings.sleep, name=name, shared=quota
+            )
+
+        return HexClient(
+            connection.base_url,
+            connection.token,
+            request_budget=budget(manifest.limits.requests, "requests"),
+            trigger_budget=budget(manifest.limits.triggers, "triggers"),
+            retry=settings.request_retry,
+            max_connections=max(4, min(settings.max_in_flight, 50)),
+            clock=settings.clock,
+            sleep=settings.sleep,
+            rng=settings.rng,
+            wall=settings.now,
+            allow_insecure_http=self.options.allow_insecure_http,
+        )
+
     async def _connect_and_drive(
         self,
         manifest: Manifest,
@@ -307,31 +349,16 @@ class BatchRun:
         started: datetime,
         store: StateStore | None,
     ) -> BatchReport:
-        async with connect(manifest, self.options) as connection:
+        async with (
+            connect(manifest, self.options) as connection,
+            contextlib.AsyncExitStack() as held,
+        ):
             self.connection = connection
-            client = HexClient(
-                connection.base_url,
-                connection.token,
-                request_budget=limiter(
-                    manifest.limits.requests,
-                    clock=settings.clock,
-                    sleep=settings.sleep,
-                    name="requests",
-                ),
-                trigger_budget=limiter(
-                    manifest.limits.triggers,
-                    clock=settings.clock,
-                    sleep=settings.sleep,
-                    name="triggers",
-                ),
-                retry=settings.request_retry,
-                max_connections=max(4, min(settings.max_in_flight, 50)),
-                clock=settings.clock,
-                sleep=settings.sleep,
-                rng=settings.rng,
-                wall=settings.now,
-                allow_insecure_http=self.options.allow_insecure_http,
-            )
+            quota = None
+            if store is not None:
+                quota = self._quota(store, connection.token, manifest, settings)
+                held.callback(quota.close)
+            client = self._client(connection, manifest, settings, quota)
             async with client:
                 # A cancelling interrupt ends the check; the engine then skips every run.
                 with self.control.until_cancelled():

@@ -49,6 +49,8 @@ class BatchStatus:
     lease: Lease | None
     """The lease of the batch's name: the process driving it (or the last one, if it died)."""
     estimated_end: datetime | None
+    quota_wait_s: float = 0.0
+    """Seconds the batch's triggers waited for the token's quota, all together."""
 
     @property
     def total(self) -> int:
@@ -79,6 +81,7 @@ class BatchStatus:
             ],
             "lease": None if self.lease is None else _lease_json(self.lease, now),
             "estimated_end": iso(self.estimated_end),
+            "quota_wait_s": round(self.quota_wait_s, 1),
         }
 
 
@@ -112,7 +115,8 @@ def batch_status(store: StateStore, batch_id: int, now: datetime) -> BatchStatus
             )
             estimate = now + timedelta(seconds=left + work / max(1, len(live)))
     lease = store.lease(info.name) if info.name else None
-    return BatchStatus(info, dict(counts.most_common()), live, lease, estimate)
+    waited = sum(attempt.quota_wait_ms or 0.0 for run in runs for attempt in run.attempts)
+    return BatchStatus(info, dict(counts.most_common()), live, lease, estimate, waited / 1000)
 
 
 def _lease_json(lease: Lease, now: datetime) -> dict[str, Any]:

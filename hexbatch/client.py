@@ -121,6 +121,9 @@ class Reservation:
     """The trigger's own slots (trigger budget and request budget) are still unused."""
     reads: int = 0
     """Request slots left for the reads that go with it."""
+    waited_s: float = 0.0
+    """Seconds the trigger waited for its budget slots (quota: this process's windows and
+    the token's ledger)."""
 
     def take(self, kind: str) -> bool:
         """Use a reserved slot for a request of ``kind``; False when none is left."""
@@ -458,8 +461,9 @@ class HexClient:
         Pass the result as ``reservation=`` to the reads and then to
         :meth:`run_project`; they go out without waiting for the budgets again.
         """
+        asked = self._clock()
         await acquire_together(self.trigger_budget, self.request_budget, second_count=1 + reads)
-        return Reservation(reads=reads)
+        return Reservation(reads=reads, waited_s=self._clock() - asked)
 
     def read_wait(self) -> float:
         """Seconds a read would wait for the request budget now (0: it may go at once)."""

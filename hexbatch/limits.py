@@ -31,7 +31,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import anyio
 import structlog
@@ -56,6 +56,25 @@ class Window:
             raise ValueError(f"a limit needs count >= 1 and per > 0, got {self.count}/{self.per}s")
 
 
+@dataclass(frozen=True, slots=True)
+class Want:
+    """Slots of one kind (``trigger`` or ``request``) to reserve, under windows of
+    ``(allowed count, span in seconds)``."""
+
+    kind: str
+    windows: tuple[tuple[int, float], ...]
+    count: int = 1
+
+
+class SharedQuota(Protocol):
+    """Slots shared with every other process on the token (the state store's ledger)."""
+
+    async def reserve(self, wants: Sequence[Want]) -> float:
+        """Reserve every want at one instant and return 0, or reserve none and return the
+        seconds to wait before asking again."""
+        ...
+
+
 # Smallest share of a window's count the adaptive slow-down may shrink to.
 _MIN_SCALE = 0.25
 _PENALTY_FACTOR = 0.75
@@ -72,6 +91,8 @@ class WindowLimiter:
             jitter between here and the server cannot squeeze admitted events
             into one server window.
         name: what the budget counts, for log lines ("requests", "triggers").
+        shared: the token's ledger: every admission is also reserved there, so other
+            processes on the token (and this one after a restart) count it too.
     """
 
     def __init__(
@@ -82,9 +103,12 @@ class WindowLimiter:
         sleep: Sleep = real_sleep,
         safety: float = 0.0,
         name: str = "requests",
+        shared: SharedQuota | None = None,
     ) -> None:
         self.windows: tuple[Window, ...] = tuple(windows)
         self.name = name
+        self.shared = shared
+        self._warned_unpredicted = False
         self._spans = tuple(w.per * (1.0 + safety) for w in self.windows)
         self._history = tuple(deque[float](maxlen=w.count) for w in self.windows)
         self._clock = clock
@@ -179,11 +203,24 @@ class WindowLimiter:
             self.waited += wait
             await self._sleep(wait)
 
+    def want(self, count: int = 1) -> Want:
+        """This budget's slots for ``count`` events, as the shared ledger counts them."""
+        kind = "trigger" if self.name == "triggers" else "request"
+        windows = tuple(
+            (self._allowed(window), span)
+            for window, span in zip(self.windows, self._spans, strict=True)
+        )
+        return Want(kind, windows, count)
+
     async def acquire(self, count: int = 1) -> None:
-        """Wait until ``count`` events are allowed under every window, then record them."""
+        """Wait until ``count`` events are allowed under every window (here and, with a
+        shared ledger, for every process on the token), then record them."""
         async with self._lock:
-            now = await self._wait_until_free(count)
-            self._record(now, count)
+            while True:
+                now = await self._wait_until_free(count)
+                if await reserved(self.shared, [self.want(count)], self):
+                    self._record(now, count)
+                    return
 
     def penalize(self, retry_after: float | None) -> None:
         """React to a 429: pause everyone until ``retry_after`` and shrink the budget.
@@ -199,6 +236,40 @@ class WindowLimiter:
         self._scale = max(_MIN_SCALE, self._scale * _PENALTY_FACTOR)
         self._last_penalty = now
         self.penalties += 1
+        if self.shared is not None and not self._warned_unpredicted:
+            # The ledger counts every process that shares this store: a 429 it did not
+            # foresee comes from a client that does not.
+            self._warned_unpredicted = True
+            log.warning(
+                "quota_429_unpredicted",
+                budget=self.name,
+                reason="Hex refused although the token's ledger had room: another client "
+                "(or a batch using another state store) is spending this token's quota",
+            )
+
+
+async def reserved(
+    shared: SharedQuota | None, wants: Sequence[Want], budget: WindowLimiter
+) -> bool:
+    """Reserve ``wants`` in the shared ledger (True), or wait as long as it says (False)."""
+    wait = await shared.reserve(wants) if shared is not None else 0.0
+    if wait <= 0:
+        return True
+    await _wait_for_quota(budget, wait)
+    return False
+
+
+async def _wait_for_quota(budget: WindowLimiter, wait: float) -> None:
+    if wait > LOGGED_WAIT:
+        log.info(
+            "budget_waiting",
+            budget=budget.name,
+            wait_s=round(wait, 1),
+            reason="the token's quota is spent by the batches sharing it, or a batch of "
+            "higher priority goes first",
+        )
+    budget.waited += wait
+    await budget._sleep(wait)
 
 
 async def acquire_together(
@@ -222,10 +293,16 @@ async def acquire_together(
             await first._wait_until_free()
             async with second._lock:
                 now = await second._wait_until_free(second_count)
-                if first.delay(now) <= 0:  # no 429 arrived while waiting for the second
+                if first.delay(now) > 0:  # a 429 arrived while waiting for the second
+                    continue
+                wants = [first.want(), second.want(second_count)]
+                wait = await first.shared.reserve(wants) if first.shared is not None else 0.0
+                if wait <= 0:
                     first._record(now)
                     second._record(now, second_count)
                     return
+            # Outside the request budget's lock: reads go on while the trigger waits.
+            await _wait_for_quota(first, wait)
 
 
 def limiter(
@@ -234,6 +311,7 @@ def limiter(
     clock: Clock = monotonic,
     sleep: Sleep = real_sleep,
     name: str = "requests",
+    shared: SharedQuota | None = None,
 ) -> WindowLimiter | None:
     """A limiter for these windows, or None when there are none to respect.
 
@@ -242,4 +320,4 @@ def limiter(
     """
     if not windows:
         return None
-    return WindowLimiter(windows, clock=clock, sleep=sleep, safety=0.02, name=name)
+    return WindowLimiter(windows, clock=clock, sleep=sleep, safety=0.02, name=name, shared=shared)

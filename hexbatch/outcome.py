@@ -58,6 +58,8 @@ class Attempt:
     """The published version of the project the run executes."""
     state_events: StateEvents | None = field(default=None, repr=False)
     """The run's state changes as Hex reported them (expanded stats), kept verbatim."""
+    quota_wait_ms: float | None = None
+    """How long the trigger waited for the token's quota (None: not known)."""
 
     @property
     def phases(self) -> Phases:
@@ -91,6 +93,7 @@ class Attempt:
             "queued_ms": _whole(split.queued_ms),
             "run_ms": _whole(split.run_ms),
             "project_version": self.project_version,
+            "quota_wait_ms": _whole(self.quota_wait_ms),
             "state_events": None if self.state_events is None else list(self.state_events),
             "error": self.error,
         }

@@ -36,7 +36,26 @@ def describe(snapshot: Snapshot) -> str:
         + (f" ({counts})" if counts else "")
         + f", {snapshot.live} in flight, {snapshot.pending} waiting,"
         + f" elapsed {snapshot.elapsed:.0f}s, eta {_eta(snapshot)}"
+        + _quota_text(snapshot, ", ")
     )
+
+
+def _quota_text(snapshot: Snapshot, separator: str) -> str:
+    """How long triggers waited for the token's quota, once they have."""
+    if snapshot.quota_wait < 1:
+        return ""
+    return f"{separator}quota wait {_span(snapshot.quota_wait)}"
+
+
+def _span(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
 
 
 def _rich_line(snapshot: Snapshot) -> Text:
@@ -49,7 +68,7 @@ def _rich_line(snapshot: Snapshot) -> Text:
             line.append(f" {snapshot.finished[name]}")
     line.append(
         f"   {snapshot.live} in flight · {snapshot.pending} waiting · "
-        f"{snapshot.elapsed:.0f}s · eta {_eta(snapshot)}"
+        f"{snapshot.elapsed:.0f}s · eta {_eta(snapshot)}" + _quota_text(snapshot, " · ")
     )
     return line
 

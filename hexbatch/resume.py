@@ -129,7 +129,13 @@ class StoreJournal:
             self._failed(error)
 
     def record_intent(
-        self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
+        self,
+        key: str,
+        attempt: int,
+        at: datetime,
+        *,
+        seen_before: Set[str] | None = None,
+        quota_wait_ms: float | None = None,
     ) -> None:
         """Durably note the intent to trigger, with the run ids that existed before it
         (only while this process still holds the batch's lease, when it has one).
@@ -147,6 +153,7 @@ class StoreJournal:
                 base_url=self.base_url,
                 seen_before=seen_before,
                 lease=self.lease,
+                quota_wait_ms=quota_wait_ms,
             )
         except StateError as error:
             self._failed(error)

@@ -192,6 +192,11 @@ def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str |
     help="Give runs that ended failed, unknown, or all runs a new attempt.",
 )
 @click.option(
+    "--priority",
+    type=click.Choice(["high", "normal", "low"]),
+    help="Who goes first when the token's quota is scarce (overrides the manifest).",
+)
+@click.option(
     "--json", "json_path", metavar="PATH", help="Write the JSON report here ('-': stdout)."
 )
 @click.option("--report-dir", metavar="DIR", help="Write every report format into DIR.")
@@ -222,6 +227,7 @@ def run_command(manifest: str, **flags: Any) -> None:
         state=flags["state"],
         new=flags["new"],
         rerun=flags["rerun"],
+        priority=flags["priority"],
     )
     _check_combinations(flags)
     _check_outputs(flags["json_path"], flags["report_dir"])

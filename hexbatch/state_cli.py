@@ -263,6 +263,8 @@ def _status_text(status: BatchStatus, now: datetime) -> str:
     ]
     if status.lease is not None and not info.finished:
         lines.append("  " + _lease_text(status.lease, now))
+    if status.quota_wait_s >= 1:
+        lines.append(f"  triggers waited {_duration_text(status.quota_wait_s)} for quota")
     if status.estimated_end is not None:
         lines.append(f"  estimated end {iso(status.estimated_end)}")
     for run in status.live:

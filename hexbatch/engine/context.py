@@ -81,6 +81,8 @@ class BatchContext:
     board: StatusBoard = field(init=False)
     gate: KernelGate = field(init=False)
     claimed: set[str] = field(default_factory=set)
+    quota_waited: float = 0.0
+    """Seconds this batch's triggers have waited for quota, all together."""
     trigger_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     live_runs: int = 0
     """Runs that exist in Hex and are being followed (from the 201 to their end)."""

@@ -39,6 +39,8 @@ class Snapshot:
     live: int
     pending: int
     elapsed: float
+    quota_wait: float = 0.0
+    """Seconds the batch's triggers have waited for quota, all together."""
 
 
 def longest_first(items: Sequence[WorkItem], durations: dict[str, float]) -> list[WorkItem]:
@@ -97,6 +99,7 @@ class Engine:
             live=self.ctx.live_runs,
             pending=pending,
             elapsed=self.settings.clock() - self._started,
+            quota_wait=self.ctx.quota_waited,
         )
 
     async def run(self, items: Sequence[WorkItem]) -> list[RunOutcome]:

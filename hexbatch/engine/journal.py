@@ -24,12 +24,19 @@ class Journal(Protocol):
     """The engine's write-ahead record of intents, run ids, statuses and outcomes."""
 
     def record_intent(
-        self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
+        self,
+        key: str,
+        attempt: int,
+        at: datetime,
+        *,
+        seen_before: Set[str] | None = None,
+        quota_wait_ms: float | None = None,
     ) -> None:
         """About to send a trigger for ``key`` (durable before the POST).
 
         ``seen_before``: the project's run ids listed right before sending, none of
         which may ever be adopted as this trigger's run (None: no snapshot).
+        ``quota_wait_ms``: how long the trigger waited for its budget slots.
 
         Raises:
             StateError: the intent could not be made durable; send nothing.
@@ -73,7 +80,13 @@ class NullJournal:
     """A journal that forgets everything."""
 
     def record_intent(
-        self, key: str, attempt: int, at: datetime, *, seen_before: Set[str] | None = None
+        self,
+        key: str,
+        attempt: int,
+        at: datetime,
+        *,
+        seen_before: Set[str] | None = None,
+        quota_wait_ms: float | None = None,
     ) -> None:
         """Forget the intent."""
 

@@ -114,6 +114,7 @@ class _Intent:
     at: datetime
     sent_at: float
     seen_before: frozenset[str] | None
+    quota_wait_ms: float | None = None
 
 
 def _snapshot_ids(runs: list[RunInfo], earliest: datetime) -> frozenset[str]:
@@ -277,6 +278,7 @@ class RunLifecycle:
         settings = self.ctx.settings
         number = len(self.item.attempts) + 1
         rounds = 0
+        quota_waited = 0.0
         kernels_busy_since: float | None = None
         while True:
             with self.ctx.control.until_stopped():
@@ -291,17 +293,25 @@ class RunLifecycle:
                 if isinstance(prepared, _Final):
                     return prepared
                 reservation, seen_before = prepared
+                quota_waited += reservation.waited_s
+                self.ctx.quota_waited += reservation.waited_s
                 at = settings.now()
                 try:
                     self.ctx.journal.record_intent(
-                        self.spec.key, number, at, seen_before=seen_before
+                        self.spec.key,
+                        number,
+                        at,
+                        seen_before=seen_before,
+                        quota_wait_ms=quota_waited * 1000,
                     )
                 except StateError as error:
                     # No trigger goes out without a durable intent: a crash could
                     # otherwise leave a run nobody knows about.
                     self.ctx.control.stop(f"the state store cannot be written: {error}")
                     return self._not_triggered()
-                intent = self._open = _Intent(number, at, settings.clock(), seen_before)
+                intent = self._open = _Intent(
+                    number, at, settings.clock(), seen_before, quota_waited * 1000
+                )
                 self.log.debug("trigger_sending", attempt=number)
                 try:
                     return self._created(at, await self._send(reservation))
@@ -410,7 +420,7 @@ class RunLifecycle:
         )
 
     def _created(self, at: datetime, created: RunCreated) -> Attempt | _Final:
-        self._open = None
+        intent, self._open = self._open, None
         run_id = created.run_id
         attempt = Attempt(
             triggered_at=at,
@@ -418,6 +428,7 @@ class RunLifecycle:
             run_url=created.run_url,
             status=status.PENDING,
             project_version=created.project_version,
+            quota_wait_ms=None if intent is None else intent.quota_wait_ms,
         )
         self.item.attempts.append(attempt)
         self.ctx.claimed.add(run_id)
@@ -459,7 +470,7 @@ class RunLifecycle:
         self.log.warning("trigger_ambiguous", error=str(error))
         found = await self._reconcile(intent)
         if isinstance(found, RunInfo):
-            attempt = Attempt(triggered_at=intent.at)
+            attempt = Attempt(triggered_at=intent.at, quota_wait_ms=intent.quota_wait_ms)
             self.item.attempts.append(attempt)
             self._adopt(attempt, found)
             return attempt

@@ -229,11 +229,19 @@ class WindowDoc(_Strict):
 Windows = Annotated[list[WindowDoc], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
+class ReserveDoc(_Strict):
+    """Headroom hexbatch never uses: slots left for other automation on the token."""
+
+    requests: Windows | None = None
+    triggers: Windows | None = None
+
+
 class LimitsDoc(_Strict):
     """Client-side budgets: all API requests, and run triggers."""
 
     requests: Windows | None = None
     triggers: Windows | None = None
+    reserve: ReserveDoc | None = None
 
 
 BatchName = Annotated[
@@ -279,6 +287,7 @@ class ManifestDoc(_Strict):
     name: BatchName | None = None
     state: str | None = Field(default=None, min_length=1)
     lease_ttl: LeaseTtl | None = None
+    priority: Literal["high", "normal", "low"] | None = None
     hex: HexDoc | None = None
     defaults: SettingsDoc | None = None
     limits: LimitsDoc | None = None

@@ -137,6 +137,43 @@ def _windows(windows: list[WindowDoc] | None, default: tuple[Window, ...]) -> tu
     return tuple(Window(window.count, window.per) for window in windows)
 
 
+def _reserved(
+    document: YamlDocument,
+    windows: tuple[Window, ...],
+    reserve: list[WindowDoc] | None,
+    kind: str,
+    issues: list[ManifestIssue],
+) -> tuple[Window, ...]:
+    """The windows with ``reserve`` taken out of the window of the same length."""
+    if not reserve:
+        return windows
+    left: dict[float, int] = {}
+    for window in windows:
+        left[window.per] = min(window.count, left.get(window.per, window.count))
+    for index, kept in enumerate(reserve):
+        path: KeyPath = ("limits", "reserve", kind, index)
+        if kept.per not in left:
+            lengths = ", ".join(f"{per:g}s" for per in left)
+            issues.append(
+                document.issue(
+                    path,
+                    f"reserves {kept.count} per {kept.per:g}s, but limits.{kind} has no "
+                    f"window of that length to take them from (its windows: {lengths})",
+                )
+            )
+        elif kept.count >= left[kept.per]:
+            issues.append(
+                document.issue(
+                    path,
+                    f"reserves {kept.count} of the {left[kept.per]} {kind} per {kept.per:g}s: "
+                    "at least one must be left for hexbatch",
+                )
+            )
+        else:
+            left[kept.per] -= kept.count
+    return tuple(Window(count, per) for per, count in left.items())
+
+
 class _Settings(NamedTuple):
     """The settings a project inherits from ``defaults`` and may override."""
 
@@ -223,13 +260,19 @@ def _build(
         )
         issues.extend(document.issue(p, m) for p, m in _check_project(project, spec, path))
         projects.append(spec)
+    limits = parsed.limits
+    requests = _windows(limits.requests if limits else None, DEFAULT_LIMITS.requests)
+    triggers = _windows(limits.triggers if limits else None, DEFAULT_LIMITS.triggers)
+    reserve = limits.reserve if limits else None
+    if reserve is not None:
+        requests = _reserved(document, requests, reserve.requests, "requests", issues)
+        triggers = _reserved(document, triggers, reserve.triggers, "triggers", issues)
     if issues:
         raise ManifestError(sorted(issues, key=lambda issue: (issue.line, issue.column)))
     hex_settings = parsed.hex
     base_url = (hex_settings.base_url if hex_settings else None) or DEFAULT_BASE_URL
     if env.get(BASE_URL_ENV):
         base_url = env[BASE_URL_ENV].rstrip("/")
-    limits = parsed.limits
     return Manifest(
         source=Path(document.file),
         sha256=digest,
@@ -237,15 +280,13 @@ def _build(
         token_env=(hex_settings.token_env if hex_settings else None) or DEFAULT_TOKEN_ENV,
         max_in_flight=(parsed.defaults.max_in_flight if parsed.defaults else None)
         or DEFAULT_MAX_IN_FLIGHT,
-        limits=Limits(
-            requests=_windows(limits.requests if limits else None, DEFAULT_LIMITS.requests),
-            triggers=_windows(limits.triggers if limits else None, DEFAULT_LIMITS.triggers),
-        ),
+        limits=Limits(requests=requests, triggers=triggers),
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
         name=parsed.name or Path(document.file).stem,
         state=parsed.state,
         lease_ttl=parsed.lease_ttl,
+        priority=parsed.priority or "normal",
         warnings=_number_warnings(document) + _date_warnings(document, projects),
     )
 

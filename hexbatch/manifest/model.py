@@ -144,6 +144,8 @@ class Manifest:
     """The manifest's ``state:``: its state store, a path relative to the manifest or a URL."""
     lease_ttl: float | None = None
     """Seconds a driver may go without renewing its batch's lease (None: the default)."""
+    priority: str = "normal"
+    """Who goes first when the token's quota is scarce: ``high``, ``normal`` or ``low``."""
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from hexbatch.state.errors import StateError
+from hexbatch.state.schema import QUOTA_TABLES, new_fingerprint_key
 
 if TYPE_CHECKING:
     import psycopg
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 SCHEMA: Final = "hexbatch"
 APPLICATION: Final = "hexbatch state store"
 # The same numbering as the SQLite schema: version 5 is the first one PostgreSQL has.
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 # A fixed key for pg_advisory_xact_lock ("HXBT"), held while tables are created or upgraded.
 _ADVISORY_KEY: Final = 0x48584254
 
@@ -101,9 +102,19 @@ _TABLES: Final = (
 
 Step = Callable[["psycopg.Connection[tuple[object, ...]]"], None]
 
+
+def _quota_ledger(connection: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Version 6: the token-wide quota ledger (as SQLite's), and each attempt's quota wait."""
+    for statement in QUOTA_TABLES:
+        connection.execute(statement.replace(" REAL", " DOUBLE PRECISION"))
+    connection.execute(
+        "INSERT INTO store_keys (name, value) VALUES ('fingerprint', %s)", (new_fingerprint_key(),)
+    )
+
+
 # Upgrades from version N to N + 1, keyed by N; each runs in the transaction that
 # holds the advisory lock. Version 5 is where PostgreSQL stores began.
-MIGRATIONS: dict[int, Step] = {}
+MIGRATIONS: dict[int, Step] = {5: _quota_ledger}
 
 
 def prepare(connection: psycopg.Connection[tuple[object, ...]], where: str) -> None:
@@ -123,9 +134,9 @@ def prepare(connection: psycopg.Connection[tuple[object, ...]], where: str) -> N
                 connection.execute(statement)
             connection.execute(
                 "INSERT INTO meta (id, application, schema_version) VALUES (1, %s, %s)",
-                (APPLICATION, SCHEMA_VERSION),
+                (APPLICATION, 5),
             )
-            return
+            version = 5  # the first PostgreSQL schema; the migrations bring it up to date
         _migrate(connection, version, where)
 
 

@@ -8,6 +8,7 @@ and is refused rather than guessed at.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path, PurePath
@@ -17,7 +18,26 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
+
+# The token-wide quota ledger (schema 6), the same statements on both backends.
+QUOTA_TABLES: Final = (
+    "CREATE TABLE quota_slots (token TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL,"
+    " batch TEXT NOT NULL)",
+    "CREATE INDEX quota_slots_by_time ON quota_slots (token, kind, at)",
+    "CREATE TABLE quota_waiters (id TEXT PRIMARY KEY, token TEXT NOT NULL, kind TEXT NOT NULL,"
+    " priority INTEGER NOT NULL, since REAL NOT NULL, seen REAL NOT NULL, batch TEXT NOT NULL)",
+    "CREATE TABLE quota_locks (token TEXT PRIMARY KEY)",
+    "CREATE TABLE store_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "ALTER TABLE attempts ADD COLUMN quota_wait_ms REAL",
+)
+_QUOTA_TABLE_NAMES: Final = frozenset({"quota_slots", "quota_waiters", "quota_locks", "store_keys"})
+
+
+def new_fingerprint_key() -> str:
+    """A random key that makes this store's token fingerprints its own."""
+    return secrets.token_hex(32)
+
 
 # The latest schema, as a new store gets it (older stores are upgraded by MIGRATIONS).
 _SCHEMA: Final = """
@@ -95,9 +115,12 @@ CREATE TABLE leases (
     heartbeat_at TEXT NOT NULL,
     ttl_s        REAL NOT NULL
 ) WITHOUT ROWID;
-"""
+""" + "\n".join(f"{statement};" for statement in QUOTA_TABLES)
 
-_TABLES: Final = frozenset({"batches", "runs", "attempts", "requests", "rate_limits", "leases"})
+_TABLES: Final = (
+    frozenset({"batches", "runs", "attempts", "requests", "rate_limits", "leases"})
+    | _QUOTA_TABLE_NAMES
+)
 
 
 def _v1_to_v2(connection: sqlite3.Connection) -> None:
@@ -171,6 +194,17 @@ def _v4_to_v5(connection: sqlite3.Connection) -> None:
     )
 
 
+def _v5_to_v6(connection: sqlite3.Connection) -> None:
+    """A token-wide quota ledger: the trigger and request slots every batch on a token
+    spent, the batches waiting for one, and the key of the store's token fingerprints.
+    Attempts record how long their trigger waited for quota (unknown before)."""
+    for statement in QUOTA_TABLES:
+        connection.execute(statement)
+    connection.execute(
+        "INSERT INTO store_keys (name, value) VALUES ('fingerprint', ?)", (new_fingerprint_key(),)
+    )
+
+
 def batch_name_of_path(manifest: str) -> str:
     """The batch name of a manifest without ``name:``: its file name, extension dropped."""
     return PurePath(manifest).stem
@@ -182,6 +216,7 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
@@ -264,6 +299,10 @@ def create_schema(connection: sqlite3.Connection) -> bool:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 connection.execute(statement)
+        connection.execute(
+            "INSERT INTO store_keys (name, value) VALUES ('fingerprint', ?)",
+            (new_fingerprint_key(),),
+        )
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:

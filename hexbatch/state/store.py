@@ -272,6 +272,7 @@ class StateStore:
         *,
         seen_before: AbstractSet[str] | None = None,
         lease: Lease | None = None,
+        quota_wait_ms: float | None = None,
     ) -> None:
         """Note, durably, that attempt ``attempt`` of run ``key`` is about to be triggered.
 
@@ -280,6 +281,7 @@ class StateStore:
         are the project's run ids listed right before the trigger; reconciling the
         attempt never adopts one of them. With ``lease``, the intent is written only
         while that lease is still held, in the same statement that checks it.
+        ``quota_wait_ms`` is how long the trigger waited for the token's quota.
 
         Raises:
             LeaseLostError: ``lease`` is no longer held (another process took the
@@ -287,21 +289,32 @@ class StateStore:
             StateError: the intent could not be written.
         """
         seen = None if seen_before is None else json.dumps(sorted(seen_before))
-        values: tuple[Any, ...] = (batch_id, key, attempt, _to_text(at), base_url, seen)
+        values: tuple[Any, ...] = (
+            batch_id,
+            key,
+            attempt,
+            _to_text(at),
+            base_url,
+            seen,
+            quota_wait_ms,
+        )
         doing = f"record the intent of attempt {attempt} of run {key} in batch {batch_id}"
-        source = " VALUES (?, ?, ?, ?, ?, ?)"
+        # The cast types a missing wait for PostgreSQL, which reads a bare NULL as text.
+        source = " VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION))"
         if lease is not None:
             source = (
-                " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
+                " SELECT ?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION) WHERE EXISTS"
                 " (SELECT 1 FROM leases WHERE name = ? AND holder = ?)"
             )
             values = (*values, lease.name, lease.holder)
         written = self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before)"
+            "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before,"
+            " quota_wait_ms)"
             + source
             + " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
             " base_url = COALESCE(excluded.base_url, attempts.base_url),"
-            " seen_before = excluded.seen_before",
+            " seen_before = excluded.seen_before,"
+            " quota_wait_ms = COALESCE(excluded.quota_wait_ms, attempts.quota_wait_ms)",
             values,
             durable=True,
             doing=doing,
@@ -446,7 +459,7 @@ class StateStore:
             # reconciled against it); a settled attempt's would only fill memory.
             " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
             " started_at, project_version,"
-            " state_events FROM attempts WHERE batch_id = ?"
+            " state_events, quota_wait_ms FROM attempts WHERE batch_id = ?"
             " ORDER BY key, attempt",
             (batch_id,),
         ):
@@ -469,6 +482,7 @@ class StateStore:
                     started_at=_to_moment(row[11]),
                     project_version=row[12],
                     state_events=_events(row[13]),
+                    quota_wait_ms=row[14],
                 )
             )
             run.last_intent_at = intent

@@ -68,6 +68,16 @@ def test_describe_counts_statuses_and_estimates_the_end() -> None:
     assert "eta —" in describe(_snapshot())
 
 
+def test_describe_says_how_long_triggers_waited_for_quota() -> None:
+    """Once triggers have waited for the token's quota, the line says for how long."""
+    waited = Snapshot(
+        total=10, finished=Counter(), live=3, pending=4, elapsed=12.0, quota_wait=754.0
+    )
+
+    assert describe(waited).endswith(", quota wait 12m34s")
+    assert "quota" not in describe(_snapshot())
+
+
 async def test_progress_prints_periodic_lines_when_not_a_terminal() -> None:
     """Off a terminal, progress is a plain line every interval."""
     out = io.StringIO()

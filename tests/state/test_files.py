@@ -117,8 +117,14 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 to 4)."""
+    """Turn a current store back into the layout of schema ``version`` (1 to 5)."""
     with sqlite3.connect(path) as connection:
+        for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
+            connection.execute(f"DROP TABLE {table}")
+        connection.execute("ALTER TABLE attempts DROP COLUMN quota_wait_ms")
+        if version == 5:
+            connection.execute("PRAGMA user_version = 5")
+            return
         connection.execute("DROP TABLE leases")
         connection.execute("DROP INDEX attempts_by_key")
         connection.execute("DROP INDEX attempts_by_run_id")
@@ -142,6 +148,23 @@ def _downgrade_to(path: Path, version: int) -> None:
             connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
             connection.execute("DROP TABLE holder")
         connection.execute(f"PRAGMA user_version = {version}")
+
+
+def test_a_version_5_store_gains_the_quota_ledger(tmp_path: Path) -> None:
+    """Upgrading schema 5 adds the quota ledger with a fingerprint key of its own, and an
+    unknown quota wait for the attempts recorded before."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store)
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+    _downgrade_to(path, 5)
+    with StateStore(path) as store:
+        assert store.runs(batch.id)[0].attempts[0].run_id == "r0"
+        (key,) = store.database.fetch("SELECT value FROM store_keys WHERE name = 'fingerprint'")
+    assert len(key[0]) == 64
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert connection.execute("SELECT quota_wait_ms FROM attempts").fetchall() == [(None,)]
 
 
 def test_a_version_4_store_trades_its_store_lock_for_leases(tmp_path: Path) -> None:

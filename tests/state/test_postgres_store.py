@@ -99,9 +99,13 @@ def test_tables_live_in_a_schema_of_their_own(
         "batches",
         "leases",
         "meta",
+        "quota_locks",
+        "quota_slots",
+        "quota_waiters",
         "rate_limits",
         "requests",
         "runs",
+        "store_keys",
     ]
     assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
         (postgres_schema.SCHEMA_VERSION,)
@@ -156,14 +160,15 @@ def test_migrations_run_once_in_order_and_keep_the_data(
         steps.append(postgres_schema.SCHEMA_VERSION)
         connection.execute("ALTER TABLE batches ADD COLUMN note TEXT")  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 6)
-    monkeypatch.setattr(postgres_schema, "MIGRATIONS", {5: add_a_column})
+    current = postgres_schema.SCHEMA_VERSION
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", {current: add_a_column})
     with StateStore(postgres_url) as store:
         assert store.batch(batch.id).name == "sweep"
     with StateStore(postgres_url) as store:
-        assert store.database.fetch("SELECT schema_version FROM meta") == [(6,)]
+        assert store.database.fetch("SELECT schema_version FROM meta") == [(current + 1,)]
         assert store.database.fetch("SELECT note FROM batches") == [(None,)]
-    assert steps == [6]
+    assert steps == [current + 1]
 
 
 def test_processes_opening_a_new_database_together_create_it_once(postgres_url: str) -> None:
@@ -209,3 +214,25 @@ def test_a_broken_connection_is_opened_again_for_the_next_statement(
         store.finish_batch(batch.id, batch.started_at)
 
         assert store.batch(batch.id).finished
+
+
+def test_a_version_5_database_gains_the_quota_ledger(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """The first PostgreSQL migration: schema 5 to 6 adds the ledger and keeps the data."""
+    with StateStore(postgres_url) as store:
+        batch = new_batch(store)
+    database = postgres_url.rsplit("/", 1)[1]
+    for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
+        postgres_server.sql(database, f"DROP TABLE hexbatch.{table}")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.attempts DROP COLUMN quota_wait_ms")
+    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 5")
+
+    with StateStore(postgres_url) as store:
+        assert store.batch(batch.id).name == "sweep"
+        keys = store.database.fetch("SELECT name FROM store_keys")
+
+    assert keys == [("fingerprint",)]
+    assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
+        (postgres_schema.SCHEMA_VERSION,)
+    ]

@@ -93,6 +93,22 @@ def test_watch_refreshes_until_the_batch_finishes(
     assert "finished" in result.output
 
 
+def test_the_time_triggers_waited_for_quota_is_shown(state: str) -> None:
+    """The store keeps each trigger's quota wait; status adds them up."""
+    batch_id, now = _half_done(state)
+    with StateStore(state) as store:
+        store.record_intent(batch_id, "k2", 1, at(70), quota_wait_ms=95_000.0)
+        store.record_intent(batch_id, "k1", 1, at(60), quota_wait_ms=30_500.0)
+        found = batch_status(store, batch_id, now)
+        stored = {run.key: run for run in store.runs(batch_id)}
+    text = CliRunner().invoke(cli, ["status", state])
+
+    assert stored["k2"].attempts[0].quota_wait_ms == 95_000.0
+    assert found.quota_wait_s == 125.5
+    assert found.to_json(now)["quota_wait_s"] == 125.5
+    assert "triggers waited 2m06s for quota" in text.output
+
+
 def test_the_lease_holder_and_its_heartbeat_are_shown(state: str) -> None:
     """Who drives the batch, on which host, since when, and how long ago it was last heard."""
     batch_id, _ = _half_done(state)

@@ -1,0 +1,228 @@
+"""The token-wide quota ledger: every trigger and request any batch sends on a token.
+
+Hex counts a token's triggers and reads over its own windows, whichever process sends
+them. Each process keeps its own windows in memory too, but those forget a restart and
+cannot see another batch. So before a request leaves, its slot is reserved here, in the
+state store every batch on the token shares, under the same rule as the in-memory
+windows (no span of ``per`` seconds ever holds more than ``count``), atomically across
+processes. A restarted or a second process sees every slot already spent.
+
+The token is identified by a keyed fingerprint (HMAC-SHA256 under a random key kept in
+the store), never by the token itself.
+
+When slots are scarce the highest-priority waiter goes first. Waiting raises a batch
+one priority level every :data:`AGING_S` seconds, so a low-priority backfill waiting
+behind a stream of high-priority batches gets its turn after at most twenty minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from hexbatch.limits import Want
+from hexbatch.state.database import Database, Session
+from hexbatch.state.errors import StateError
+
+PRIORITIES: Final = {"low": 0, "normal": 1, "high": 2}
+AGING_S: Final = 600.0
+"""Seconds of waiting that raise a waiter one priority level."""
+STALE_S: Final = 30.0
+"""A waiter not heard from for this long has gone (its process died or stopped waiting)."""
+RECHECK_S: Final = 1.0
+"""How soon a waiter that gave way to a higher-priority one asks again."""
+MIN_RETENTION_S: Final = 25 * 3600.0
+"""Slots are kept at least this long, whatever windows this process uses: another
+process may count over a longer one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waiter:
+    """Who asks: a batch of some priority, waiting since some moment."""
+
+    id: str
+    batch: str
+    priority: int
+
+
+def fingerprint(key: str, token: str) -> str:
+    """The token's keyed fingerprint (hex, 32 characters): the same token, the same store."""
+    return hmac.new(key.encode(), token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def fingerprint_key(db: Database) -> str:
+    """The store's fingerprint key.
+
+    Raises:
+        StateError: the store has none (it is damaged).
+    """
+    rows = db.fetch("SELECT value FROM store_keys WHERE name = 'fingerprint'")
+    if not rows:
+        raise StateError(f"{db.where} has no fingerprint key: it is damaged")
+    return str(rows[0][0])
+
+
+class Ledger:
+    """Reservations for one token in one store's ledger (thread-safe; one connection).
+
+    Args:
+        db: a connection of its own (reservations run in worker threads).
+        token: the Hex token (only its fingerprint is used or stored).
+        waiter: the batch asking, with its priority.
+        clock: seconds since the epoch on the clock every process shares (the
+            database's; virtual in tests).
+    """
+
+    def __init__(
+        self, db: Database, token: str, waiter: Waiter, clock: Callable[[], float]
+    ) -> None:
+        self._db = db
+        self.token = fingerprint(fingerprint_key(db), token)
+        self.waiter = waiter
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._since: float | None = None
+
+    def reserve(self, wants: Sequence[Want]) -> float:
+        """Reserve every slot of ``wants`` at one instant, or none of them.
+
+        Returns:
+            0 when the slots are reserved; otherwise the seconds to wait before asking
+            again (the waiter stays registered meanwhile, holding its place in line).
+        """
+        with (
+            self._lock,
+            self._db.transaction(durable=False, doing="reserve quota") as session,
+        ):
+            now = self._clock()
+            self._lock_token(session)
+            wait, room = self._wait_and_room(session, wants, now)
+            ahead = self._ahead(session, wants[0].kind, now) if wants else 0
+            if wait <= 0 and ahead >= room:
+                wait = RECHECK_S  # slots for fewer than those ahead: let them go first
+            if wait > 0:
+                self._register(session, wants[0].kind, now)
+                return wait
+            self._take(session, wants, now)
+            return 0.0
+
+    def forget(self) -> None:
+        """Stop waiting (the batch ends): leave the line."""
+        with self._lock:
+            self._since = None
+            self._db.execute(
+                "DELETE FROM quota_waiters WHERE id = ?",
+                (self.waiter.id,),
+                durable=False,
+                doing="leave the quota line",
+            )
+
+    def spent(self, kind: str, span: float) -> int:
+        """Slots of ``kind`` every process spent on this token in the last ``span`` seconds."""
+        rows = self._db.fetch(
+            "SELECT COUNT(*) FROM quota_slots WHERE token = ? AND kind = ? AND at > ?",
+            (self.token, kind, self._clock() - span),
+        )
+        return int(rows[0][0])
+
+    def _lock_token(self, session: Session) -> None:
+        # One row per token, locked for the transaction: reservations on one token take
+        # turns on PostgreSQL (SQLite's BEGIN IMMEDIATE already takes turns).
+        session.execute(
+            "INSERT INTO quota_locks (token) VALUES (?) ON CONFLICT (token) DO NOTHING",
+            (self.token,),
+        )
+        session.fetch(
+            f"SELECT token FROM quota_locks WHERE token = ?{self._db.lock_rows}",  # noqa: S608
+            (self.token,),
+        )
+
+    def _wait_and_room(
+        self, session: Session, wants: Sequence[Want], now: float
+    ) -> tuple[float, int]:
+        """Seconds until every want fits, and how many more of the first kind fit now."""
+        wait = 0.0
+        room: int | None = None
+        for index, want in enumerate(wants):
+            for allowed, span in want.windows:
+                count = min(want.count, allowed)
+                rows = session.fetch(
+                    "SELECT at FROM quota_slots WHERE token = ? AND kind = ? AND at > ?"
+                    " ORDER BY at DESC LIMIT ?",
+                    (self.token, want.kind, now - span, allowed),
+                )
+                used = len(rows)
+                if used + count > allowed:
+                    # The slot that must leave the window before ours fits in it.
+                    oldest_that_counts = rows[allowed - count][0]
+                    wait = max(wait, float(oldest_that_counts) + span - now)
+                if index == 0:
+                    free = max(0, allowed - used)
+                    room = free if room is None else min(room, free)
+        return (wait + 1e-6 if wait > 0 else 0.0), (room if room is not None else 1)
+
+    def _ahead(self, session: Session, kind: str, now: float) -> int:
+        """Live waiters for ``kind`` that go before this one (higher rank, or as high and
+        waiting longer)."""
+        session.execute("DELETE FROM quota_waiters WHERE seen < ?", (now - STALE_S,))
+        since = self._since if self._since is not None else now
+        mine = _rank(self.waiter.priority, since, now)
+        ahead = 0
+        for priority, their_since in session.fetch(
+            "SELECT priority, since FROM quota_waiters WHERE token = ? AND kind = ? AND id <> ?",
+            (self.token, kind, self.waiter.id),
+        ):
+            theirs = _rank(int(priority), float(their_since), now)
+            if (theirs, -float(their_since)) > (mine, -since):
+                ahead += 1
+        return ahead
+
+    def _register(self, session: Session, kind: str, now: float) -> None:
+        if self._since is None:
+            self._since = now
+        session.execute(
+            "INSERT INTO quota_waiters (id, token, kind, priority, since, seen, batch)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
+            (
+                self.waiter.id,
+                self.token,
+                kind,
+                self.waiter.priority,
+                self._since,
+                now,
+                self.waiter.batch,
+            ),
+        )
+
+    def _take(self, session: Session, wants: Sequence[Want], now: float) -> None:
+        session.executemany(
+            "INSERT INTO quota_slots (token, kind, at, batch) VALUES (?, ?, ?, ?)",
+            [
+                (self.token, want.kind, now, self.waiter.batch)
+                for want in wants
+                for _ in range(want.count)
+            ],
+        )
+        if self._since is not None:
+            session.execute("DELETE FROM quota_waiters WHERE id = ?", (self.waiter.id,))
+            self._since = None
+        longest = max((span for want in wants for _, span in want.windows), default=0.0)
+        session.execute(
+            "DELETE FROM quota_slots WHERE token = ? AND at < ?",
+            (self.token, now - max(MIN_RETENTION_S, 2 * longest)),
+        )
+
+
+def _rank(priority: int, since: float, now: float) -> float:
+    """A waiter's priority raised one level per :data:`AGING_S` seconds of waiting."""
+    return priority + int(max(0.0, now - since) // AGING_S)
+
+
+def new_waiter(batch: str, priority: str) -> Waiter:
+    """A waiter for a batch of priority ``high``, ``normal`` or ``low``."""
+    return Waiter(uuid.uuid4().hex, batch, PRIORITIES[priority])

@@ -1,0 +1,198 @@
+"""The token-wide quota ledger: shared windows, fingerprints, priorities (both backends)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from hexbatch.limits import Want
+from hexbatch.state import StateStore
+from hexbatch.state.ledger import AGING_S, RECHECK_S, STALE_S, Ledger, Waiter
+
+TOKEN = "hxtp_ledger_tests_token_0123456789"
+TRIGGERS = Want("trigger", ((2, 60.0),))
+
+
+class Clock:
+    """Seconds since the epoch that only move when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def stores(state: str) -> Iterator[list[StateStore]]:
+    """Three connections to one store, as three processes would have."""
+    opened = [StateStore(state) for _ in range(3)]
+    yield opened
+    for store in opened:
+        store.close()
+
+
+def _ledger(
+    store: StateStore, clock: Clock, *, priority: int = 1, token: str = TOKEN, name: str = "a"
+) -> Ledger:
+    return Ledger(store.database, token, Waiter(f"{name}-waiter", name, priority), clock)
+
+
+def test_a_window_admits_its_count_then_says_how_long_to_wait(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """Two per minute: two go, the third waits until the first leaves the window."""
+    ledger = _ledger(stores[0], clock)
+
+    assert ledger.reserve([TRIGGERS]) == 0
+    clock.now += 10
+    assert ledger.reserve([TRIGGERS]) == 0
+    clock.now += 5
+    wait = ledger.reserve([TRIGGERS])
+
+    assert wait == pytest.approx(45, abs=0.01)
+    clock.now += wait
+    assert ledger.reserve([TRIGGERS]) == 0
+    assert ledger.spent("trigger", 60) == 2
+
+
+def test_every_process_on_the_token_shares_the_windows(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """What one process spent, another (or this one after a restart) sees spent."""
+    first, restarted = _ledger(stores[0], clock), _ledger(stores[1], clock, name="b")
+    first.reserve([TRIGGERS])
+    first.reserve([TRIGGERS])
+
+    assert restarted.reserve([TRIGGERS]) == pytest.approx(60, abs=0.01)
+
+
+def test_other_tokens_have_budgets_of_their_own(stores: list[StateStore], clock: Clock) -> None:
+    """A second token's slots are counted apart."""
+    ours, theirs = _ledger(stores[0], clock), _ledger(stores[1], clock, token="hxtp_other")
+    ours.reserve([TRIGGERS])
+    ours.reserve([TRIGGERS])
+
+    assert theirs.reserve([TRIGGERS]) == 0
+    assert ours.token != theirs.token
+
+
+def test_a_trigger_takes_its_trigger_and_request_slots_together_or_not_at_all(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """When the request window is full, no trigger slot is spent either."""
+    ledger = _ledger(stores[0], clock)
+    requests = Want("request", ((3, 60.0),), count=2)
+    assert ledger.reserve([TRIGGERS, requests]) == 0
+
+    assert ledger.reserve([TRIGGERS, requests]) > 0
+
+    assert (ledger.spent("trigger", 60), ledger.spent("request", 60)) == (1, 2)
+
+
+def test_the_token_is_never_stored_only_a_fingerprint_keyed_per_store(
+    state: str, tmp_path_factory: pytest.TempPathFactory, clock: Clock
+) -> None:
+    """No table holds the token; two stores fingerprint it differently."""
+    with StateStore(state) as store:
+        ledger = _ledger(store, clock)
+        ledger.reserve([TRIGGERS])
+        tables = ["quota_slots", "quota_waiters", "quota_locks", "store_keys"]
+        dumped = " ".join(
+            str(row)
+            for table in tables
+            for row in store.database.fetch(f"SELECT * FROM {table}")  # noqa: S608
+        )
+    other = tmp_path_factory.mktemp("other") / "state.db"
+    with StateStore(other) as second:
+        elsewhere = _ledger(second, clock)
+
+    assert TOKEN not in dumped
+    assert ledger.token in dumped
+    assert len(ledger.token) == 32
+    assert elsewhere.token != ledger.token
+
+
+def _fill(store: StateStore, clock: Clock) -> None:
+    """Spend both slots of TRIGGERS, 30 s apart, so they free up one at a time."""
+    filler = _ledger(store, clock, name="filler")
+    filler.reserve([TRIGGERS])
+    clock.now += 30
+    filler.reserve([TRIGGERS])
+
+
+def test_a_higher_priority_waiter_goes_first(stores: list[StateStore], clock: Clock) -> None:
+    """A low backfill waiting for a slot gives way to a high nightly sweep asking later."""
+    low, high = (
+        _ledger(stores[0], clock, priority=0, name="low"),
+        _ledger(stores[1], clock, priority=2, name="high"),
+    )
+    _fill(stores[2], clock)
+    assert low.reserve([TRIGGERS]) > 0  # in line first
+    clock.now += 1
+    assert high.reserve([TRIGGERS]) > 0
+
+    clock.now += 30  # one slot is free again
+    assert low.reserve([TRIGGERS]) == RECHECK_S
+    assert high.reserve([TRIGGERS]) == 0
+    assert low.reserve([TRIGGERS]) > RECHECK_S  # none left: wait for the next
+
+
+def test_waiting_ages_a_low_priority_waiter_up(stores: list[StateStore], clock: Clock) -> None:
+    """Twenty minutes of waiting lift low to high's level, and it has waited longer."""
+    low, high = (
+        _ledger(stores[0], clock, priority=0, name="low"),
+        _ledger(stores[1], clock, priority=2, name="high"),
+    )
+    spent = [Want("trigger", ((1, 1300.0),))]
+    _ledger(stores[2], clock, name="filler").reserve(spent)
+    assert low.reserve(spent) > 0
+    while clock.now < 1_700_000_000 + 2 * AGING_S:
+        clock.now += STALE_S / 2
+        low.reserve(spent)  # keeps its place in line by asking again
+    high_answer = high.reserve(spent)
+    while high_answer != RECHECK_S and clock.now < 1_700_002_000:
+        clock.now += STALE_S / 2
+        high_answer = high.reserve(spent)
+        if high_answer != RECHECK_S:
+            assert low.reserve(spent) > 0
+
+    assert high_answer == RECHECK_S
+    assert low.reserve(spent) == 0
+
+
+def test_a_waiter_that_stopped_asking_holds_nobody_up(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """A waiter whose process died is forgotten after a while."""
+    high, low = (
+        _ledger(stores[0], clock, priority=2, name="high"),
+        _ledger(stores[1], clock, priority=0, name="low"),
+    )
+    _fill(stores[2], clock)
+    assert high.reserve([TRIGGERS]) > 0  # then its process is killed
+
+    clock.now += 31
+    assert low.reserve([TRIGGERS]) == 0  # high was last heard of 31 s ago
+
+
+def test_a_batch_that_forgets_leaves_the_line(stores: list[StateStore], clock: Clock) -> None:
+    """A finished batch's place in line is given up at once."""
+    high, low = (
+        _ledger(stores[0], clock, priority=2, name="high"),
+        _ledger(stores[1], clock, priority=0, name="low"),
+    )
+    _fill(stores[2], clock)
+    high.reserve([TRIGGERS])
+    clock.now += 10
+    high.reserve([TRIGGERS])  # still in line, heard of 21 s before low asks
+    high.forget()
+
+    clock.now += 21
+    assert low.reserve([TRIGGERS]) == 0  # one slot free, and nobody ahead
