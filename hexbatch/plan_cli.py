@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from hexbatch.batch import BatchOptions, scenario_for
+from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
 from hexbatch.manifest import ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.plan import Plan, RunSpec, build_plan
+from hexbatch.simulator import ScenarioError
+from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 
 EXIT_MANIFEST_ERROR = 2
@@ -82,10 +87,6 @@ def validate(manifest: str) -> None:
     plan = _load_plan(manifest)
     _warn(plan)
     if plan.manifest.simulate:
-        # Imported here: only a manifest with a simulate: section needs the simulator.
-        from hexbatch.batch import scenario_for
-        from hexbatch.simulator import ScenarioError
-
         try:
             scenario_for(plan.manifest)
         except ScenarioError as error:
@@ -97,18 +98,68 @@ def validate(manifest: str) -> None:
     )
 
 
+def _history(planned: Plan, state: str | None) -> Mapping[str, float]:
+    """Earlier durations of the plan's runs, from the state store ``run`` would use.
+
+    Nothing is created or written: a store that does not exist has no history, and
+    one that cannot be read (a PostgreSQL server out of reach) costs the estimate
+    only, never the plan.
+    """
+    try:
+        location = BatchOptions(state=state).state_location(planned.manifest)
+        if location is None or (isinstance(location, Path) and not location.exists()):
+            return {}
+        with StateStore.open_existing(location, read_only=True) as store:
+            durations = store.durations()
+    except StateError as error:
+        click.echo(f"note: no makespan estimate, the state store is unreadable: {error}", err=True)
+        return {}
+    keys = {item.key for item in planned.items}
+    return {key: seconds for key, seconds in durations.items() if key in keys}
+
+
+def _estimate_json(bound: TriggerBound, estimate: Estimate | None) -> dict[str, Any]:
+    return {
+        **bound.as_json(),
+        "makespan_s": None if estimate is None else round(estimate.makespan_s, 3),
+        "runs_with_history": 0 if estimate is None else estimate.runs_with_history,
+    }
+
+
 @click.command()
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print hexbatch.plan/1 JSON for machines.")
-def plan(manifest: str, as_json: bool) -> None:
-    """Print the runs MANIFEST expands to, grouped by project (no network)."""
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False),
+    help="State store whose history estimates the makespan (default: as for run).",
+)
+def plan(manifest: str, as_json: bool, state: str | None) -> None:
+    """Print the runs MANIFEST expands to, grouped by project, and how long they need.
+
+    Nothing is sent: the trigger limits bound the time, and the durations of
+    earlier runs in the state store (read, never written) estimate the makespan.
+    """
     planned = _load_plan(manifest)
     _warn(planned)
+    windows = planned.manifest.limits.triggers
+    bound = trigger_schedule(len(planned), windows)
+    estimate = makespan_estimate(
+        planned,
+        _history(planned, state),
+        max_in_flight=planned.manifest.max_in_flight,
+        trigger_windows=windows,
+    )
     if as_json:
-        click.echo(json.dumps(planned.as_json(), ensure_ascii=False))
+        document = planned.as_json()
+        document["estimate"] = _estimate_json(bound, estimate)
+        click.echo(json.dumps(document, ensure_ascii=False))
         return
     for line in render_table(planned):
         click.echo(line)
+    click.echo(bound.text())
+    if estimate is not None:
+        click.echo(estimate.text())
 
 
 @click.command()

@@ -56,16 +56,20 @@ def test_plan_json_follows_the_plan_schema() -> None:
     assert first["params"] == {"run_date": "2025-01-01"}
 
 
-def test_plan_table_groups_by_project_within_80_columns() -> None:
-    """The readable plan has one header per project with its count, no line over 80 columns."""
-    result = CliRunner().invoke(_cli(), ["plan", DEMO])
+def test_plan_table_groups_by_project_within_80_columns(tmp_path: Path) -> None:
+    """The readable plan has one header per project with its count, no line over 80 columns,
+    then the totals and how long the trigger budget alone needs."""
+    # A store that does not exist: a demo run kept beside the manifest must add no estimate.
+    no_history = str(tmp_path / "state.db")
+    result = CliRunner().invoke(_cli(), ["plan", DEMO, "--state", no_history])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert lines[0].startswith("daily-revenue")
     assert lines[0].endswith("(14 runs)")
     assert any(line.startswith("pricing-sweep") and "(6 runs)" in line for line in lines)
-    assert lines[-1].startswith("21 runs in 3 projects, plan ")
+    assert lines[-2].startswith("21 runs in 3 projects, plan ")
+    assert lines[-1] == "21 triggers need at least 3 s at 20 every 3s"
 
 
 def test_plan_exits_2_on_a_bad_manifest(tmp_path: Path) -> None:
