@@ -29,11 +29,8 @@ from typing import Any, Final
 
 from hexbatch.engine import longest_first
 from hexbatch.engine.work import WorkItem
-from hexbatch.limits import Window
+from hexbatch.limits import SAFETY, Window
 from hexbatch.plan import Plan
-
-SAFETY: Final = 0.02
-"""The stretch :func:`hexbatch.limits.limiter` gives every window (tests hold them equal)."""
 
 _NAMED_SPANS: Final = {1.0: "a second", 60.0: "a minute", 3600.0: "an hour", 86400.0: "a day"}
 

@@ -40,6 +40,10 @@ from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
 
 log = structlog.get_logger("hexbatch.limits")
 
+SAFETY: Final = 0.02
+"""How much :func:`limiter` stretches every window: network jitter between this machine
+and Hex must never squeeze admitted requests into one server window."""
+
 LOGGED_WAIT: Final = 5.0
 """Waits for a budget longer than this many seconds are logged (length and reason)."""
 
@@ -320,4 +324,4 @@ def limiter(
     """
     if not windows:
         return None
-    return WindowLimiter(windows, clock=clock, sleep=sleep, safety=0.02, name=name, shared=shared)
+    return WindowLimiter(windows, clock=clock, sleep=sleep, safety=SAFETY, name=name, shared=shared)
