@@ -190,4 +190,5 @@ def test_the_manifest_example_loads(tmp_path: Path) -> None:
         30.0,
         ".hexbatch/state.db",
     )
-    assert manifest.limits.triggers[0].count == 20
+    assert manifest.priority == "normal"
+    assert [(w.count, w.per) for w in manifest.limits.triggers] == [(20, 60.0), (55, 3600.0)]
