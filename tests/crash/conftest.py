@@ -28,9 +28,14 @@ HEXBATCH = [sys.executable, "-m", "hexbatch"]
 
 
 def write_scenario(
-    path: Path, *, faults: list[dict[str, Any]] | None = None, **project_extra: Any
+    path: Path,
+    *,
+    faults: list[dict[str, Any]] | None = None,
+    run_project: dict[str, Any] | None = None,
+    **project_extra: Any,
 ) -> Path:
-    """A scenario where each run takes 0.6-1.2 s real time."""
+    """A scenario where each run takes 0.6-1.2 s real time (``run_project``: Hex's trigger
+    window, in scenario seconds; unlimited by default)."""
     project = {
         "id": PROJECT,
         "title": "Crash project",
@@ -45,7 +50,7 @@ def write_scenario(
         "projects": [project],
         "limits": {
             "requests": {"count": 100000, "per": 60},
-            "run_project": {"count": 100000, "per": 60},
+            "run_project": run_project or {"count": 100000, "per": 60},
         },
         "faults": faults or [],
     }
@@ -53,8 +58,10 @@ def write_scenario(
     return path
 
 
-def write_manifest(path: Path, runs: int, **defaults: Any) -> Path:
-    """A manifest of ``runs`` runs of the crash project."""
+def write_manifest(
+    path: Path, runs: int, *, triggers: dict[str, Any] | None = None, **defaults: Any
+) -> Path:
+    """A manifest of ``runs`` runs of the crash project (``triggers``: its trigger window)."""
     document = {
         "version": 1,
         "defaults": {
@@ -65,7 +72,7 @@ def write_manifest(path: Path, runs: int, **defaults: Any) -> Path:
         },
         "limits": {
             "requests": {"count": 100000, "per": "1m"},
-            "triggers": {"count": 1000, "per": "1m"},
+            "triggers": triggers or {"count": 1000, "per": "1m"},
         },
         "projects": [{"id": PROJECT, "name": "crash", "runs": [{"n": n} for n in range(runs)]}],
     }
