@@ -81,6 +81,7 @@ class BatchContext:
     board: StatusBoard = field(init=False)
     gate: KernelGate = field(init=False)
     claimed: set[str] = field(default_factory=set)
+    """Run ids this batch recorded or found claimed (other batches' are asked of the journal)."""
     trigger_locks: dict[str, anyio.Lock] = field(default_factory=dict)
     live_runs: int = 0
     """Runs that exist in Hex and are being followed (from the 201 to their end)."""
