@@ -113,6 +113,7 @@ def history_json(summary: BatchSummary) -> dict[str, Any]:
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
+    metavar="N",
     help=f"Show the latest N batches (default {HISTORY_LIMIT}).",
 )
 @click.option(
