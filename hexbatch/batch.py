@@ -394,11 +394,8 @@ class BatchRun:
         work: list[WorkItem],
         *,
         journal: StoreJournal | None = None,
-        known: set[str] | None = None,
     ) -> list[RunOutcome]:
-        self.engine = Engine(
-            client, settings, journal=journal, control=self.control, known_run_ids=known or ()
-        )
+        self.engine = Engine(client, settings, journal=journal, control=self.control)
         return await self.engine.run(work)
 
     async def _drive_stored(
@@ -411,12 +408,12 @@ class BatchRun:
     ) -> BatchReport:
         batch_id = opened.info.id
         if not settings.durations:
-            settings = replace(settings, durations=store.durations())
-        known = store.run_ids()
+            keys = [item.key for item in opened.work]
+            settings = replace(settings, durations=store.durations(keys))
         journal = StoreJournal(store, batch_id, client.base_url, lease=self.lease)
         self.journal = journal
         try:
-            driven = await self._drive(client, settings, opened.work, journal=journal, known=known)
+            driven = await self._drive(client, settings, opened.work, journal=journal)
         finally:
             journal.record_requests(client.stats.as_dict(), client.stats.limits)
         outcomes = {o.key: o for o in driven} | opened.done

@@ -104,7 +104,7 @@ def batch_status(store: StateStore, batch_id: int, now: datetime) -> BatchStatus
     ]
     estimate = None
     if not info.finished:
-        durations = store.durations()
+        durations = store.durations(run.key for run in runs)
         known = [durations[run.key] for run in runs if run.key in durations]
         typical = statistics.fmean(known) if known else None
         waiting = [run.key for run in runs if run.status == PLANNED]

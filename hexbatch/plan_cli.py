@@ -110,12 +110,10 @@ def _history(planned: Plan, state: str | None) -> Mapping[str, float]:
         if location is None or (isinstance(location, Path) and not location.exists()):
             return {}
         with StateStore.open_existing(location, read_only=True) as store:
-            durations = store.durations()
+            return store.durations(item.key for item in planned.items)
     except StateError as error:
         click.echo(f"note: no makespan estimate, the state store is unreadable: {error}", err=True)
         return {}
-    keys = {item.key for item in planned.items}
-    return {key: seconds for key, seconds in durations.items() if key in keys}
 
 
 def _estimate_json(bound: TriggerBound, estimate: Estimate | None) -> dict[str, Any]:

@@ -223,6 +223,14 @@ class StoreJournal:
         """Note the run's final status."""
         self._keep_going(lambda: self.store.record_final(self.batch_id, key, status, error))
 
+    def claimed(self, run_ids: Set[str]) -> Set[str]:
+        """Which of ``run_ids`` any batch in the store recorded as its run.
+
+        Raises:
+            StateError: the store could not be read.
+        """
+        return self.store.claimed(run_ids)
+
     def record_requests(
         self, counts: Mapping[str, int], rate_limits: Mapping[str, LimitsSeen] | None = None
     ) -> None:

@@ -32,6 +32,8 @@ from hexbatch.terminal import escape_control
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# Batches `history` shows unless told otherwise: a nightly store keeps one a night.
+HISTORY_LIMIT = 20
 
 # A path, sqlite:///path or a database URL; kept as text, since a Path would fold
 # the URL's "//".
@@ -108,19 +110,52 @@ def history_json(summary: BatchSummary) -> dict[str, Any]:
 
 @click.command()
 @_STATE
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help=f"Show the latest N batches (default {HISTORY_LIMIT}).",
+)
+@click.option(
+    "--before",
+    "before_id",
+    type=int,
+    metavar="ID",
+    help="Only batches older than batch ID (to page back from the oldest one shown).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
-def history(state: str, as_json: bool) -> None:
-    """List every batch kept in STATE: id, start (UTC), duration, counts, manifest."""
+def history(
+    state: str, limit: int | None, before_id: int | None, show_all: bool, as_json: bool
+) -> None:
+    """List the latest batches kept in STATE, oldest first: id, start (UTC), duration,
+    counts, manifest.
+
+    Shows the latest 20 (or --limit N) and says how many older ones there are;
+    --before ID pages back and --all lists every batch.
+    """
+    if show_all and limit is not None:
+        raise click.UsageError("--all and --limit cannot be combined")
     with _opened(state, read_only=True) as store:
-        summaries = store.batches()
+        shown = None if show_all else (limit or HISTORY_LIMIT)
+        summaries = store.batches(limit=shown, before_id=before_id)
+        older = store.batch_count(before_id=summaries[0].id) if summaries and shown else 0
+        where = store.where
     if as_json:
         click.echo(json.dumps([history_json(summary) for summary in summaries], indent=2))
-        return
-    if not summaries:
-        click.echo(f"{state} holds no batches yet.")
-        return
-    for summary in summaries:
-        click.echo(history_line(summary))
+    elif not summaries:
+        before = "" if before_id is None else f" before batch {before_id}"
+        click.echo(f"{where} holds no batches{before}{'' if before else ' yet'}.")
+    else:
+        for summary in summaries:
+            click.echo(history_line(summary))
+    if older:
+        # On stderr: the lines (or the JSON) on stdout stay one batch each.
+        click.echo(
+            f"{older} older batch{'es' if older > 1 else ''} not shown: "
+            f"--before {summaries[0].id} pages back, --all shows every batch",
+            err=True,
+        )
 
 
 @click.command()

@@ -81,6 +81,7 @@ class BatchContext:
     board: StatusBoard = field(init=False)
     gate: KernelGate = field(init=False)
     claimed: set[str] = field(default_factory=set)
+    """Run ids this batch recorded or found claimed (other batches' are asked of the journal)."""
     quota_waited: float = 0.0
     """Seconds this batch's triggers have waited for quota, all together."""
     trigger_locks: dict[str, anyio.Lock] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -58,7 +58,8 @@ class Engine:
     Args:
         client: an entered :class:`HexClient` (its budgets apply to every request).
         settings: scheduling knobs, time sources and earlier durations.
-        journal: where intents, run ids and statuses are recorded.
+        journal: where intents, run ids and statuses are recorded, and which run ids
+            earlier batches claimed (none of them is ever adopted).
         control: stop/cancel switches (signal handlers hold a reference).
     """
 
@@ -69,7 +70,6 @@ class Engine:
         *,
         journal: Journal | None = None,
         control: Control | None = None,
-        known_run_ids: Iterable[str] = (),
     ) -> None:
         self.settings = settings or EngineSettings()
         self.ctx = BatchContext(
@@ -78,7 +78,6 @@ class Engine:
             journal=journal or NullJournal(),
             control=control or Control(),
         )
-        self.ctx.claimed.update(known_run_ids)
         self.outcomes: dict[str, RunOutcome] = {}
         self._total = 0
         self._started = self.settings.clock()

@@ -2,13 +2,15 @@
 
 The engine calls a :class:`Journal` at the two moments that matter for never
 triggering twice (just before a trigger, and just after Hex returned the run
-id) and whenever a run's status or final outcome changes. Only
-:meth:`Journal.record_intent` may fail loudly (with
+id) and whenever a run's status or final outcome changes. Before adopting a
+listed run as the one a lost trigger created, it asks :meth:`Journal.claimed`
+whether a batch already recorded that run. Only :meth:`Journal.record_intent`
+and :meth:`Journal.claimed` may fail loudly (with
 :class:`~hexbatch.state.StateError`): no trigger is sent without a durable
-intent. A journal that cannot write anything else (a full disk) says so once and
-lets the engine go on following the live runs. The state store
-implements it durably; :class:`NullJournal` keeps nothing (library use without
-a state file).
+intent, and no run is adopted unless the records show it is nobody's. A journal
+that cannot write anything else (a full disk) says so once and lets the engine
+go on following the live runs. The state store implements it durably;
+:class:`NullJournal` keeps nothing (library use without a state file).
 """
 
 from __future__ import annotations
@@ -75,6 +77,15 @@ class Journal(Protocol):
     def record_final(self, key: str, status: str, error: str | None = None) -> None:
         """The run's final status; it will not be touched again in this batch."""
 
+    def claimed(self, run_ids: Set[str]) -> Set[str]:
+        """Which of ``run_ids`` (runs Hex just listed) a batch already recorded as its
+        run, this one or any other the journal keeps; none of them may be adopted.
+
+        Raises:
+            StateError: the records could not be read; adopt nothing.
+        """
+        ...
+
 
 class NullJournal:
     """A journal that forgets everything."""
@@ -122,3 +133,7 @@ class NullJournal:
 
     def record_final(self, key: str, status: str, error: str | None = None) -> None:
         """Forget the outcome."""
+
+    def claimed(self, run_ids: Set[str]) -> Set[str]:
+        """No batch recorded anything (the engine still knows its own batch's runs)."""
+        return frozenset()

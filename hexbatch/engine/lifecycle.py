@@ -546,6 +546,21 @@ class RunLifecycle:
             and _new_since(run, earliest)
             and (seen_before is None or run.run_id not in seen_before)
         ]
+        if candidates:
+            # Another batch (of any manifest, in any earlier year) may have claimed one:
+            # only the runs still in question are looked up in its records.
+            try:
+                taken = self.ctx.journal.claimed({run.run_id for run in candidates})
+            except StateError as error:
+                return _Final(
+                    status.UNKNOWN,
+                    f"the trigger's outcome is unknown and the state store could not tell "
+                    f"whether {len(candidates)} unclaimed run(s) belong to another batch "
+                    f"({error}); not adopting, not retriggering (check in Hex, then use "
+                    "--rerun unknown)",
+                )
+            self.ctx.claimed.update(taken)
+            candidates = [run for run in candidates if run.run_id not in taken]
         if not candidates:
             return None
         if seen_before is None:

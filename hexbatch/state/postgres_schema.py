@@ -75,7 +75,10 @@ _TABLES: Final = (
         PRIMARY KEY (batch_id, key, attempt),
         FOREIGN KEY (batch_id, key) REFERENCES runs (batch_id, key)
     )""",
-    "CREATE INDEX attempts_by_key ON attempts (key, status)",
+    # A key's newest attempt of a status is found by walking this index backwards (the
+    # durations of earlier runs). SQLite's index on (key, status) of a table WITHOUT
+    # ROWID ends with the rest of the primary key already; here it is spelled out.
+    "CREATE INDEX attempts_by_key ON attempts (key, status, batch_id, attempt)",
     "CREATE INDEX attempts_by_run_id ON attempts (run_id) WHERE run_id IS NOT NULL",
     """CREATE TABLE requests (
         batch_id BIGINT NOT NULL REFERENCES batches (id),

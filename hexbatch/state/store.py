@@ -11,12 +11,12 @@ the one process that holds its lease (:mod:`hexbatch.state.leases`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self, TypeVar
 
 from hexbatch.limits_seen import LimitsSeen, merge_seen
 from hexbatch.models import StateEvents, parse_state_events
@@ -345,14 +345,18 @@ class StateStore:
         project_version: str | None = None,
     ) -> None:
         """Note, durably, the run id Hex (at ``base_url``) gave attempt ``attempt`` of ``key``,
-        with the project version Hex said the run executes."""
+        with the project version Hex said the run executes; the run ids listed before its
+        trigger are dropped (only an attempt without a run id is reconciled against them)."""
         self._write(
             "INSERT INTO attempts (batch_id, key, attempt, run_id, run_url, triggered_at,"
             " base_url, project_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET run_id = excluded.run_id,"
             " run_url = excluded.run_url, triggered_at = excluded.triggered_at,"
             " base_url = COALESCE(excluded.base_url, attempts.base_url),"
-            " project_version = COALESCE(excluded.project_version, attempts.project_version)",
+            " project_version = COALESCE(excluded.project_version, attempts.project_version),"
+            # The snapshot only served to reconcile a trigger without a run id; kept, it
+            # would be a hundred run ids per attempt for as long as the store lives.
+            " seen_before = NULL",
             (batch_id, key, attempt, run_id, run_url, _to_text(at), base_url, project_version),
             durable=True,
             doing=f"record the run id of attempt {attempt} of run {key} in batch {batch_id}",
@@ -489,12 +493,23 @@ class StateStore:
             run.base_urls.append(row[9])
         return list(runs.values())
 
-    def run_ids(self) -> set[str]:
-        """Every run id any batch in this store has recorded (none may be adopted again)."""
-        return {
-            run_id
-            for (run_id,) in self._read("SELECT run_id FROM attempts WHERE run_id IS NOT NULL")
-        }
+    def claimed(self, run_ids: Iterable[str]) -> set[str]:
+        """Which of ``run_ids`` some batch in this store recorded as its run (none of them
+        may be adopted again).
+
+        Each id is one lookup in the run id index, so asking about the runs Hex just
+        listed costs the same with a week of history as with years of it.
+        """
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(run_ids))):
+            rows = self._read(
+                # Only placeholders are formatted in; the ids are parameters.
+                "SELECT DISTINCT run_id FROM attempts"  # noqa: S608
+                f" WHERE run_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            found.update(str(run_id) for (run_id,) in rows)
+        return found
 
     def record_rate_limits(self, batch_id: int, seen: Mapping[str, LimitsSeen]) -> None:
         """Keep the rate-limit figures Hex last sent per request kind (the later ones win)."""
@@ -540,41 +555,52 @@ class StateStore:
             rate_limits=self.rate_limits(batch_id),
         )
 
-    def durations(self) -> dict[str, float]:
-        """Seconds each run key took in its last COMPLETED attempt, in any batch.
+    def durations(self, keys: Iterable[str]) -> dict[str, float]:
+        """Seconds each of the run ``keys`` took in its last COMPLETED attempt, in any batch.
 
         A run key names a project and its parameters, whatever the manifest, so any
         batch's run of it counts. The newest batch wins; an attempt without a recorded
-        elapsed time is measured from its trigger to its end.
+        elapsed time is measured from its trigger to its end (one with neither is
+        passed over). Each key is one walk down the run key index from its newest
+        attempt, so years of nightly runs of the same keys cost nothing.
         """
         durations: dict[str, float] = {}
-        rows = self._read(
-            "SELECT key, elapsed_ms, triggered_at, finished_at FROM attempts"
-            " WHERE status = ? ORDER BY batch_id, attempt",
-            (COMPLETED,),
-        )
-        for key, elapsed_ms, triggered_at, finished_at in rows:
-            if elapsed_ms is not None:
-                durations[key] = float(elapsed_ms) / 1000
-            elif triggered_at is not None and finished_at is not None:
-                span = _required_moment(finished_at) - _required_moment(triggered_at)
-                durations[key] = span.total_seconds()
+        for chunk in _chunks(sorted(set(keys))):
+            rows = self._read(
+                # Only fixed subqueries and placeholders are formatted in.
+                "SELECT w.column1, "  # noqa: S608
+                + ", ".join(_NEWEST_COMPLETED.format(column=column) for column in _TIMINGS)
+                + f" FROM (VALUES {', '.join(['(?)'] * len(chunk))}) AS w",
+                [COMPLETED] * len(_TIMINGS) + chunk,
+            )
+            for key, elapsed_ms, triggered_at, finished_at in rows:
+                if elapsed_ms is not None:
+                    durations[key] = float(elapsed_ms) / 1000
+                elif triggered_at is not None and finished_at is not None:
+                    span = _required_moment(finished_at) - _required_moment(triggered_at)
+                    durations[key] = span.total_seconds()
         return durations
 
-    def batches(self) -> list[BatchSummary]:
-        """Every batch in the store, oldest first, with its counts per status."""
-        counts: dict[int, dict[str, int]] = {}
-        for batch_id, status, count in self._read(
-            # The last attempt's status; one without run id nor status is a trigger whose
-            # outcome is not settled yet, which reads UNKNOWN (as StoredRun.status does).
-            "SELECT r.batch_id, COALESCE(r.final_status,"
-            " (SELECT CASE WHEN a.status IS NULL AND a.run_id IS NULL THEN ? ELSE a.status END"
-            "  FROM attempts AS a WHERE a.batch_id = r.batch_id"
-            "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
-            " FROM runs AS r GROUP BY 1, 2",
-            (UNKNOWN, PLANNED),
-        ):
-            counts.setdefault(batch_id, {})[status] = count
+    def batches(
+        self, *, limit: int | None = None, before_id: int | None = None
+    ) -> list[BatchSummary]:
+        """Batches with their counts per status, oldest first: every batch, or the
+        ``limit`` latest ones, of those older than batch ``before_id`` when given.
+
+        Only the listed batches' runs are counted, so a page of history costs the
+        same however many batches the store keeps.
+        """
+        sql = _SELECT_BATCHES
+        params: list[Any] = []
+        if before_id is not None:
+            sql += " WHERE id < ?"
+            params.append(before_id)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        infos = [_batch_info(row) for row in reversed(self._read(sql, params))]
+        counts = self._counts([info.id for info in infos])
         return [
             BatchSummary(
                 id=info.id,
@@ -583,8 +609,60 @@ class StateStore:
                 finished_at=info.finished_at,
                 counts=_ordered_counts(counts.get(info.id, {})),
             )
-            for info in (_batch_info(row) for row in self._read(_SELECT_BATCHES + " ORDER BY id"))
+            for info in infos
         ]
+
+    def batch_count(self, *, before_id: int | None = None) -> int:
+        """How many batches the store keeps (older than batch ``before_id`` when given)."""
+        if before_id is None:
+            rows = self._read("SELECT COUNT(*) FROM batches")
+        else:
+            rows = self._read("SELECT COUNT(*) FROM batches WHERE id < ?", (before_id,))
+        return int(rows[0][0])
+
+    def _counts(self, batch_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """Runs per status of each of the batches ``batch_ids``."""
+        counts: dict[int, dict[str, int]] = {}
+        for chunk in _chunks(batch_ids):
+            for batch_id, status, count in self._read(
+                # The last attempt's status; one without run id nor status is a trigger
+                # whose outcome is not settled yet, which reads UNKNOWN (as
+                # StoredRun.status does). Only placeholders are formatted in.
+                "SELECT r.batch_id, COALESCE(r.final_status,"  # noqa: S608
+                " (SELECT CASE WHEN a.status IS NULL AND a.run_id IS NULL THEN ? ELSE a.status"
+                "  END FROM attempts AS a WHERE a.batch_id = r.batch_id"
+                "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
+                f" FROM runs AS r WHERE r.batch_id IN ({_marks(len(chunk))}) GROUP BY 1, 2",
+                (UNKNOWN, PLANNED, *chunk),
+            ):
+                counts.setdefault(int(batch_id), {})[status] = int(count)
+        return counts
+
+
+_T = TypeVar("_T")
+
+# How many values one statement asks about: far below SQLite's 32,766 parameters.
+_CHUNK: Final = 500
+
+# What a duration is computed from, and how the newest COMPLETED attempt of the key in
+# ``w.column1`` that has it is found: down the run key index, newest batch first.
+_TIMINGS: Final = ("elapsed_ms", "triggered_at", "finished_at")
+_NEWEST_COMPLETED: Final = (
+    "(SELECT a.{column} FROM attempts AS a WHERE a.key = w.column1 AND a.status = ?"
+    " AND (a.elapsed_ms IS NOT NULL OR (a.triggered_at IS NOT NULL AND a.finished_at IS NOT NULL))"
+    " ORDER BY a.batch_id DESC, a.attempt DESC LIMIT 1)"
+)
+
+
+def _chunks(values: Sequence[_T]) -> Iterator[list[_T]]:
+    """``values`` in lists short enough for one statement each."""
+    for start in range(0, len(values), _CHUNK):
+        yield list(values[start : start + _CHUNK])
+
+
+def _marks(count: int) -> str:
+    """``count`` placeholders for an ``IN (...)`` list."""
+    return ", ".join(["?"] * count)
 
 
 def _dump(params: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -15,10 +16,12 @@ from hexbatch.client import HexClient, Timeouts
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
+from hexbatch.engine.journal import NullJournal
 from hexbatch.engine.lifecycle import RunLifecycle, _Intent, _new_since
 from hexbatch.manifest import load_manifest
 from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
+from hexbatch.state import StateError
 from tests.engine.conftest import P1, Harness, manifest, project, scenario
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -215,3 +218,90 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
         assert found is None
         assert clock() >= 75.0
     assert all(b - a <= 10.0 + 1e-9 for a, b in itertools.pairwise(client.listed_at))
+
+
+class _Listing:
+    """A run list that always shows the same runs."""
+
+    timeouts = Timeouts(total=60.0)
+
+    def __init__(self, *run_ids: str) -> None:
+        self.runs = [
+            RunInfo(P1, run_id, None, status.PENDING, None, None, None, None, "API", None)
+            for run_id in run_ids
+        ]
+
+    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+        return list(self.runs)
+
+
+class _RecordsOfOtherBatches(NullJournal):
+    """A journal whose store says ``taken`` were claimed by earlier batches."""
+
+    def __init__(self, taken: set[str], error: StateError | None = None) -> None:
+        self.taken = taken
+        self.error = error
+        self.asked: list[set[str]] = []
+
+    def claimed(self, run_ids: AbstractSet[str]) -> AbstractSet[str]:
+        self.asked.append(set(run_ids))
+        if self.error is not None:
+            raise self.error
+        return self.taken & run_ids
+
+
+def _reconciling(tmp_path: Path, listing: _Listing, journal: NullJournal) -> RunLifecycle:
+    clock = VirtualClock()
+    path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
+    (spec,) = build_plan(load_manifest(path)).items
+    settings = EngineSettings(
+        clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
+    )
+    context = BatchContext(client=cast(HexClient, listing), settings=settings, journal=journal)
+    context.claimed.add("ours")
+    return RunLifecycle(context, WorkItem(spec))
+
+
+async def test_a_run_another_batch_claimed_is_looked_up_and_never_adopted(
+    tmp_path: Path,
+) -> None:
+    """Only the runs still in question are asked of the journal (not this batch's own, not
+    the snapshot's); the one an earlier batch claimed is passed over, the other adopted."""
+    journal = _RecordsOfOtherBatches({"old-batch's"})
+    listing = _Listing("ours", "in-snapshot", "old-batch's", "new")
+    lifecycle = _reconciling(tmp_path, listing, journal)
+
+    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset({"in-snapshot"})))
+
+    assert isinstance(found, RunInfo)
+    assert found.run_id == "new"
+    assert journal.asked == [{"old-batch's", "new"}]
+
+
+async def test_when_only_claimed_runs_are_listed_none_is_adopted(tmp_path: Path) -> None:
+    """Every listed run belongs to some batch: the trigger created nothing, and the lookup's
+    answer is kept, so the same run is not asked about again at the next read."""
+    journal = _RecordsOfOtherBatches({"old-batch's"})
+    lifecycle = _reconciling(tmp_path, _Listing("old-batch's"), journal)
+
+    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
+
+    assert found is None
+    assert journal.asked == [{"old-batch's"}]
+
+
+async def test_a_store_that_cannot_tell_whether_a_run_is_claimed_adopts_nothing(
+    tmp_path: Path,
+) -> None:
+    """When the records cannot be read, a listed run may be another batch's: UNKNOWN,
+    neither adopted nor retriggered."""
+    journal = _RecordsOfOtherBatches(set(), StateError("state.db failed while trying to read"))
+    lifecycle = _reconciling(tmp_path, _Listing("new"), journal)
+
+    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
+
+    assert not isinstance(found, RunInfo)
+    assert found is not None
+    assert found.status == status.UNKNOWN
+    assert "state store could not tell" in (found.error or "")
+    assert "state.db failed" in (found.error or "")

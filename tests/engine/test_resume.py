@@ -251,3 +251,70 @@ async def test_an_interrupted_trigger_that_cannot_be_settled_ends_unknown(
         (stored,) = [run for run in store.runs(info.id) if run.key == skipped.key]
     assert stored.final_status == status.UNKNOWN
     assert stored.attempts[-1].status == status.UNKNOWN
+
+
+async def test_a_run_an_old_batch_claimed_is_never_adopted(
+    tmp_path: Path, state_location: str
+) -> None:
+    """A lost trigger is reconciled against the project's runs: a run an old batch of
+    another manifest recorded, and one this batch finished before the interruption, are
+    both looked up in the store and neither is adopted; the trigger is sent again."""
+    from datetime import UTC, datetime
+
+    from hexbatch.batch import BatchOptions, BatchRun
+    from hexbatch.client import HexClient
+    from hexbatch.simulator import Scenario, run_simulator
+    from hexbatch.state import PlannedRun
+
+    sim = scenario(
+        [project(outcome={"rules": [{"when": {"n": 0}, "status": "ERRORED"}]})],
+        preexisting_runs=[{"project": P1, "status": "PENDING", "params": {"old": 1}}],
+    )
+    path = manifest(
+        tmp_path, [{"id": P1, "runs": [{"n": 0}, {"n": 1}]}], defaults={"max_in_flight": 1}
+    )
+    async with run_simulator(Scenario.from_mapping(sim)) as served:
+        async with HexClient(served.base_url, served.token) as client:
+            (old_run,) = [run.run_id for run in await client.list_runs(P1)]
+        with StateStore(state_location) as store:
+            old = store.create_batch(
+                manifest="/years/ago/old-sweep.yaml",
+                manifest_hash="m",
+                plan_hash="p",
+                base_url=served.base_url,
+                token_env="HEX_API_TOKEN",
+                hexbatch_version="0.1.0",
+                runs=[PlannedRun("old-key", P1, "p", {"old": 1}, 0)],
+                started_at=datetime(2023, 1, 1, tzinfo=UTC),
+            )
+            store.record_triggered(old.id, "old-key", 1, old_run, None, old.started_at)
+            store.record_final(old.id, "old-key", status.COMPLETED)
+            store.finish_batch(old.id, old.started_at)
+
+        def batch(**options: Any) -> BatchRun:
+            return BatchRun(
+                path,
+                BatchOptions(
+                    base_url=served.base_url,
+                    env={"HEX_API_TOKEN": served.token},
+                    state=state_location,
+                    **options,
+                ),
+                fast_settings(),
+            )
+
+        first = await batch(fail_fast=True).execute()
+        skipped = first.runs[1]
+        with StateStore(state_location) as store:
+            info = store.latest_batch(path.stem)
+            assert info is not None
+            # The process died mid-trigger, after a snapshot that listed no run.
+            store.record_intent(info.id, skipped.key, 1, datetime.now(UTC), seen_before=set())
+        second = await batch().execute()
+        ledger = served.ledger.snapshot()["runs"]
+
+    assert (first.runs[0].status, skipped.status) == (status.ERRORED, status.SKIPPED)
+    resumed = second.runs[1]
+    assert resumed.status == status.COMPLETED
+    assert resumed.run_id not in {old_run, first.runs[0].run_id}
+    assert [entry["params"] for entry in ledger] == [{"old": 1}, {"n": 0}, {"n": 1}]

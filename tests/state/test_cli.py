@@ -71,6 +71,80 @@ def test_history_of_empty_store(store: StateStore, state: str) -> None:
     assert "no batches" in result.stdout
 
 
+def _batches(store: StateStore, count: int) -> list[int]:
+    return [new_batch(store, started_at=at(60 * n)).id for n in range(count)]
+
+
+def test_history_shows_the_latest_twenty_and_says_how_to_see_more(
+    store: StateStore, state: str
+) -> None:
+    """With more than 20 batches, history lists the latest 20 oldest first, and says on
+    stderr how many older ones there are and how to see them."""
+    ids = _batches(store, 23)
+
+    result = invoke(history, state)
+
+    assert result.exit_code == 0
+    assert [int(line.split()[0]) for line in result.stdout.splitlines()] == ids[3:]
+    assert result.stderr == (
+        f"3 older batches not shown: --before {ids[3]} pages back, --all shows every batch\n"
+    )
+
+
+def test_history_pages_back_with_limit_and_before(store: StateStore, state: str) -> None:
+    """--limit N shows N batches; --before ID the ones older than ID; the last page says
+    nothing more."""
+    ids = _batches(store, 5)
+
+    latest = invoke(history, state, "--limit", "2")
+    older = invoke(history, state, "--limit", "2", "--before", str(ids[3]))
+    oldest = invoke(history, state, "--limit", "2", "--before", str(ids[1]))
+
+    def shown(result: Result) -> list[int]:
+        return [int(line.split()[0]) for line in result.stdout.splitlines()]
+
+    assert (shown(latest), shown(older), shown(oldest)) == (ids[3:], ids[1:3], ids[:1])
+    assert "3 older batches not shown: --before 4 pages back" in latest.stderr
+    assert "1 older batch not shown: --before 2 pages back" in older.stderr
+    assert oldest.stderr == ""
+
+
+def test_history_all_lists_every_batch(store: StateStore, state: str) -> None:
+    """--all lists every batch (older than --before ID, with it) and hints at nothing."""
+    ids = _batches(store, 22)
+
+    every = invoke(history, state, "--all")
+    before = invoke(history, state, "--all", "--before", str(ids[2]))
+
+    assert [int(line.split()[0]) for line in every.stdout.splitlines()] == ids
+    assert [int(line.split()[0]) for line in before.stdout.splitlines()] == ids[:2]
+    assert every.stderr == before.stderr == ""
+
+
+def test_history_json_is_the_page_shown(store: StateStore, state: str) -> None:
+    """--json prints the same page as a JSON list, oldest first; the hint stays on stderr."""
+    ids = _batches(store, 4)
+
+    result = invoke(history, state, "--json", "--limit", "3")
+
+    assert [entry["id"] for entry in json.loads(result.stdout)] == ids[1:]
+    assert "1 older batch not shown" in result.stderr
+
+
+def test_history_before_the_first_batch(store: StateStore, state: str) -> None:
+    """Paging past the oldest batch says there is nothing before it."""
+    (first,) = _batches(store, 1)
+    result = invoke(history, state, "--before", str(first))
+    assert result.exit_code == 0
+    assert result.stdout.endswith(f"holds no batches before batch {first}.\n")
+
+
+def test_history_all_and_limit_are_exclusive(store: StateStore, state: str) -> None:
+    """--all with --limit is a usage error (exit 2), as is a limit below one."""
+    assert invoke(history, state, "--all", "--limit", "3").exit_code == 2
+    assert invoke(history, state, "--limit", "0").exit_code == 2
+
+
 def test_history_short_durations_in_seconds(store: StateStore, state: str) -> None:
     """A batch under a minute shows its duration in seconds."""
     batch = new_batch(store)

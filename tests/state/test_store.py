@@ -282,7 +282,7 @@ def test_durations_newest_completed_wins(store: StateStore) -> None:
     store.record_status(new.id, "k0", 1, "COMPLETED", elapsed_ms=2500.0)
     store.record_triggered(new.id, "k1", 1, "d", None, at(0))
     store.record_status(new.id, "k1", 1, "ERRORED", elapsed_ms=1.0)
-    assert store.durations() == {"k0": 2.5, "k1": 12.0}
+    assert store.durations(["k0", "k1", "k2"]) == {"k0": 2.5, "k1": 12.0}
 
 
 def test_durations_come_from_any_manifest_by_run_key(store: StateStore) -> None:
@@ -296,7 +296,86 @@ def test_durations_come_from_any_manifest_by_run_key(store: StateStore) -> None:
     store.record_status(other.id, "k0", 1, "COMPLETED", elapsed_ms=5000.0)
     store.record_triggered(other.id, "k1", 1, "c", None, at(0))
     store.record_status(other.id, "k1", 1, "ERRORED", elapsed_ms=1000.0)
-    assert store.durations() == {"k0": 5.0}
+    assert store.durations(["k0", "k1"]) == {"k0": 5.0}
+
+
+def test_durations_are_read_only_for_the_keys_asked(store: StateStore) -> None:
+    """Only the asked keys come back (the plan's), however many others the store knows;
+    an asked key nobody ran is simply absent."""
+    old = new_batch(store)
+    for n, key in enumerate(("k0", "k1", "k2")):
+        store.record_triggered(old.id, key, 1, f"r{n}", None, at(0))
+        store.record_status(old.id, key, 1, "COMPLETED", elapsed_ms=1000.0 * (n + 1))
+    assert store.durations(["k2", "k0", "never-ran"]) == {"k0": 1.0, "k2": 3.0}
+    assert store.durations([]) == {}
+
+
+def test_durations_pass_over_a_newer_attempt_without_timings(store: StateStore) -> None:
+    """A COMPLETED attempt with neither an elapsed time nor both ends leaves the key's
+    duration to the newest attempt that has one; a later attempt of a batch beats an
+    earlier one."""
+    old = new_batch(store)
+    store.record_triggered(old.id, "k0", 1, "a", None, at(0))
+    store.record_status(old.id, "k0", 1, "COMPLETED", elapsed_ms=7000.0)
+    store.record_intent(old.id, "k1", 1, at(0))
+    store.record_status(old.id, "k1", 1, "COMPLETED", elapsed_ms=1000.0)
+    store.record_intent(old.id, "k1", 2, at(0))
+    store.record_status(old.id, "k1", 2, "COMPLETED", elapsed_ms=2000.0)
+    new = new_batch(store)
+    store.record_intent(new.id, "k0", 1, at(0))
+    store.record_status(new.id, "k0", 1, "COMPLETED")  # no elapsed time, no trigger time
+    assert store.durations(["k0", "k1"]) == {"k0": 7.0, "k1": 2.0}
+
+
+def test_durations_of_more_keys_than_one_statement_takes(store: StateStore) -> None:
+    """A plan of thousands of runs is asked in several statements, all answered."""
+    runs = planned(1203)
+    batch = new_batch(store, runs)
+    for n, run in enumerate(runs):
+        store.record_intent(batch.id, run.key, 1, at(0))
+        store.record_status(batch.id, run.key, 1, "COMPLETED", elapsed_ms=float(n))
+    durations = store.durations(run.key for run in runs)
+    assert len(durations) == 1203
+    assert durations["k1202"] == 1.202
+
+
+def test_claimed_names_the_run_ids_any_batch_recorded(store: StateStore) -> None:
+    """claimed answers, of the ids asked, those some batch (of any manifest, finished or
+    not) recorded as its run; an id only seen in a snapshot or never seen is not claimed."""
+    old = new_batch(store)
+    store.record_triggered(old.id, "k0", 1, "run-old", None, at(0))
+    store.record_status(old.id, "k0", 1, "COMPLETED")
+    store.finish_batch(old.id, at(10))
+    other = new_batch(store, manifest="/elsewhere/other.yaml")
+    store.record_intent(other.id, "k1", 1, at(20), seen_before={"run-foreign"})
+    store.record_triggered(other.id, "k2", 1, "run-other", None, at(21))
+
+    asked = ["run-old", "run-other", "run-foreign", "run-new", "run-old"]
+    assert store.claimed(asked) == {"run-old", "run-other"}
+    assert store.claimed([]) == set()
+
+
+def test_claimed_of_more_ids_than_one_statement_takes(store: StateStore) -> None:
+    """Asking about thousands of ids at once splits them and still finds every claimed one."""
+    batch = new_batch(store)
+    store.record_triggered(batch.id, "k0", 1, "run-0999", None, at(0))
+    store.record_triggered(batch.id, "k1", 1, "run-1500", None, at(0))
+    asked = [f"run-{n:04d}" for n in range(2000)]
+    assert store.claimed(asked) == {"run-0999", "run-1500"}
+
+
+def test_a_triggered_attempt_drops_its_snapshot(store: StateStore, batch: BatchInfo) -> None:
+    """Once Hex gave the run id, the run ids listed before the trigger are not kept: an
+    attempt without a run id still has them for its reconciliation."""
+    store.record_intent(batch.id, "k0", 1, at(0), seen_before={"a", "b"})
+    store.record_intent(batch.id, "k1", 1, at(0), seen_before={"c"})
+    store.record_triggered(batch.id, "k0", 1, "r0", None, at(1))
+
+    stored = store.database.fetch(
+        "SELECT key, seen_before FROM attempts WHERE batch_id = ? ORDER BY key", (batch.id,)
+    )
+    assert stored == [("k0", None), ("k1", '["c"]')]
+    assert store.runs(batch.id)[1].attempts[0].seen_before == frozenset({"c"})
 
 
 def test_batches_summarise_counts_and_duration(store: StateStore) -> None:
@@ -319,6 +398,55 @@ def test_batches_summarise_counts_and_duration(store: StateStore) -> None:
     assert list(first.counts) == ["ERRORED", "COMPLETED"]
     assert second.counts == {PLANNED: 2, "RUNNING": 1}
     assert second.duration_s is None
+
+
+def _five_batches(store: StateStore) -> list[int]:
+    """Five batches, of two manifests; each has k0 COMPLETED and its batch number of
+    attempts on k1."""
+    ids = []
+    for n in range(5):
+        manifest = MANIFEST if n % 2 == 0 else "/data/other.yaml"
+        batch = new_batch(store, manifest=manifest, started_at=at(100 * n))
+        store.record_final(batch.id, "k0", "COMPLETED")
+        for attempt in range(1, n + 2):
+            store.record_intent(batch.id, "k1", attempt, at(100 * n + attempt))
+            store.record_status(batch.id, "k1", attempt, "ERRORED")
+        ids.append(batch.id)
+    return ids
+
+
+def test_batches_page_back_from_the_latest(store: StateStore) -> None:
+    """batches(limit) gives the latest batches, oldest first; before_id pages further back;
+    each page counts its own batches' runs."""
+    ids = _five_batches(store)
+
+    latest = store.batches(limit=2)
+    older = store.batches(limit=2, before_id=latest[0].id)
+    oldest = store.batches(limit=2, before_id=older[0].id)
+
+    assert [b.id for b in latest] == ids[3:]
+    assert [b.id for b in older] == ids[1:3]
+    assert [b.id for b in oldest] == ids[:1]
+    assert store.batches(limit=2, before_id=ids[0]) == []
+    assert [b.manifest for b in latest] == ["/data/other.yaml", MANIFEST]
+    assert all(b.counts == {"ERRORED": 1, "COMPLETED": 1, PLANNED: 1} for b in store.batches())
+    assert store.batches(limit=2) == store.batches()[3:]
+
+
+def test_batches_before_an_id_without_a_limit(store: StateStore) -> None:
+    """before_id alone lists every batch older than it; an id past the latest lists all."""
+    ids = _five_batches(store)
+    assert [b.id for b in store.batches(before_id=ids[2])] == ids[:2]
+    assert [b.id for b in store.batches(before_id=ids[-1] + 100)] == ids
+
+
+def test_batch_count(store: StateStore) -> None:
+    """batch_count counts every batch, or those older than a batch."""
+    assert store.batch_count() == 0
+    ids = _five_batches(store)
+    assert store.batch_count() == 5
+    assert store.batch_count(before_id=ids[3]) == 3
+    assert store.batch_count(before_id=ids[0]) == 0
 
 
 def test_naive_times_are_taken_as_utc(store: StateStore, batch: BatchInfo) -> None:
