@@ -221,9 +221,11 @@ class WindowLimiter:
         shared ledger, for every process on the token), then record them."""
         async with self._lock:
             while True:
-                now = await self._wait_until_free(count)
+                await self._wait_until_free(count)
                 if await reserved(self.shared, [self.want(count)], self):
-                    self._record(now, count)
+                    # Recorded as of now, after the ledger answered: the request leaves now,
+                    # and a window must count from when it really left.
+                    self._record(self._clock(), count)
                     return
 
     def penalize(self, retry_after: float | None) -> None:
@@ -300,7 +302,11 @@ async def acquire_together(
                 if first.delay(now) > 0:  # a 429 arrived while waiting for the second
                     continue
                 wants = [first.want(), second.want(second_count)]
-                wait = await first.shared.reserve(wants) if first.shared is not None else 0.0
+                if first.shared is None:
+                    wait = 0.0
+                else:
+                    wait = await first.shared.reserve(wants)
+                    now = first._clock()  # the trigger leaves after the ledger answered
                 if wait <= 0:
                     first._record(now)
                     second._record(now, second_count)
