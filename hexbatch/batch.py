@@ -42,7 +42,14 @@ from hexbatch.models import Project
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
 from hexbatch.quota import StoreQuota
-from hexbatch.resume import OpenedBatch, Rerun, StoreJournal, check_rerun, open_batch
+from hexbatch.resume import (
+    OpenedBatch,
+    Rerun,
+    StoreJournal,
+    check_rerun,
+    open_batch,
+    skip_completed,
+)
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
@@ -82,6 +89,8 @@ class BatchOptions:
             (overrides the manifest's ``lease_ttl``; default 30).
         priority: ``high``, ``normal`` or ``low`` when the token's quota is scarce
             (overrides the manifest's ``priority``).
+        skip_completed: trigger only runs whose key never COMPLETED in an earlier batch
+            of the state store; the others end ALREADY_COMPLETED, naming that batch.
         stateless: keep no state at all (nothing to resume).
         new: start a new batch even if the latest one is unfinished.
         rerun: give runs that ended failed, unknown, or all of them a new attempt.
@@ -98,6 +107,7 @@ class BatchOptions:
     state: Path | str | None = None
     lease_ttl: float | None = None
     priority: str | None = None
+    skip_completed: bool = False
     stateless: bool = False
     new: bool = False
     rerun: Rerun | None = None
@@ -385,6 +395,8 @@ class BatchRun:
                     new=self.options.new,
                     rerun=self.options.rerun,
                 )
+                if self.options.skip_completed:
+                    opened = skip_completed(store, opened)
                 return await self._drive_stored(client, settings, store, opened, manifest)
 
     async def _drive(

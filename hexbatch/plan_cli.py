@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,22 +100,34 @@ def validate(manifest: str) -> None:
     )
 
 
-def _history(planned: Plan, state: str | None) -> Mapping[str, float]:
-    """Earlier durations of the plan's runs, from the state store ``run`` would use.
+@dataclass(frozen=True, slots=True)
+class _History:
+    """What the state store ``run`` would use knows of the plan's runs."""
+
+    durations: Mapping[str, float] = field(default_factory=dict)
+    completed: Mapping[str, int] = field(default_factory=dict)
+    """Run keys that COMPLETED in a batch of the store, with the newest such batch."""
+
+
+def _history(planned: Plan, state: str | None, *, completed: bool = False) -> _History:
+    """Earlier durations of the plan's runs (and, with ``completed``, which of them already
+    completed), from the state store ``run`` would use.
 
     Nothing is created or written: a store that does not exist has no history, and
     one that cannot be read (a PostgreSQL server out of reach) costs the estimate
     only, never the plan.
     """
+    keys = [item.key for item in planned.items]
     try:
         location = BatchOptions(state=state).state_location(planned.manifest)
         if location is None or (isinstance(location, Path) and not location.exists()):
-            return {}
+            return _History()
         with StateStore.open_existing(location, read_only=True) as store:
-            return store.durations(item.key for item in planned.items)
+            done = store.completed_before(keys, sys.maxsize) if completed else {}
+            return _History(store.durations(keys), done)
     except StateError as error:
         click.echo(f"note: no makespan estimate, the state store is unreadable: {error}", err=True)
-        return {}
+        return _History()
 
 
 def _estimate_json(bound: TriggerBound, estimate: Estimate | None) -> dict[str, Any]:
@@ -132,7 +146,12 @@ def _estimate_json(bound: TriggerBound, estimate: Estimate | None) -> dict[str, 
     type=click.Path(dir_okay=False),
     help="State store whose history estimates the makespan (default: as for run).",
 )
-def plan(manifest: str, as_json: bool, state: str | None) -> None:
+@click.option(
+    "--skip-completed",
+    is_flag=True,
+    help="Show which runs `run --skip-completed` would skip (their key completed before).",
+)
+def plan(manifest: str, as_json: bool, state: str | None, skip_completed: bool) -> None:
     """Print the runs MANIFEST expands to, grouped by project, and how long they need.
 
     Nothing is sent: the trigger limits bound the time, and the durations of
@@ -140,24 +159,42 @@ def plan(manifest: str, as_json: bool, state: str | None) -> None:
     """
     planned = _load_plan(manifest)
     _warn(planned)
+    history = _history(planned, state, completed=skip_completed)
+    to_run = planned
+    if skip_completed:
+        kept = tuple(item for item in planned.items if item.key not in history.completed)
+        to_run = dataclasses.replace(planned, items=kept)
     windows = planned.manifest.limits.triggers
-    bound = trigger_schedule(len(planned), windows)
+    bound = trigger_schedule(len(to_run), windows)
     estimate = makespan_estimate(
-        planned,
-        _history(planned, state),
+        to_run,
+        history.durations,
         max_in_flight=planned.manifest.max_in_flight,
         trigger_windows=windows,
     )
     if as_json:
         document = planned.as_json()
         document["estimate"] = _estimate_json(bound, estimate)
+        if skip_completed:
+            document["already_completed"] = dict(sorted(history.completed.items()))
         click.echo(json.dumps(document, ensure_ascii=False))
         return
     for line in render_table(planned):
         click.echo(line)
+    if skip_completed:
+        click.echo(_skipped_text(planned, history.completed))
     click.echo(bound.text())
     if estimate is not None:
         click.echo(estimate.text())
+
+
+def _skipped_text(planned: Plan, completed: Mapping[str, int]) -> str:
+    skipped = sum(1 for item in planned.items if item.key in completed)
+    left = len(planned) - skipped
+    return (
+        f"--skip-completed: {_plural(skipped, 'run')} already completed in earlier batches, "
+        f"{_plural(left, 'run')} to trigger"
+    )
 
 
 @click.command()

@@ -343,6 +343,30 @@ def open_batch(
     return OpenedBatch(info, work, done, tuple(item.key for item in plan.items))
 
 
+def skip_completed(store: StateStore, opened: OpenedBatch) -> OpenedBatch:
+    """Settle, without triggering, every run still to go whose key COMPLETED in an earlier
+    batch (``--skip-completed``): ALREADY_COMPLETED, naming that batch.
+
+    Only runs this batch never triggered are skipped; one it triggered is followed as
+    usual. Run keys name a project and its parameters, so earlier batches of other
+    manifests count too.
+    """
+    fresh = [item for item in opened.work if not item.attempts]
+    earlier = store.completed_before((item.key for item in fresh), opened.info.id)
+    work: list[WorkItem] = []
+    done = dict(opened.done)
+    for item in opened.work:
+        batch_id = earlier.get(item.key) if not item.attempts else None
+        if batch_id is None:
+            work.append(item)
+            continue
+        reason = f"completed in batch {batch_id}"
+        store.record_final(opened.info.id, item.key, status.ALREADY_COMPLETED, reason)
+        done[item.key] = item.outcome(status.ALREADY_COMPLETED, reason)
+    log.info("runs_already_completed", batch=opened.info.id, skipped=len(done) - len(opened.done))
+    return OpenedBatch(opened.info, work, done, opened.order)
+
+
 def _check_moved(
     info: BatchInfo, base_url: str, runs: Iterable[StoredRun], store: StateStore
 ) -> None:

@@ -102,6 +102,13 @@ def _check_combinations(flags: dict[str, Any]) -> None:
         _usage_error("--dry-run keeps no state, so there is nothing to --rerun")
     if flags["rerun"] and flags["simulate"] and not flags["state"]:
         _usage_error("a --simulate batch keeps no state unless --state is given: nothing to rerun")
+    if flags["skip_completed"] and flags["dry_run"]:
+        _usage_error("--dry-run keeps no state, so it cannot tell which runs completed before")
+    if flags["skip_completed"] and flags["simulate"] and not flags["state"]:
+        _usage_error(
+            "a --simulate batch keeps no state unless --state is given: --skip-completed "
+            "has no earlier batches to look at"
+        )
 
 
 def _probe(folder: Path, what: str) -> None:
@@ -192,6 +199,11 @@ def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str |
     help="Give runs that ended failed, unknown, or all runs a new attempt.",
 )
 @click.option(
+    "--skip-completed",
+    is_flag=True,
+    help="Trigger only runs whose key never completed in an earlier batch of the state store.",
+)
+@click.option(
     "--priority",
     type=click.Choice(["high", "normal", "low"]),
     help="Who goes first when the token's quota is scarce (overrides the manifest).",
@@ -228,6 +240,7 @@ def run_command(manifest: str, **flags: Any) -> None:
         new=flags["new"],
         rerun=flags["rerun"],
         priority=flags["priority"],
+        skip_completed=flags["skip_completed"],
     )
     _check_combinations(flags)
     _check_outputs(flags["json_path"], flags["report_dir"])

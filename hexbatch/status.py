@@ -6,8 +6,9 @@ terminal, so a poller keeps following the run instead of declaring it done.
 
 hexbatch adds final statuses for outcomes Hex never reports itself: a run
 cancelled at its timeout, a trigger the API refused, a trigger whose outcome
-could not be established, a run never triggered, and a run cancelled because
-the user interrupted the batch.
+could not be established, a run never triggered, a run cancelled because
+the user interrupted the batch, and a run not triggered because its key already
+completed in an earlier batch (``--skip-completed``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,20 @@ TRIGGER_FAILED: Final = "TRIGGER_FAILED"
 UNKNOWN: Final = "UNKNOWN"
 SKIPPED: Final = "SKIPPED"
 CANCELLED: Final = "CANCELLED"
+ALREADY_COMPLETED: Final = "ALREADY_COMPLETED"
 
 HEX_STATUSES: Final = frozenset(
     {PENDING, RUNNING, COMPLETED, ERRORED, KILLED, UNABLE_TO_ALLOCATE_KERNEL}
 )
 HEX_TERMINAL: Final = frozenset({COMPLETED, ERRORED, KILLED, UNABLE_TO_ALLOCATE_KERNEL})
-FINAL_STATUSES: Final = HEX_TERMINAL | {TIMED_OUT, TRIGGER_FAILED, UNKNOWN, SKIPPED, CANCELLED}
+FINAL_STATUSES: Final = HEX_TERMINAL | {
+    TIMED_OUT,
+    TRIGGER_FAILED,
+    UNKNOWN,
+    SKIPPED,
+    CANCELLED,
+    ALREADY_COMPLETED,
+}
 # The order reports list statuses in: failures first, success last.
 REPORT_ORDER: Final = (
     ERRORED,
@@ -42,6 +51,7 @@ REPORT_ORDER: Final = (
     UNABLE_TO_ALLOCATE_KERNEL,
     CANCELLED,
     SKIPPED,
+    ALREADY_COMPLETED,
     COMPLETED,
 )
 
@@ -53,4 +63,4 @@ def is_terminal(status: str) -> bool:
 
 def is_success(status: str) -> bool:
     """Tell whether a final status counts as success for the exit code."""
-    return status == COMPLETED
+    return status in (COMPLETED, ALREADY_COMPLETED)

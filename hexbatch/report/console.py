@@ -42,6 +42,7 @@ STATUS_STYLES: Final = {
     st.UNABLE_TO_ALLOCATE_KERNEL: "red",
     st.CANCELLED: "yellow",
     st.SKIPPED: "yellow",
+    st.ALREADY_COMPLETED: "green",
 }
 
 

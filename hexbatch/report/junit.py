@@ -23,7 +23,7 @@ FAILURE_STATUSES: Final = frozenset(
     {st.ERRORED, st.KILLED, st.UNABLE_TO_ALLOCATE_KERNEL, st.TIMED_OUT}
 )
 ERROR_STATUSES: Final = frozenset({st.TRIGGER_FAILED, st.UNKNOWN})
-SKIPPED_STATUSES: Final = frozenset({st.SKIPPED, st.CANCELLED})
+SKIPPED_STATUSES: Final = frozenset({st.SKIPPED, st.CANCELLED, st.ALREADY_COMPLETED})
 # A report of an unfinished batch (``hexbatch report STATE`` mid-run) holds runs that
 # have not ended yet; they are not failures, just not done.
 NOT_FINISHED_STATUSES: Final = frozenset({"PLANNED", st.PENDING, st.RUNNING})

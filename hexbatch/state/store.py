@@ -581,6 +581,20 @@ class StateStore:
                     durations[key] = span.total_seconds()
         return durations
 
+    def completed_before(self, keys: Iterable[str], batch_id: int) -> dict[str, int]:
+        """For each of the run ``keys`` that COMPLETED in a batch older than ``batch_id``,
+        the newest such batch (run keys are the same across manifests)."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            rows = self._read(
+                "SELECT key, MAX(batch_id) FROM attempts"  # noqa: S608 - placeholders only
+                f" WHERE status = ? AND batch_id < ? AND key IN ({_marks(len(chunk))})"
+                " GROUP BY key",
+                [COMPLETED, batch_id, *chunk],
+            )
+            found.update({str(key): int(batch) for key, batch in rows})
+        return found
+
     def batches(
         self, *, limit: int | None = None, before_id: int | None = None
     ) -> list[BatchSummary]:
