@@ -18,7 +18,7 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -38,6 +38,7 @@ from hexbatch.errors import (
 )
 from hexbatch.limits import Window, WindowLimiter, limiter
 from hexbatch.manifest import Manifest, load_manifest
+from hexbatch.manifest.relative import local_today
 from hexbatch.models import Project
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
@@ -49,6 +50,7 @@ from hexbatch.resume import (
     check_rerun,
     open_batch,
     skip_completed,
+    stored_anchor,
 )
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
@@ -94,6 +96,8 @@ class BatchOptions:
         stateless: keep no state at all (nothing to resume).
         new: start a new batch even if the latest one is unfinished.
         rerun: give runs that ended failed, unknown, or all of them a new attempt.
+        as_of: the day that is "today" for the manifest's dates relative to today
+            (default: the date the batch started, or the one a resumed batch recorded).
     """
 
     base_url: str | None = None
@@ -111,6 +115,7 @@ class BatchOptions:
     stateless: bool = False
     new: bool = False
     rerun: Rerun | None = None
+    as_of: date | None = None
 
     def state_location(self, manifest: Manifest) -> Location | None:
         """Where this batch's state store lives, or None to keep no state.
@@ -265,9 +270,6 @@ class BatchRun:
     async def execute(self) -> BatchReport:
         """Run the batch to the end and report every planned run."""
         manifest = self._load()
-        plan = build_plan(manifest)
-        for warning in plan.warnings:
-            log.warning("plan_warning", message=warning)
         settings = replace(
             self.settings,
             max_in_flight=self.options.max_in_flight or manifest.max_in_flight,
@@ -276,6 +278,9 @@ class BatchRun:
             dry_run=self.options.dry_run,
         )
         started = settings.now()
+        # Planned before the store is opened, so that a plan that cannot be built ends the
+        # command before anything is written; a resumed batch may re-plan with its anchor.
+        plan = build_plan(manifest, self.options.as_of or local_today(started, manifest.timezone))
         location = self.options.state_location(manifest)
         if location is None:
             return await self._connect_and_drive(manifest, plan, settings, started, None)
@@ -288,10 +293,23 @@ class BatchRun:
             try:
                 async with heartbeat(store, lease, ttl, self._lease_lost):
                     self.lease = lease
+                    plan = self._anchored(store, manifest, plan)
                     check_rerun(store, manifest, None if self.options.new else self.options.rerun)
                     return await self._connect_and_drive(manifest, plan, settings, started, store)
             finally:
                 self._release(store, lease)
+
+    def _anchored(self, store: StateStore, manifest: Manifest, plan: Plan) -> Plan:
+        """The plan of the batch this run drives: a batch it resumes keeps the today it
+        started with (a batch resumed after midnight plans the same runs), unless
+        ``as_of`` names another day (a different plan, refused as any other)."""
+        if plan.as_of is None or self.options.as_of is not None:
+            return plan
+        anchor = stored_anchor(store, manifest, new=self.options.new, rerun=self.options.rerun)
+        if anchor is None or anchor == plan.as_of:
+            return plan
+        log.info("batch_as_of_kept", as_of=anchor.isoformat(), today=plan.as_of.isoformat())
+        return build_plan(manifest, anchor)
 
     def _take_lease(self, store: StateStore, manifest: Manifest, ttl: float) -> Lease:
         lease, replaced = store.take_lease(manifest.name, Claimant.here(ttl))
@@ -359,6 +377,8 @@ class BatchRun:
         started: datetime,
         store: StateStore | None,
     ) -> BatchReport:
+        for warning in plan.warnings:
+            log.warning("plan_warning", message=warning)
         async with (
             connect(manifest, self.options) as connection,
             contextlib.AsyncExitStack() as held,
@@ -475,11 +495,19 @@ async def run_batch(
     *,
     settings: EngineSettings | None = None,
     control: Control | None = None,
+    as_of: date | None = None,
 ) -> BatchReport:
-    """Run a manifest's batch and return its report (see :class:`BatchRun`)."""
+    """Run a manifest's batch and return its report (see :class:`BatchRun`).
+
+    ``as_of`` is the day that is "today" for dates relative to today (it overrides
+    ``options.as_of``).
+    """
+    options = options or BatchOptions()
+    if as_of is not None:
+        options = replace(options, as_of=as_of)
     run = BatchRun(
         manifest,
-        options or BatchOptions(),
+        options,
         settings or EngineSettings(),
         control or Control(),
     )

@@ -21,6 +21,7 @@ batch can still be resumed; adding, removing or changing a run changes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -33,6 +34,8 @@ from hexbatch.manifest import ManifestError, ManifestIssue
 from hexbatch.manifest.dates import range_dates
 from hexbatch.manifest.errors import format_path
 from hexbatch.manifest.model import DateRange, Manifest, ProjectSpec
+from hexbatch.manifest.relative import local_today
+from hexbatch.manifest.resolve import resolve_dates
 
 PLAN_SCHEMA = "hexbatch.plan/1"
 KEY_LENGTH = 20
@@ -110,6 +113,9 @@ class Plan:
     items: tuple[RunSpec, ...]
     plan_hash: str
     warnings: tuple[str, ...]
+    as_of: dt.date | None = None
+    """The today its ``dates:`` ranges relative to today were resolved against (None when
+    no range depends on today)."""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -133,9 +139,28 @@ class Plan:
             "schema": PLAN_SCHEMA,
             "manifest": str(self.manifest.source),
             "plan_hash": self.plan_hash,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "dates": [_dates_json(project) for project in self.manifest.projects if project.dates],
             "warnings": list(self.warnings),
             "runs": [item.as_json() for item in self.items],
         }
+
+
+def _dates_json(project: ProjectSpec) -> dict[str, Any]:
+    """A project's resolved date range, and how its bounds were written."""
+    dates = project.dates
+    if not isinstance(dates, DateRange):
+        raise TypeError(f"{project.name}: a plan holds resolved date ranges only")
+    written = dates.written or dates
+    return {
+        "project": project.name,
+        "index": project.index,
+        "param": dates.param,
+        "start": dates.start.isoformat(),
+        "end": dates.end.isoformat(),
+        "step": str(dates.step),
+        "written": {"start": str(written.start), "end": str(written.end)},
+    }
 
 
 def _same(left: Any, right: Any) -> bool:
@@ -200,6 +225,8 @@ def expand_project(project: ProjectSpec) -> Iterator[dict[str, Any]]:
         cells: Sequence[Mapping[str, Any]] = ({},)
     else:
         cells = combinations(project.runs, project.matrix, project.include, project.exclude)
+    if project.dates is not None and not isinstance(project.dates, DateRange):
+        raise TypeError(f"{project.name}: its dates are relative to today; resolve them first")
     dates: Sequence[str | None] = (
         date_values(project.dates) if project.dates is not None else (None,)
     )
@@ -210,8 +237,17 @@ def expand_project(project: ProjectSpec) -> Iterator[dict[str, Any]]:
             yield base if day is None else {**base, date_param: day}
 
 
-def build_plan(manifest: Manifest) -> Plan:
-    """Expand every project into runs; raise ManifestError if a project expands to nothing."""
+def build_plan(manifest: Manifest, as_of: dt.date | None = None) -> Plan:
+    """Expand every project into runs; raise ManifestError if a project expands to nothing.
+
+    ``dates:`` ranges relative to today are resolved as if today were ``as_of``
+    (default: today's date in the manifest's ``dates.timezone``, else on this machine),
+    with the checks a range of fixed dates gets when it is loaded.
+    """
+    anchor = None
+    if manifest.relative_dates:
+        anchor = as_of or local_today(dt.datetime.now(dt.UTC), manifest.timezone)
+        manifest = resolve_dates(manifest, anchor)
     items: list[RunSpec] = []
     seen: dict[str, int] = {}
     warnings: list[str] = list(manifest.warnings)
@@ -252,7 +288,8 @@ def build_plan(manifest: Manifest) -> Plan:
     if issues:
         raise ManifestError(issues)
     warnings.extend(_size_warnings(total_bytes, *largest))
-    return Plan(manifest, tuple(items), plan_hash(item.key for item in items), tuple(warnings))
+    keys = plan_hash(item.key for item in items)
+    return Plan(manifest, tuple(items), keys, tuple(warnings), anchor)
 
 
 def _megabytes(size: int) -> str:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from hexbatch.batch import BatchOptions, scenario_for
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
-from hexbatch.manifest import ManifestError, load_manifest
+from hexbatch.manifest import DateRange, ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.simulator import ScenarioError
@@ -23,6 +24,22 @@ from hexbatch.terminal import escape_control
 
 EXIT_MANIFEST_ERROR = 2
 _WIDTH = 80
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def as_of_option(command: _Command) -> _Command:
+    """``--as-of YYYY-MM-DD``: the day that is "today" for dates relative to today."""
+    return click.option(
+        "--as-of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        metavar="YYYY-MM-DD",
+        help="The day that is today for dates such as today-7d (default: today).",
+    )(command)
+
+
+def as_date(value: dt.datetime | None) -> dt.date | None:
+    """The date of a ``--as-of`` value (click gives a datetime at midnight)."""
+    return None if value is None else value.date()
 
 
 def _fail(error: ManifestError) -> NoReturn:
@@ -34,9 +51,9 @@ def _fail(error: ManifestError) -> NoReturn:
     sys.exit(EXIT_MANIFEST_ERROR)
 
 
-def _load_plan(manifest_path: str) -> Plan:
+def _load_plan(manifest_path: str, as_of: dt.datetime | None) -> Plan:
     try:
-        return build_plan(load_manifest(manifest_path))
+        return build_plan(load_manifest(manifest_path), as_date(as_of))
     except ManifestError as error:
         _fail(error)
 
@@ -70,11 +87,21 @@ def render_table(plan: Plan) -> Iterable[str]:
     groups: dict[int, list[RunSpec]] = {}
     for item in plan.items:
         groups.setdefault(item.project.index, []).append(item)
+    if plan.as_of is not None:
+        yield f"dates relative to today are as of {plan.as_of}"
+        yield ""
     for runs in groups.values():
         project = runs[0].project
         name = escape_control(project.name)
         title = name if project.name == project.id else f"{name}  {project.id}"
         yield _clip(f"{title}  ({_plural(len(runs), 'run')})", _WIDTH)
+        dates = project.dates
+        if isinstance(dates, DateRange) and dates.written is not None:
+            written = dates.written
+            yield _clip(
+                f"  dates: {dates.start} … {dates.end} (start {written.start}, end {written.end})",
+                _WIDTH,
+            )
         for item in runs:
             yield _clip(f"  {item.key}  {_params_text(item.params)}", _WIDTH)
         yield ""
@@ -84,9 +111,10 @@ def render_table(plan: Plan) -> Iterable[str]:
 
 @click.command()
 @click.argument("manifest", type=click.Path(dir_okay=False))
-def validate(manifest: str) -> None:
+@as_of_option
+def validate(manifest: str, as_of: dt.datetime | None) -> None:
     """Check MANIFEST without running anything: exit 0 if valid, 2 listing every problem."""
-    plan = _load_plan(manifest)
+    plan = _load_plan(manifest, as_of)
     _warn(plan)
     if plan.manifest.simulate:
         try:
@@ -94,9 +122,10 @@ def validate(manifest: str) -> None:
         except ScenarioError as error:
             click.echo(f"{manifest}: simulate: {error}", err=True)
             sys.exit(EXIT_MANIFEST_ERROR)
+    dated = "" if plan.as_of is None else f" (dates as of {plan.as_of})"
     click.echo(
         f"{manifest}: valid, {_plural(len(plan.manifest.projects), 'project')},"
-        f" {_plural(len(plan.items), 'run')}"
+        f" {_plural(len(plan.items), 'run')}{dated}"
     )
 
 
@@ -151,13 +180,20 @@ def _estimate_json(bound: TriggerBound, estimate: Estimate | None) -> dict[str, 
     is_flag=True,
     help="Show which runs `run --skip-completed` would skip (their key completed before).",
 )
-def plan(manifest: str, as_json: bool, state: str | None, skip_completed: bool) -> None:
+@as_of_option
+def plan(
+    manifest: str,
+    as_json: bool,
+    state: str | None,
+    skip_completed: bool,
+    as_of: dt.datetime | None,
+) -> None:
     """Print the runs MANIFEST expands to, grouped by project, and how long they need.
 
     Nothing is sent: the trigger limits bound the time, and the durations of
     earlier runs in the state store (read, never written) estimate the makespan.
     """
-    planned = _load_plan(manifest)
+    planned = _load_plan(manifest, as_of)
     _warn(planned)
     history = _history(planned, state, completed=skip_completed)
     to_run = planned

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final, Literal
 
 import structlog
@@ -273,6 +273,22 @@ def _wants_rerun(run: StoredRun, rerun: Rerun | None) -> bool:
     return final not in (status.COMPLETED, status.UNKNOWN)
 
 
+def _resumes(latest: BatchInfo, *, new: bool, rerun: Rerun | None) -> bool:
+    """Tell whether a run drives the manifest's latest batch rather than a new one."""
+    return not new and (not latest.finished or rerun is not None)
+
+
+def stored_anchor(
+    store: StateStore, manifest: Manifest, *, new: bool = False, rerun: Rerun | None = None
+) -> date | None:
+    """The today recorded by the batch :func:`open_batch` would resume (None: no such
+    batch, or one whose dates did not depend on today)."""
+    latest = store.latest_batch(_name(manifest))
+    if latest is None or not _resumes(latest, new=new, rerun=rerun):
+        return None
+    return latest.as_of
+
+
 def open_batch(
     store: StateStore,
     manifest: Manifest,
@@ -293,7 +309,7 @@ def open_batch(
     batch, this reopens it and gives no run a new attempt.
     """
     latest = store.latest_batch(_name(manifest))
-    resume = latest is not None and not new and (not latest.finished or rerun is not None)
+    resume = latest is not None and _resumes(latest, new=new, rerun=rerun)
     latest_runs = store.runs(latest.id) if latest is not None and resume else None
     if latest is not None and resume:
         if not plan.matches(latest.plan_hash):
@@ -315,6 +331,7 @@ def open_batch(
             base_url=base_url,
             token_env=manifest.token_env,
             hexbatch_version=version,
+            as_of=plan.as_of,
             runs=[
                 PlannedRun(item.key, item.project_id, item.project_name, dict(item.params), n)
                 for n, item in enumerate(plan.items)

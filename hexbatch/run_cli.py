@@ -25,6 +25,7 @@ from hexbatch.errors import ConfigurationError, sole_error
 from hexbatch.logs import LOG_FORMATS, configure_logging
 from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
+from hexbatch.plan_cli import as_date, as_of_option
 from hexbatch.progress import describe, show_progress
 from hexbatch.report import render_console, write_github_step_summary, write_report_dir
 from hexbatch.report.writer import FILE_NAMES, ReportsNotWritten
@@ -208,6 +209,7 @@ def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str |
     type=click.Choice(["high", "normal", "low"]),
     help="Who goes first when the token's quota is scarce (overrides the manifest).",
 )
+@as_of_option
 @click.option(
     "--json", "json_path", metavar="PATH", help="Write the JSON report here ('-': stdout)."
 )
@@ -241,6 +243,7 @@ def run_command(manifest: str, **flags: Any) -> None:
         rerun=flags["rerun"],
         priority=flags["priority"],
         skip_completed=flags["skip_completed"],
+        as_of=as_date(flags["as_of"]),
     )
     _check_combinations(flags)
     _check_outputs(flags["json_path"], flags["report_dir"])

@@ -12,13 +12,16 @@ from hexbatch.manifest.model import (
     Manifest,
     PollSettings,
     ProjectSpec,
+    RelativeDates,
     RetrySettings,
     RunOptions,
     SourceLocation,
     VersionChange,
 )
+from hexbatch.manifest.relative import DateExpr
 
 __all__ = [
+    "DateExpr",
     "DateRange",
     "DateStep",
     "Limits",
@@ -27,6 +30,7 @@ __all__ = [
     "ManifestIssue",
     "PollSettings",
     "ProjectSpec",
+    "RelativeDates",
     "RetrySettings",
     "RunOptions",
     "SourceLocation",

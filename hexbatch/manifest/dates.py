@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import itertools
 from collections.abc import Iterator
 
 from hexbatch.manifest.durations import DateStep
 from hexbatch.manifest.model import DateRange
-
-
-def _add_months(day: dt.date, months: int) -> dt.date | None:
-    """``day`` plus ``months``, clamped to the month's last day; None past year 9999."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    if year > dt.MAXYEAR:
-        return None
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+from hexbatch.manifest.relative import add_months
 
 
 def step_date(start: dt.date, step: DateStep, number: int) -> dt.date | None:
@@ -26,7 +17,7 @@ def step_date(start: dt.date, step: DateStep, number: int) -> dt.date | None:
     None when that date would be after 9999-12-31, which no range can reach.
     """
     if step.unit == "month":
-        return _add_months(start, number * step.count)
+        return add_months(start, number * step.count)
     days = number * step.count * (7 if step.unit == "week" else 1)
     if days > (dt.date.max - start).days:
         return None

@@ -8,7 +8,6 @@ batch manifest should stop the batch before anything runs, not after.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated, Any, Final, Literal
 
@@ -31,6 +30,12 @@ from hexbatch.manifest.durations import (
     parse_date_step,
     parse_duration,
     parse_positive_duration,
+)
+from hexbatch.manifest.relative import (
+    RELATIVE_DATE_PATTERN,
+    DateExpr,
+    parse_date_expr,
+    parse_timezone,
 )
 
 RETRYABLE_STATUSES = tuple(sorted(status.HEX_TERMINAL - {status.COMPLETED}))
@@ -55,20 +60,6 @@ def _project_id(value: Any) -> str:
             " (a UUID such as 5a8591dd-4039-49df-9202-96385ba3eff8, from the project's URL)"
         )
     return value.lower()
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(
-        f"{describe(value) if not isinstance(value, str) else value} is not a date"
-        " (write YYYY-MM-DD)"
-    )
 
 
 def _retry_status(value: Any) -> str:
@@ -106,9 +97,28 @@ ProjectId = Annotated[
     WithJsonSchema({"type": "string", "pattern": UUID_PATTERN, "description": "Hex project id."}),
 ]
 DateValue = Annotated[
-    dt.date,
-    PlainValidator(_date),
-    WithJsonSchema({"type": "string", "format": "date", "description": "YYYY-MM-DD"}),
+    DateExpr,
+    PlainValidator(parse_date_expr),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "pattern": RELATIVE_DATE_PATTERN},
+            ],
+            "description": "YYYY-MM-DD, or relative to today: today, yesterday, today-7d,"
+            " today+2w, today-1mo (a month back from Mar 31 is the end of February)",
+        }
+    ),
+]
+TimeZone = Annotated[
+    str,
+    PlainValidator(parse_timezone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "IANA time zone whose date is today (default: this machine's)",
+        }
+    ),
 ]
 Step = Annotated[
     DateStep,
@@ -190,13 +200,15 @@ class SettingsDoc(_Strict):
 
 
 class DatesDoc(_Strict):
-    """A date range: one run per date from ``start`` to ``end`` inclusive."""
+    """A date range: one run per date from ``start`` to ``end`` inclusive; either may be
+    relative to today, the date in ``timezone`` (default: this machine's)."""
 
     param: str = Field(min_length=1)
     start: DateValue
     end: DateValue
     step: Step = Field(default="1d", validate_default=True)
     format: str = Field(default="%Y-%m-%d", min_length=1)
+    timezone: TimeZone | None = None
 
 
 class ProjectDoc(SettingsDoc):

@@ -6,6 +6,7 @@ exception escapes, whatever the file holds.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -37,6 +38,7 @@ from hexbatch.manifest.model import (
     Manifest,
     PollSettings,
     ProjectSpec,
+    RelativeDates,
     RetrySettings,
     RunOptions,
     SourceLocation,
@@ -59,6 +61,7 @@ DEFAULT_LIMITS = Limits(
 )
 # A plan larger than this is almost certainly a mistake (a date range in the wrong century).
 MAX_RUNS = 1_000_000
+_SAMPLE_DATE = dt.date(2000, 1, 31)
 
 
 def load_manifest(path: str | Path, env: Mapping[str, str] | None = None) -> Manifest:
@@ -254,7 +257,7 @@ def _build(
             else None,
             include=tuple(project.include or ()),
             exclude=tuple(project.exclude or ()),
-            dates=_date_range(project),
+            dates=_date_range(document, project, path),
             index=index,
             location=SourceLocation(document.file, line, column),
         )
@@ -267,6 +270,7 @@ def _build(
     if reserve is not None:
         requests = _reserved(document, requests, reserve.requests, "requests", issues)
         triggers = _reserved(document, triggers, reserve.triggers, "triggers", issues)
+    timezone = _timezone(document, parsed, issues)
     if issues:
         raise ManifestError(sorted(issues, key=lambda issue: (issue.line, issue.column)))
     hex_settings = parsed.hex
@@ -288,6 +292,7 @@ def _build(
         lease_ttl=parsed.lease_ttl,
         priority=parsed.priority or "normal",
         warnings=_number_warnings(document) + _date_warnings(document, projects),
+        timezone=timezone,
     )
 
 
@@ -296,17 +301,55 @@ def _date_warnings(document: YamlDocument, projects: list[ProjectSpec]) -> tuple
     warnings = []
     for spec in projects:
         dates = spec.dates
-        if dates is None or dates.end <= dates.start:
-            continue
-        second = step_date(dates.start, dates.step, 1)
-        if second is None or second > dates.end:
+        warning = step_warning(dates) if isinstance(dates, DateRange) else None
+        if warning is not None:
             path: KeyPath = ("projects", spec.index, "dates", "step")
             line, _ = document.position(path)
-            warnings.append(
-                f"{document.file}:{line}: {format_path(path)}: step {dates.step} is longer than"
-                f" the range {dates.start}..{dates.end}, so only {dates.start} runs"
-            )
+            warnings.append(f"{document.file}:{line}: {format_path(path)}: {warning}")
     return tuple(warnings)
+
+
+def step_warning(dates: DateRange) -> str | None:
+    """Say so when the step jumps from start past end, so that only the start date runs."""
+    if dates.end <= dates.start:
+        return None
+    second = step_date(dates.start, dates.step, 1)
+    if second is None or second > dates.end:
+        return (
+            f"step {dates.step} is longer than the range {dates.start}..{dates.end},"
+            f" so only {dates.start} runs"
+        )
+    return None
+
+
+def range_problem(dates: DateRange) -> str | None:
+    """The range's end before its start: no date would run."""
+    if dates.end < dates.start:
+        return f"{dates.end} is before start {dates.start}"
+    return None
+
+
+def _timezone(
+    document: YamlDocument, parsed: ManifestDoc, issues: list[ManifestIssue]
+) -> str | None:
+    """The one zone whose date is today for every range (a batch has one today)."""
+    chosen: tuple[str, KeyPath] | None = None
+    for index, project in enumerate(parsed.projects):
+        zone = project.dates.timezone if project.dates is not None else None
+        if zone is None:
+            continue
+        path: KeyPath = ("projects", index, "dates", "timezone")
+        if chosen is None:
+            chosen = (zone, path)
+        elif zone != chosen[0]:
+            issues.append(
+                document.issue(
+                    path,
+                    f"{zone} differs from {chosen[0]} ({format_path(chosen[1])}): a batch has"
+                    " one today, so every dates.timezone of a manifest must be the same",
+                )
+            )
+    return chosen[0] if chosen is not None else None
 
 
 _INPUT_KEYS = frozenset({"params", "runs", "matrix", "include", "exclude"})
@@ -327,11 +370,21 @@ def _number_warnings(document: YamlDocument) -> tuple[str, ...]:
     return tuple(warnings)
 
 
-def _date_range(project: ProjectDoc) -> DateRange | None:
+def _date_range(
+    document: YamlDocument, project: ProjectDoc, path: KeyPath
+) -> DateRange | RelativeDates | None:
+    """The range with fixed dates, or as written when a bound is relative to today."""
     dates = project.dates
     if dates is None:
         return None
-    return DateRange(dates.param, dates.start, dates.end, dates.step, dates.format)
+    start, end = dates.start.fixed, dates.end.fixed
+    if start is not None and end is not None:
+        return DateRange(dates.param, start, end, dates.step, dates.format)
+    at = {}
+    for key in ("start", "end", "step"):
+        line, column = document.position((*path, "dates", key))
+        at[key] = SourceLocation(document.file, line, column)
+    return RelativeDates(dates.param, dates.start, dates.end, dates.step, dates.format, at)
 
 
 def _simulate(section: dict[str, Any] | None, source: Path) -> dict[str, Any] | None:
@@ -380,19 +433,16 @@ def _check_project(
         if not entry:
             problems.append(((*path, "include", position), "is empty (it adds nothing)"))
     if spec.dates is not None:
-        if spec.dates.end < spec.dates.start:
-            problems.append(
-                (
-                    (*path, "dates", "end"),
-                    f"{spec.dates.end} is before start {spec.dates.start}",
-                )
-            )
-        if spec.dates.param in matrix:
-            problems.append(
-                ((*path, "dates", "param"), f"{spec.dates.param!r} is also a matrix key")
-            )
+        dates = spec.dates
+        problem = range_problem(dates) if isinstance(dates, DateRange) else None
+        if problem is not None:
+            problems.append(((*path, "dates", "end"), problem))
+        if dates.param in matrix:
+            problems.append(((*path, "dates", "param"), f"{dates.param!r} is also a matrix key"))
+        # A range relative to today has no dates yet: any date shows a broken format.
+        sample = dates.start if isinstance(dates, DateRange) else _SAMPLE_DATE
         try:
-            spec.dates.start.strftime(spec.dates.format)
+            sample.strftime(dates.format)
         except ValueError as error:
             problems.append(((*path, "dates", "format"), f"not a date format: {error}"))
     if spec.poll.initial > spec.poll.max:
@@ -416,9 +466,9 @@ def _check_project(
             )
         )
     problems.extend(_check_params(project, path))
-    size = _expansion_bound(spec)
-    if size > MAX_RUNS:
-        problems.append((path, f"expands to {size:,} runs; a plan holds at most {MAX_RUNS:,}"))
+    problem = size_problem(spec)
+    if problem is not None:
+        problems.append((path, problem))
     return problems
 
 
@@ -448,12 +498,15 @@ def _check_params(project: ProjectDoc, path: KeyPath) -> list[tuple[KeyPath, str
     return problems
 
 
-def _expansion_bound(spec: ProjectSpec) -> int:
-    """An upper bound of the runs a project expands to (before excludes and duplicates)."""
+def size_problem(spec: ProjectSpec) -> str | None:
+    """Refuse a project that expands to more runs than a plan holds (a range relative to
+    today counts once here: its dates are only known when the plan resolves it)."""
     size = len(spec.runs) if spec.runs is not None else 1
     if spec.matrix:
         size *= math.prod(len(values) for values in spec.matrix.values())
     size += len(spec.include)
-    if spec.dates is not None:
+    if isinstance(spec.dates, DateRange):
         size *= max(date_count(spec.dates), 1)
-    return size
+    if size > MAX_RUNS:
+        return f"expands to {size:,} runs; a plan holds at most {MAX_RUNS:,}"
+    return None

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep
+from hexbatch.manifest.relative import DateExpr
 
 DEFAULT_BASE_URL = "https://app.hex.tech/api/v1"
 DEFAULT_TOKEN_ENV = "HEX_API_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -56,23 +57,45 @@ class RunOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class DateRange:
-    """One run per date from ``start`` to ``end`` inclusive, rendered with ``format``."""
-
-    param: str
-    start: dt.date
-    end: dt.date
-    step: DateStep
-    format: str
-
-
-@dataclass(frozen=True, slots=True)
 class SourceLocation:
     """Where something was written: file and 1-based line and column."""
 
     file: str
     line: int
     column: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeDates:
+    """A ``dates:`` range with a bound written relative to today (``end: yesterday``).
+
+    Its dates are only known once there is a today: the plan resolves it into a
+    :class:`DateRange` (:func:`hexbatch.manifest.resolve.resolve_dates`). ``at`` holds
+    where each of its keys was written, for the errors found then.
+    """
+
+    param: str
+    start: DateExpr
+    end: DateExpr
+    step: DateStep
+    format: str
+    at: Mapping[str, SourceLocation] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """One run per date from ``start`` to ``end`` inclusive, rendered with ``format``.
+
+    ``written`` is the range as the manifest wrote it when a bound is relative to
+    today; None for a range of fixed dates.
+    """
+
+    param: str
+    start: dt.date
+    end: dt.date
+    step: DateStep
+    format: str
+    written: RelativeDates | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +122,8 @@ class ProjectSpec:
     matrix: Mapping[str, tuple[Any, ...]] | None = None
     include: tuple[Mapping[str, Any], ...] = ()
     exclude: tuple[Mapping[str, Any], ...] = ()
-    dates: DateRange | None = None
+    dates: DateRange | RelativeDates | None = None
+    """The date range; :class:`RelativeDates` until a plan resolves it against a today."""
     index: int = 0
     location: SourceLocation = field(default=SourceLocation("", 1, 1), compare=False)
 
@@ -146,6 +170,14 @@ class Manifest:
     """Seconds a driver may go without renewing its batch's lease (None: the default)."""
     priority: str = "normal"
     """Who goes first when the token's quota is scarce: ``high``, ``normal`` or ``low``."""
+    timezone: str | None = None
+    """The IANA zone whose date is "today" for dates relative to today (``dates.timezone``;
+    None: this machine's)."""
+
+    @property
+    def relative_dates(self) -> bool:
+        """True when some ``dates:`` range depends on which day is today."""
+        return any(isinstance(spec.dates, RelativeDates) for spec in self.projects)
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
@@ -43,6 +43,8 @@ class BatchInfo:
     finished_at: datetime | None
     name: str = ""
     """The manifest's name: its batches are found by it, wherever the file is read."""
+    as_of: date | None = None
+    """The day that was "today" for its dates relative to today (None when none were)."""
 
     @property
     def finished(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
@@ -34,7 +34,7 @@ from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
 
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
-    " started_at, finished_at, name FROM batches"
+    " started_at, finished_at, name, as_of FROM batches"
 )
 
 
@@ -175,11 +175,14 @@ class StateStore:
         runs: Sequence[PlannedRun],
         started_at: datetime,
         name: str | None = None,
+        as_of: date | None = None,
     ) -> BatchInfo:
         """Start a new batch with its whole plan; durable before it returns.
 
         ``name`` finds the batch again (default: the manifest's file name without its
-        extension, as for a manifest without ``name:``).
+        extension, as for a manifest without ``name:``). ``as_of`` is the day that was
+        "today" for the plan's dates relative to today, kept so that resuming the batch
+        plans the same runs.
         """
         header = (
             name if name is not None else batch_name_of_path(manifest),
@@ -190,13 +193,14 @@ class StateStore:
             token_env,
             hexbatch_version,
             _to_text(started_at),
+            None if as_of is None else as_of.isoformat(),
         )
         with self._db.transaction(durable=True, doing="create the batch") as session:
             batch_id = int(
                 session.fetch(
                     "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
-                    " token_env, hexbatch_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " RETURNING id",
+                    " token_env, hexbatch_version, started_at, as_of)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     header,
                 )[0][0]
             )
@@ -706,6 +710,7 @@ def _batch_info(row: Sequence[Any]) -> BatchInfo:
         started_at=_required_moment(row[7]),
         finished_at=_to_moment(row[8]),
         name=row[9],
+        as_of=None if row[10] is None else date.fromisoformat(row[10]),
     )
 
 

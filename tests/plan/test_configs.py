@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ def _data(path: Path) -> Any:
 def test_there_are_example_manifests() -> None:
     """The demo and the three realistic examples exist."""
     names = {path.name for path in MANIFESTS}
-    assert {"demo.yaml", "nightly-sweep.yaml", "backfill.yaml", "bulk-refresh.yaml"} <= names
+    assert {
+        "demo.yaml",
+        "nightly-sweep.yaml",
+        "backfill.yaml",
+        "bulk-refresh.yaml",
+        "rolling-window.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
@@ -61,3 +68,18 @@ def test_backfill_expands_days_weeks_and_months() -> None:
     assert counts == {0: 90, 1: 13, 2: 3}
     periods = [item.params["period"] for item in plan.items if item.project.index == 2]
     assert periods == ["2025-01", "2025-02", "2025-03"]
+
+
+def test_the_rolling_window_runs_the_last_week_and_two_closed_months() -> None:
+    """As of 2025-03-01 the rolling window runs Feb 22 to 28 and the closed months 2025-01
+    and 2025-02; a day later, the window moves by one day."""
+    manifest = load_manifest(CONFIGS / "rolling-window.yaml", env={})
+    plan = build_plan(manifest, dt.date(2025, 3, 1))
+    later = build_plan(manifest, dt.date(2025, 3, 2))
+
+    days = [item.params["run_date"] for item in plan.items if item.project.index == 0]
+    periods = [item.params["period"] for item in plan.items if item.project.index == 1]
+    assert days == [f"2025-02-{day}" for day in range(22, 29)]
+    assert periods == ["2025-01", "2025-02"]
+    assert later.items[0].params["run_date"] == "2025-02-23"
+    assert (plan.as_of, manifest.timezone) == (dt.date(2025, 3, 1), "Europe/Paris")

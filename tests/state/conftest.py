@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,7 @@ def new_batch(
     manifest: str = MANIFEST,
     started_at: datetime = T0,
     base_url: str = "https://app.hex.tech/api/v1",
+    as_of: date | None = None,
 ) -> BatchInfo:
     """Create a batch of ``runs`` (three by default) in ``store``."""
     return store.create_batch(
@@ -52,6 +53,7 @@ def new_batch(
         hexbatch_version="0.1.0",
         runs=planned() if runs is None else runs,
         started_at=started_at,
+        as_of=as_of,
     )
 
 

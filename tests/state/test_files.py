@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 from pathlib import Path
@@ -117,8 +118,12 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 to 5)."""
+    """Turn a current store back into the layout of schema ``version`` (1 to 6)."""
     with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE batches DROP COLUMN as_of")
+        if version == 6:
+            connection.execute("PRAGMA user_version = 6")
+            return
         for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
             connection.execute(f"DROP TABLE {table}")
         connection.execute("ALTER TABLE attempts DROP COLUMN quota_wait_ms")
@@ -148,6 +153,23 @@ def _downgrade_to(path: Path, version: int) -> None:
             connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
             connection.execute("DROP TABLE holder")
         connection.execute(f"PRAGMA user_version = {version}")
+
+
+def test_a_version_6_store_keeps_its_batches_with_no_recorded_today(tmp_path: Path) -> None:
+    """Upgrading schema 6 adds each batch's as-of date: unknown (None) for the batches
+    before, which keep every record, and recorded for the batches created after."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store)
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+    _downgrade_to(path, 6)
+    with StateStore(path) as store:
+        assert store.batch(batch.id).as_of is None
+        assert store.runs(batch.id)[0].attempts[0].run_id == "r0"
+        later = new_batch(store, as_of=dt.date(2025, 3, 1))
+        assert store.batch(later.id).as_of == dt.date(2025, 3, 1)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_version_5_store_gains_the_quota_ledger(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import threading
 from pathlib import Path
@@ -216,6 +217,27 @@ def test_a_broken_connection_is_opened_again_for_the_next_statement(
         assert store.batch(batch.id).finished
 
 
+def test_a_version_6_database_keeps_its_batches_with_no_recorded_today(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Schema 6 to 7 adds each batch's as-of date: unknown for the batches before, which
+    keep their data, and recorded for the batches created after."""
+    with StateStore(postgres_url) as store:
+        batch = new_batch(store)
+    database = postgres_url.rsplit("/", 1)[1]
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
+    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 6")
+
+    with StateStore(postgres_url) as store:
+        assert (store.batch(batch.id).name, store.batch(batch.id).as_of) == ("sweep", None)
+        later = new_batch(store, as_of=dt.date(2025, 3, 1))
+        assert store.batch(later.id).as_of == dt.date(2025, 3, 1)
+
+    assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
+        (postgres_schema.SCHEMA_VERSION,)
+    ]
+
+
 def test_a_version_5_database_gains_the_quota_ledger(
     postgres_server: PostgresServer, postgres_url: str
 ) -> None:
@@ -226,6 +248,7 @@ def test_a_version_5_database_gains_the_quota_ledger(
     for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
         postgres_server.sql(database, f"DROP TABLE hexbatch.{table}")
     postgres_server.sql(database, "ALTER TABLE hexbatch.attempts DROP COLUMN quota_wait_ms")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 5")
 
     with StateStore(postgres_url) as store:

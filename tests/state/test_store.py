@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -35,6 +36,19 @@ def test_create_batch_returns_header(batch: BatchInfo) -> None:
     assert batch.started_at == T0
     assert batch.finished_at is None
     assert not batch.finished
+
+
+def test_a_batch_keeps_the_today_it_was_planned_on(store: StateStore) -> None:
+    """The as-of date a batch is created with comes back with it, from every lookup, and
+    a batch whose dates did not depend on today has none."""
+    dated = new_batch(store, as_of=dt.date(2025, 3, 1))
+    fixed = new_batch(store, manifest="/data/fixed.yaml")
+
+    assert dated.as_of == store.batch(dated.id).as_of == dt.date(2025, 3, 1)
+    latest = store.latest_batch("sweep")
+    assert latest is not None
+    assert latest.as_of == dt.date(2025, 3, 1)
+    assert fixed.as_of is None
 
 
 def test_create_batch_stores_plan_in_order(store: StateStore, batch: BatchInfo) -> None:
