@@ -31,8 +31,9 @@ from hexbatch.errors import (
     UnprocessableError,
 )
 from hexbatch.limits import Window, WindowLimiter
-from hexbatch.manifest import Manifest, ManifestError, load_manifest
+from hexbatch.manifest import Manifest, ManifestError, Notification, load_manifest
 from hexbatch.models import Project, RunCreated, RunInfo, RunsPage
+from hexbatch.notify import Delivery
 from hexbatch.outcome import Attempt, BatchReport, RunOutcome
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.retry import Backoff, RetryPolicy
@@ -47,6 +48,7 @@ __all__ = [
     "BatchRun",
     "ConfigurationError",
     "Control",
+    "Delivery",
     "Engine",
     "EngineSettings",
     "HexAPIError",
@@ -58,6 +60,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "NotFoundError",
+    "Notification",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "Plan",

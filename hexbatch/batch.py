@@ -40,6 +40,14 @@ from hexbatch.limits import Window, WindowLimiter, limiter
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest.relative import local_today
 from hexbatch.models import Project
+from hexbatch.notify import (
+    BatchEnd,
+    Delivery,
+    NotifySettings,
+    check_targets,
+    refused_report,
+    send_notifications,
+)
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import Plan, build_plan
 from hexbatch.quota import StoreQuota
@@ -55,7 +63,7 @@ from hexbatch.resume import (
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
-from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease
+from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease, LeaseLostError
 from hexbatch.state.location import STATE_ENV, Location, resolve_location
 from hexbatch.version import package_version
 
@@ -261,11 +269,21 @@ class BatchRun:
     """The batch's lease while this process drives it (None without a store)."""
     lease_lost: str | None = None
     """Why this process stopped driving: its lease was lost (None while it holds it)."""
+    loaded: Manifest | None = None
+    """The manifest once loaded (its ``notify:`` targets checked)."""
+    plan: Plan | None = None
+    """The runs the manifest expands to, once planned."""
 
     def _load(self) -> Manifest:
-        if isinstance(self.manifest, Manifest):
-            return self.manifest
-        return load_manifest(self.manifest, env=self.options.env)
+        manifest = (
+            self.manifest
+            if isinstance(self.manifest, Manifest)
+            else load_manifest(self.manifest, env=self.options.env)
+        )
+        # A notification URL that would leak is refused before anything is sent.
+        check_targets(manifest.notify, allow_insecure_http=self.options.allow_insecure_http)
+        self.loaded = manifest
+        return manifest
 
     async def execute(self) -> BatchReport:
         """Run the batch to the end and report every planned run."""
@@ -281,6 +299,7 @@ class BatchRun:
         # Planned before the store is opened, so that a plan that cannot be built ends the
         # command before anything is written; a resumed batch may re-plan with its anchor.
         plan = build_plan(manifest, self.options.as_of or local_today(started, manifest.timezone))
+        self.plan = plan
         location = self.options.state_location(manifest)
         if location is None:
             return await self._connect_and_drive(manifest, plan, settings, started, None)
@@ -293,7 +312,7 @@ class BatchRun:
             try:
                 async with heartbeat(store, lease, ttl, self._lease_lost):
                     self.lease = lease
-                    plan = self._anchored(store, manifest, plan)
+                    plan = self.plan = self._anchored(store, manifest, plan)
                     check_rerun(store, manifest, None if self.options.new else self.options.rerun)
                     return await self._connect_and_drive(manifest, plan, settings, started, store)
             finally:
@@ -310,6 +329,47 @@ class BatchRun:
             return plan
         log.info("batch_as_of_kept", as_of=anchor.isoformat(), today=plan.as_of.isoformat())
         return build_plan(manifest, anchor)
+
+    async def notify(self, report: BatchReport) -> list[Delivery]:
+        """Tell the manifest's ``notify:`` targets how the batch ended, once per call.
+
+        :func:`run_batch` and ``hexbatch run`` call it once :meth:`execute` has
+        returned (also after an interrupt); :meth:`execute` alone notifies no one. A
+        notification that fails is logged and returned, never raised. A dry run
+        notifies no one (nothing ran), nor does a driver whose batch another process
+        took over (that one notifies when the batch ends).
+        """
+        manifest = self.loaded
+        if manifest is None or not manifest.notify:
+            return []
+        if self.options.dry_run:
+            log.info("notify_skipped", reason="a dry run runs nothing")
+            return []
+        lost = self.lease_lost
+        if lost is None and self.journal is not None:
+            failed = self.journal.failed
+            lost = str(failed) if isinstance(failed, LeaseLostError) else None
+        if lost is not None:
+            # The batch goes on under another driver, which tells how it ends.
+            log.info("notify_skipped", reason=lost)
+            return []
+        end = BatchEnd(
+            report,
+            manifest.name,
+            batch_id=self.journal.batch_id if self.journal is not None else None,
+            simulated=self.options.simulate,
+        )
+        settings = NotifySettings.for_manifest(
+            manifest, clock=self.settings.clock, sleep=self.settings.sleep, rng=self.settings.rng
+        )
+        return await send_notifications(manifest.notify, end, settings)
+
+    async def notify_refused(self, error: PreflightError) -> list[Delivery]:
+        """Notify about a batch the preflight check refused: every planned run SKIPPED,
+        with the reason (a token Hex refuses, a project unpublished since yesterday)."""
+        if self.plan is None:
+            return []
+        return await self.notify(refused_report(self.plan, str(error), self.settings.now()))
 
     def _take_lease(self, store: StateStore, manifest: Manifest, ttl: float) -> Lease:
         lease, replaced = store.take_lease(manifest.name, Claimant.here(ttl))
@@ -497,7 +557,8 @@ async def run_batch(
     control: Control | None = None,
     as_of: date | None = None,
 ) -> BatchReport:
-    """Run a manifest's batch and return its report (see :class:`BatchRun`).
+    """Run a manifest's batch, send its notifications, and return its report (see
+    :class:`BatchRun`).
 
     ``as_of`` is the day that is "today" for dates relative to today (it overrides
     ``options.as_of``).
@@ -511,4 +572,10 @@ async def run_batch(
         settings or EngineSettings(),
         control or Control(),
     )
-    return await run.execute()
+    try:
+        report = await run.execute()
+    except PreflightError as error:
+        await run.notify_refused(error)
+        raise
+    await run.notify(report)
+    return report

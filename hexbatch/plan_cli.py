@@ -17,6 +17,7 @@ from hexbatch.batch import BatchOptions, scenario_for
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
 from hexbatch.manifest import DateRange, ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
+from hexbatch.notify import describe, shown
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError, StateStore
@@ -107,6 +108,13 @@ def render_table(plan: Plan) -> Iterable[str]:
         yield ""
     runs_text, projects_text = _plural(len(plan.items), "run"), _plural(len(groups), "project")
     yield f"{runs_text} in {projects_text}, plan {plan.plan_hash[:12]}"
+
+
+def render_notify(plan: Plan) -> Iterable[str]:
+    """Yield one line per ``notify:`` entry, its URL masked: ``notify: slack https://…``."""
+    for notification in plan.manifest.notify:
+        when = ", ".join(describe(notification)["on"])
+        yield _clip(escape_control(f"notify: {shown(notification)}  (on {when})"), _WIDTH)
 
 
 @click.command()
@@ -213,6 +221,7 @@ def plan(
         document["estimate"] = _estimate_json(bound, estimate)
         if skip_completed:
             document["already_completed"] = dict(sorted(history.completed.items()))
+        document["notify"] = [describe(notification) for notification in planned.manifest.notify]
         click.echo(json.dumps(document, ensure_ascii=False))
         return
     for line in render_table(planned):
@@ -222,6 +231,8 @@ def plan(
     click.echo(bound.text())
     if estimate is not None:
         click.echo(estimate.text())
+    for line in render_notify(planned):
+        click.echo(line)
 
 
 def _skipped_text(planned: Plan, completed: Mapping[str, int]) -> str:

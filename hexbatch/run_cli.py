@@ -7,16 +7,19 @@ Exit codes (contract): 0 every run completed; 1 some run did not complete;
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import anyio
 import click
+import structlog
 from rich.console import Console
 
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError
@@ -93,6 +96,34 @@ async def _execute(
     except BaseExceptionGroup as failures:
         raise sole_error(failures) from None
     return report, interrupts.count > 0
+
+
+async def _abandonable(send: Callable[[], Awaitable[object]]) -> None:
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+                async for signum in received:
+                    name = signal.Signals(signum).name
+                    click.echo(
+                        f"\n{name}: the notifications still being sent are abandoned", err=True
+                    )
+                    group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        await send()
+        group.cancel_scope.cancel()
+
+
+def _notify(send: Callable[[], Awaitable[object]]) -> None:
+    """Send the batch's notifications (``notify:``) once it has ended; Ctrl-C abandons them.
+
+    Whatever happens here, the exit code stays the batch's own.
+    """
+    try:
+        anyio.run(_abandonable, send)
+    except Exception as error:  # noqa: BLE001 - a notification never changes the exit code
+        structlog.get_logger("hexbatch.notify").error("notify_failed", error=str(error))
 
 
 def _check_combinations(flags: dict[str, Any]) -> None:
@@ -265,12 +296,18 @@ def run_command(manifest: str, **flags: Any) -> None:
         for issue in error.issues:
             click.echo(str(issue), err=True)
         _usage_error(f"{len(error.issues)} problem(s) in the manifest; nothing was triggered")
-    except (ConfigurationError, PreflightError, ScenarioError, StateError) as error:
+    except PreflightError as error:
+        # A batch refused tonight (a token Hex no longer accepts, a project unpublished
+        # since yesterday) is a failed night, worth the failure notifications.
+        _notify(functools.partial(run.notify_refused, error))
+        _usage_error(str(error))
+    except (ConfigurationError, ScenarioError, StateError) as error:
         _usage_error(str(error))
     except OSError as error:  # e.g. a state store in a folder that cannot be written
         _usage_error(str(error))
     written = _write_outputs(report, flags["json_path"], flags["report_dir"])
     render_console(report, Console(stderr=flags["json_path"] == "-"))
+    _notify(lambda: run.notify(report))
     if run.control.fatal is not None:
         _usage_error(
             f"{run.control.fatal}\nNothing more was triggered; the runs not started are SKIPPED."

@@ -9,7 +9,8 @@ batch manifest should stop the batch before anything runs, not after.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -19,6 +20,7 @@ from pydantic import (
     JsonValue,
     PlainValidator,
     WithJsonSchema,
+    model_validator,
 )
 
 from hexbatch import status
@@ -292,6 +294,116 @@ LeaseTtl = Annotated[
 ]
 
 
+NOTIFY_TARGETS: Final = ("webhook", "slack", "command")
+NotifyWhen = Literal["failure", "success", "finish"]
+
+
+def _notify_url(value: Any) -> str:
+    # The value may come from a secret (``${SLACK_WEBHOOK_URL}``): no message repeats it.
+    if not isinstance(value, str):
+        raise ValueError(f"expected an http(s) URL, got {describe(value)}")
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        # Reading .port checks it: a port that is not a number raises ValueError.
+        usable = (
+            parts.scheme.lower() in {"http", "https"} and bool(parts.hostname) and parts.port != 0
+        )
+    except ValueError:  # an unbalanced [ in the host, a port that is not a number
+        usable = False
+    if not usable or any(character.isspace() for character in text):
+        raise ValueError(
+            "is not an http(s) URL such as https://hooks.example.com/hexbatch"
+            " (the value is not shown: it may be a secret)"
+        )
+    return text
+
+
+def _command(value: Any) -> list[str]:
+    # Words are not repeated either: an argument may hold a secret from ``${VAR}``.
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(word, str) and word for word in value)
+    ):
+        raise ValueError(
+            "write the command as a list of words, such as [./page-oncall.sh, --team, data]"
+            " (no shell is involved; the report JSON arrives on its standard input)"
+        )
+    return list(value)
+
+
+def _one_or_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+NotifyUrl = Annotated[
+    str,
+    PlainValidator(_notify_url),
+    WithJsonSchema(
+        {"type": "string", "format": "uri", "description": "http(s) URL; ${VAR} allowed"}
+    ),
+]
+NotifyCommand = Annotated[
+    list[str],
+    PlainValidator(_command),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+            "description": "program and arguments (no shell); the report JSON is its stdin",
+        }
+    ),
+]
+NotifyOn = Annotated[
+    list[NotifyWhen],
+    BeforeValidator(_one_or_list),
+    Field(min_length=1),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": ["failure", "success", "finish"]},
+                {
+                    "type": "array",
+                    "items": {"enum": ["failure", "success", "finish"]},
+                    "minItems": 1,
+                },
+            ],
+            "description": "failure: some run did not complete; success: every run completed;"
+            " finish: either (the default)",
+        }
+    ),
+]
+
+
+class NotifyDoc(_Strict):
+    """One message when the batch ends: a webhook, a Slack incoming webhook, or a command."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"oneOf": [{"required": [target]} for target in NOTIFY_TARGETS]},
+    )
+
+    webhook: NotifyUrl | None = None
+    slack: NotifyUrl | None = None
+    command: NotifyCommand | None = None
+    on: NotifyOn | None = None
+    timeout: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        given = [target for target in NOTIFY_TARGETS if getattr(self, target) is not None]
+        if not given:
+            raise ValueError("needs one of webhook, slack or command")
+        if len(given) > 1:
+            raise ValueError(
+                f"has both {given[0]} and {given[1]}: write each target as its own entry"
+            )
+        return self
+
+
 class ManifestDoc(_Strict):
     """A hexbatch manifest, version 1."""
 
@@ -305,3 +417,4 @@ class ManifestDoc(_Strict):
     limits: LimitsDoc | None = None
     projects: list[ProjectDoc] = Field(min_length=1)
     simulate: dict[str, Any] | None = None
+    notify: list[NotifyDoc] | None = Field(default=None, min_length=1)

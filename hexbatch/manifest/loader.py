@@ -20,7 +20,13 @@ from pydantic import ValidationError
 from hexbatch import status
 from hexbatch.limits import Window
 from hexbatch.manifest.dates import date_count, step_date
-from hexbatch.manifest.document import ManifestDoc, ProjectDoc, SettingsDoc, WindowDoc
+from hexbatch.manifest.document import (
+    ManifestDoc,
+    NotifyDoc,
+    ProjectDoc,
+    SettingsDoc,
+    WindowDoc,
+)
 from hexbatch.manifest.envsubst import expand_env
 from hexbatch.manifest.errors import (
     KeyPath,
@@ -36,6 +42,7 @@ from hexbatch.manifest.model import (
     DateRange,
     Limits,
     Manifest,
+    Notification,
     PollSettings,
     ProjectSpec,
     RelativeDates,
@@ -59,6 +66,7 @@ DEFAULT_LIMITS = Limits(
     requests=(Window(30, 60.0), Window(1800, 3600.0)),
     triggers=(Window(20, 60.0), Window(60, 3600.0)),
 )
+DEFAULT_NOTIFY_TIMEOUT = 10.0
 # A plan larger than this is almost certainly a mistake (a date range in the wrong century).
 MAX_RUNS = 1_000_000
 _SAMPLE_DATE = dt.date(2000, 1, 31)
@@ -291,9 +299,30 @@ def _build(
         state=parsed.state,
         lease_ttl=parsed.lease_ttl,
         priority=parsed.priority or "normal",
+        notify=_notifications(document, parsed.notify or []),
         warnings=_number_warnings(document) + _date_warnings(document, projects),
         timezone=timezone,
     )
+
+
+def _notifications(document: YamlDocument, entries: list[NotifyDoc]) -> tuple[Notification, ...]:
+    notifications = []
+    for index, entry in enumerate(entries):
+        line, column = document.position(("notify", index))
+        location = SourceLocation(document.file, line, column)
+        common: dict[str, Any] = {
+            "on": frozenset(entry.on or ["finish"]),
+            "timeout": entry.timeout or DEFAULT_NOTIFY_TIMEOUT,
+            "index": index,
+            "location": location,
+        }
+        if entry.command is not None:
+            notifications.append(Notification("command", command=tuple(entry.command), **common))
+        elif entry.slack is not None:
+            notifications.append(Notification("slack", url=entry.slack, **common))
+        elif entry.webhook is not None:
+            notifications.append(Notification("webhook", url=entry.webhook, **common))
+    return tuple(notifications)
 
 
 def _date_warnings(document: YamlDocument, projects: list[ProjectSpec]) -> tuple[str, ...]:

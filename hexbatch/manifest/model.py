@@ -142,6 +142,36 @@ class ProjectSpec:
         )
 
 
+NotifyKind = Literal["webhook", "slack", "command"]
+NotifyWhen = Literal["failure", "success", "finish"]
+"""``on:`` of a notification: a batch where some run did not complete, one where every run
+completed, or either."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One ``notify:`` entry: a message sent once, when the batch ends.
+
+    ``url`` (webhook and slack) and ``command`` may hold secrets taken from
+    ``${VAR}``: neither is part of ``repr``, and output shows them masked
+    (:func:`hexbatch.notify.shown`).
+    """
+
+    kind: NotifyKind
+    url: str = field(default="", repr=False)
+    command: tuple[str, ...] = field(default=(), repr=False)
+    on: frozenset[NotifyWhen] = frozenset({"finish"})
+    timeout: float = 10.0
+    """Seconds one attempt may take (an HTTP answer, or the command's exit)."""
+    index: int = 0
+    """The entry's position under ``notify`` (for messages)."""
+    location: SourceLocation = field(default=SourceLocation("", 1, 1), compare=False)
+
+    def wanted(self, ok: bool) -> bool:
+        """Tell whether a batch that ended ``ok`` (every run completed) or not is told here."""
+        return "finish" in self.on or ("success" if ok else "failure") in self.on
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """A loaded, validated manifest (version 1).
@@ -173,6 +203,8 @@ class Manifest:
     timezone: str | None = None
     """The IANA zone whose date is "today" for dates relative to today (``dates.timezone``;
     None: this machine's)."""
+    notify: tuple[Notification, ...] = ()
+    """Where the batch's end is told (webhooks, Slack, commands), in the manifest's order."""
 
     @property
     def relative_dates(self) -> bool:

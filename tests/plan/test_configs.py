@@ -16,6 +16,11 @@ from hexbatch.plan import build_plan
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MANIFESTS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.endswith("-scenario.yaml"))
+# The variables the examples read with ${VAR} and no default, as their comments export them.
+EXAMPLE_ENV = {
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+    "ALERTS_WEBHOOK_URL": "https://alerts.example.com/hooks/hexbatch",
+}
 
 
 def _data(path: Path) -> Any:
@@ -37,7 +42,7 @@ def test_there_are_example_manifests() -> None:
 @pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
 def test_example_validates_and_plans(path: Path) -> None:
     """The example loads without issues and expands to at least one run per project."""
-    plan = build_plan(load_manifest(path, env={}))
+    plan = build_plan(load_manifest(path, env=EXAMPLE_ENV))
     assert len(plan.items) >= len(plan.manifest.projects)
     assert plan.warnings == ()
 
