@@ -30,6 +30,7 @@ from hexbatch.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from hexbatch.filters import ProjectFilter
 from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import Manifest, ManifestError, load_manifest
 from hexbatch.models import Project, RunCreated, RunInfo, RunsPage
@@ -63,6 +64,7 @@ __all__ = [
     "Plan",
     "PreflightError",
     "Project",
+    "ProjectFilter",
     "RateLimitedError",
     "RequestNotSentError",
     "RequestStats",
