@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hexbatch.filters import ProjectFilter
 from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep
 
@@ -102,6 +103,11 @@ class ProjectSpec:
     dates: DateRange | None = None
     index: int = 0
     location: SourceLocation = field(default=SourceLocation("", 1, 1), compare=False)
+    select: ProjectFilter | None = None
+    """The projects Hex's filters choose, for an entry that names none by id (its ``id`` is
+    empty; a plan runs the entry once per project its selection holds)."""
+    skip_if_fresh: float | None = None
+    """Seconds: a selected project whose published results are younger is left out."""
 
     def __hash__(self) -> int:
         return hash((self.id, self.index))
@@ -146,6 +152,11 @@ class Manifest:
     """Seconds a driver may go without renewing its batch's lease (None: the default)."""
     priority: str = "normal"
     """Who goes first when the token's quota is scarce: ``high``, ``normal`` or ``low``."""
+
+    @property
+    def selectors(self) -> tuple[ProjectSpec, ...]:
+        """The entries that choose their projects with ``select:``."""
+        return tuple(spec for spec in self.projects if spec.select is not None)
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""
