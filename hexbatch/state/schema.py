@@ -18,7 +18,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 8
 
 # The token-wide quota ledger (schema 6), the same statements on both backends.
 QUOTA_TABLES: Final = (
@@ -31,6 +31,8 @@ QUOTA_TABLES: Final = (
     "CREATE TABLE store_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "ALTER TABLE attempts ADD COLUMN quota_wait_ms REAL",
 )
+# Each batch's pinned selection of projects (schema 8), the same statement on both backends.
+ADD_SELECTION: Final = "ALTER TABLE batches ADD COLUMN selection TEXT"
 _QUOTA_TABLE_NAMES: Final = frozenset({"quota_slots", "quota_waiters", "quota_locks", "store_keys"})
 
 
@@ -51,7 +53,8 @@ CREATE TABLE batches (
     hexbatch_version TEXT NOT NULL,
     started_at       TEXT NOT NULL,
     finished_at      TEXT,
-    name             TEXT NOT NULL DEFAULT ''
+    name             TEXT NOT NULL DEFAULT '',
+    selection        TEXT
 );
 CREATE INDEX batches_by_manifest ON batches (manifest, id);
 CREATE INDEX batches_by_name ON batches (name, id);
@@ -205,6 +208,16 @@ def _v5_to_v6(connection: sqlite3.Connection) -> None:
     )
 
 
+def _v6_to_v7(connection: sqlite3.Connection) -> None:
+    """Version 7 changes nothing this version reads or writes."""
+
+
+def _v7_to_v8(connection: sqlite3.Connection) -> None:
+    """Each batch keeps the projects its ``select:`` entries chose (hexbatch.selection/1
+    JSON), so resuming it never chooses again (NULL: a batch without ``select:``)."""
+    connection.execute(ADD_SELECTION)
+
+
 def batch_name_of_path(manifest: str) -> str:
     """The batch name of a manifest without ``name:``: its file name, extension dropped."""
     return PurePath(manifest).stem
@@ -217,6 +230,8 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 
 

@@ -41,6 +41,7 @@ def new_batch(
     manifest: str = MANIFEST,
     started_at: datetime = T0,
     base_url: str = "https://app.hex.tech/api/v1",
+    selection: str | None = None,
 ) -> BatchInfo:
     """Create a batch of ``runs`` (three by default) in ``store``."""
     return store.create_batch(
@@ -52,6 +53,7 @@ def new_batch(
         hexbatch_version="0.1.0",
         runs=planned() if runs is None else runs,
         started_at=started_at,
+        selection=selection,
     )
 
 

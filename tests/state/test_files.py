@@ -117,8 +117,12 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 to 5)."""
+    """Turn a current store back into the layout of schema ``version`` (1 to 7)."""
     with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE batches DROP COLUMN selection")
+        if version in (6, 7):
+            connection.execute(f"PRAGMA user_version = {version}")
+            return
         for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
             connection.execute(f"DROP TABLE {table}")
         connection.execute("ALTER TABLE attempts DROP COLUMN quota_wait_ms")
@@ -148,6 +152,21 @@ def _downgrade_to(path: Path, version: int) -> None:
             connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
             connection.execute("DROP TABLE holder")
         connection.execute(f"PRAGMA user_version = {version}")
+
+
+def test_a_version_7_store_keeps_each_batchs_selection_from_then_on(tmp_path: Path) -> None:
+    """Upgrading schema 7 adds the batches' pinned selection: none for the batches before,
+    kept for the new ones."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        before = new_batch(store)
+    _downgrade_to(path, 7)
+    with StateStore(path) as store:
+        assert store.selection(before.id) is None
+        after = new_batch(store, selection='{"schema": "hexbatch.selection/1"}')
+        assert store.selection(after.id) == '{"schema": "hexbatch.selection/1"}'
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_version_5_store_gains_the_quota_ledger(tmp_path: Path) -> None:
