@@ -43,6 +43,10 @@ def _shown(title: str, project_id: str) -> str:
     return f"'{escape_control(title)}' ({project_id})" if title else project_id
 
 
+def _listed(title: str, project_id: str) -> str:
+    return f"{escape_control(title)}  {project_id}" if title else project_id
+
+
 @dataclass(frozen=True, slots=True)
 class SelectedProject:
     """A project an entry chose: it runs with the entry's inputs."""
@@ -161,24 +165,23 @@ class Selection:
         return warnings
 
     def lines(self, manifest: Manifest) -> Iterable[str]:
-        """The selection as ``plan`` shows it: per entry, the chosen projects and the ones
-        left out with the reason."""
-        stamp = self.selected_at.isoformat(timespec="seconds")
-        yield f"selection made {stamp}"
+        """The selection as ``plan`` shows it: per entry, the chosen projects (``+``) and the
+        ones left out (``-``) with the reason."""
         for spec in manifest.selectors:
             entry = self.for_entry(spec)
             if entry is None or spec.select is None:
                 continue
             count = len(entry.projects)
             yield (
-                f"{_where(spec.index)}: select {{{spec.select.describe()}}}:"
-                f" {count} project{'' if count == 1 else 's'}"
+                f"{_where(spec.index)}: {count} project{'' if count == 1 else 's'},"
+                f" select {{{spec.select.describe()}}}"
             )
             for project in entry.projects:
                 mark = "  (also on a Hex schedule)" if project.scheduled else ""
-                yield f"  + {_shown(project.title, project.id)}{mark}"
+                yield f"  + {_listed(project.title, project.id)}{mark}"
             for left in entry.left_out:
-                yield f"  - {_shown(left.title, left.id)}: {left.reason}"
+                yield f"  - {_listed(left.title, left.id)}"
+                yield f"      left out: {left.reason}"
 
     def as_json(self) -> dict[str, Any]:
         """The selection as a batch stores it and ``plan --json`` prints it."""

@@ -34,8 +34,12 @@ def workspace(**changes: dict[str, Any]) -> list[dict[str, Any]]:
         project(pid(2), title="Revenue", status="Production", categories=["nightly"]),
         project(pid(3), title="Churn", status="Draft", categories=["nightly"]),
         project(pid(4), title="Ops", status="Production", categories=["weekly"]),
-        project(pid(5), title="Draft", status="Production", categories=["nightly"], published=False),
-        project(pid(6), title="Retired", status="Production", categories=["nightly"], archived=True),
+        project(
+            pid(5), title="Draft", status="Production", categories=["nightly"], published=False
+        ),
+        project(
+            pid(6), title="Retired", status="Production", categories=["nightly"], archived=True
+        ),
     ]
     return [{**p, **changes.get(p["title"], {})} for p in projects]
 
@@ -200,6 +204,6 @@ async def test_a_refused_listing_triggers_nothing(tmp_path: Path, harness_factor
     harness: Harness = harness_factory(scenario(workspace()))
 
     with pytest.raises(PreflightError, match="could not list the projects"):
-        await harness.run(path, token="hxtp_not_this_one")  # noqa: S106
+        await harness.run(path, token="hxtp_not_this_one")
     assert harness.ledger is not None
     assert harness.ledger.runs == []

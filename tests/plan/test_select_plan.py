@@ -165,9 +165,13 @@ def test_the_selection_warns_of_schedules_and_of_entries_choosing_nothing(
         f"projects[0]: 'Revenue' ({A}) has an enabled Hex schedule: it will also run on its"
         " own schedule",
     )
-    lines = list(selection.lines(manifest))
-    assert lines[0] == "selection made 2026-03-01T02:00:00+00:00"
-    assert f"  - 'Exec B' ({B}): published results updated 1h ago" in lines
+    assert list(selection.lines(manifest)) == [
+        "projects[0]: 1 project, select {statuses: [Production], categories: [nightly]}",
+        f"  + Revenue  {A}  (also on a Hex schedule)",
+        "projects[2]: 0 projects, select {title: 'Exec *'}",
+        f"  - Exec B  {B}",
+        "      left out: published results updated 1h ago",
+    ]
 
 
 def test_an_empty_selection_is_said_clearly(manifest: Manifest) -> None:
