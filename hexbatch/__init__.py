@@ -37,6 +37,8 @@ from hexbatch.models import Project, RunCreated, RunInfo, RunsPage
 from hexbatch.outcome import Attempt, BatchReport, RunOutcome
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.retry import Backoff, RetryPolicy
+from hexbatch.select import resolve_selection
+from hexbatch.selection import Selection
 
 __all__ = [
     "Attempt",
@@ -74,6 +76,7 @@ __all__ = [
     "RunOutcome",
     "RunSpec",
     "RunsPage",
+    "Selection",
     "ServerError",
     "ServiceUnavailableError",
     "Timeouts",
@@ -83,5 +86,6 @@ __all__ = [
     "__version__",
     "build_plan",
     "load_manifest",
+    "resolve_selection",
     "run_batch",
 ]

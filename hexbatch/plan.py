@@ -9,7 +9,9 @@ drops every cell that matches all of an entry's pairs (a partial match); each
 on the cell's original keys (keys it adds may be overwritten by later
 includes), and becomes a cell of its own when it fits none. Each cell finally
 runs once per date (or once without dates): ``params``, then the cell, then the
-date parameter, later values winning on equal keys.
+date parameter, later values winning on equal keys. A ``select:`` entry runs these
+same parameter sets once per project its selection chose (:mod:`hexbatch.selection`),
+in the selection's order.
 
 A run key is the first 20 hex digits of
 ``sha256(project_id + "\\n" + canonical JSON of params)``, where canonical JSON
