@@ -30,6 +30,7 @@ from hexbatch.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from hexbatch.filters import ProjectFilter
 from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import Manifest, ManifestError, Notification, load_manifest
 from hexbatch.models import Project, RunCreated, RunInfo, RunsPage
@@ -37,6 +38,8 @@ from hexbatch.notify import Delivery
 from hexbatch.outcome import Attempt, BatchReport, RunOutcome
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.retry import Backoff, RetryPolicy
+from hexbatch.select import resolve_selection
+from hexbatch.selection import Selection
 
 __all__ = [
     "Attempt",
@@ -66,6 +69,7 @@ __all__ = [
     "Plan",
     "PreflightError",
     "Project",
+    "ProjectFilter",
     "RateLimitedError",
     "RequestNotSentError",
     "RequestStats",
@@ -75,6 +79,7 @@ __all__ = [
     "RunOutcome",
     "RunSpec",
     "RunsPage",
+    "Selection",
     "ServerError",
     "ServiceUnavailableError",
     "Timeouts",
@@ -84,5 +89,6 @@ __all__ = [
     "__version__",
     "build_plan",
     "load_manifest",
+    "resolve_selection",
     "run_batch",
 ]

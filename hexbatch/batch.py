@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence, Set
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -57,9 +57,12 @@ from hexbatch.resume import (
     StoreJournal,
     check_rerun,
     open_batch,
+    pinned_selection,
     skip_completed,
     stored_anchor,
 )
+from hexbatch.select import resolve_selection
+from hexbatch.selection import Selection
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
 from hexbatch.state import StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
@@ -194,15 +197,15 @@ async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Co
     yield Connection(base_url, token)
 
 
-async def preflight(client: HexClient, plan: Plan) -> None:
+async def preflight(client: HexClient, plan: Plan, *, checked: Set[str] = frozenset()) -> None:
     """Check that every project exists, is published, is neither archived nor in the trash,
-    and is visible to the token.
+    and is visible to the token (but those in ``checked``, just listed by Hex as such).
 
     Raises:
         PreflightError: listing every project that cannot be run.
     """
     problems: list[str] = []
-    projects = {item.project_id: item.project_name for item in plan.items}
+    projects = {i.project_id: i.project_name for i in plan.items if i.project_id not in checked}
     listed: dict[str, Project] = {}
     if len(projects) > _LIST_FROM:
         # One ListProjects page covers 100 projects; a GetProject each would cost a
@@ -273,6 +276,9 @@ class BatchRun:
     """The manifest once loaded (its ``notify:`` targets checked)."""
     plan: Plan | None = None
     """The runs the manifest expands to, once planned."""
+    selection: Selection | None = None
+    """The projects the manifest's ``select:`` entries run: pinned by the batch resumed, else
+    chosen through the API once connected (None: no such entry, or not chosen yet)."""
 
     def _load(self) -> Manifest:
         manifest = (
@@ -313,7 +319,11 @@ class BatchRun:
                 async with heartbeat(store, lease, ttl, self._lease_lost):
                     self.lease = lease
                     plan = self.plan = self._anchored(store, manifest, plan)
-                    check_rerun(store, manifest, None if self.options.new else self.options.rerun)
+                    rerun = None if self.options.new else self.options.rerun
+                    check_rerun(store, manifest, rerun)
+                    self.selection = pinned_selection(
+                        store, manifest, new=self.options.new, rerun=rerun
+                    )
                     return await self._connect_and_drive(manifest, plan, settings, started, store)
             finally:
                 self._release(store, lease)
@@ -452,7 +462,8 @@ class BatchRun:
             async with client:
                 # A cancelling interrupt ends the check; the engine then skips every run.
                 with self.control.until_cancelled():
-                    await preflight(client, plan)
+                    plan, chosen_now = await self._selected(client, manifest, plan, settings)
+                    await preflight(client, plan, checked=chosen_now)
                 if store is None:
                     outcomes = await self._drive(
                         client, settings, [WorkItem(i) for i in plan.items]
@@ -478,6 +489,33 @@ class BatchRun:
                 if self.options.skip_completed:
                     opened = skip_completed(store, opened)
                 return await self._drive_stored(client, settings, store, opened, manifest)
+
+    async def _selected(
+        self, client: HexClient, manifest: Manifest, plan: Plan, settings: EngineSettings
+    ) -> tuple[Plan, frozenset[str]]:
+        """The plan with the projects of its ``select:`` entries, and the ids of those just
+        listed by Hex as runnable (a pinned selection's are checked again).
+
+        Raises:
+            PreflightError: Hex could not be asked which projects they choose.
+        """
+        if not manifest.selectors:
+            return plan, frozenset()
+        chosen_now: frozenset[str] = frozenset()
+        if self.selection is None:
+            try:
+                self.selection = await resolve_selection(client, manifest, now=settings.now())
+            except HexAPIError as error:
+                raise PreflightError(
+                    f"nothing was triggered: could not list the projects the select: entries"
+                    f" choose: {error}"
+                ) from error
+            chosen_now = frozenset(p.id for e in self.selection.entries for p in e.projects)
+        selected = build_plan(manifest, plan.as_of, selection=self.selection)
+        for warning in selected.warnings:
+            if warning not in plan.warnings:
+                log.warning("plan_warning", message=warning)
+        return selected, chosen_now
 
     async def _drive(
         self,

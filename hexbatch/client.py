@@ -43,6 +43,7 @@ from hexbatch.errors import (
     ServerError,
     UnprocessableError,
 )
+from hexbatch.filters import ProjectFilter
 from hexbatch.http_errors import http_error
 from hexbatch.limits import WindowLimiter, acquire_together
 from hexbatch.limits_seen import LimitsSeen, observe
@@ -60,6 +61,8 @@ API_RUNS: Final = "API"
 # Reads that may carry a run's state changes (stateEvents) when asked: the header
 # costs no request, so every status and list read asks.
 _EXPANDED_KINDS: Final = frozenset({"status", "list"})
+# A mapping, or pairs where a parameter repeats (an array's values, one pair each).
+QueryParams = Mapping[str, Any] | Sequence[tuple[str, str]]
 
 
 def _utc_now() -> datetime:
@@ -270,17 +273,28 @@ class HexClient:
 
     # -- the endpoints -----------------------------------------------------------------
 
-    async def list_projects(self, *, page_size: int = MAX_PAGE) -> list[Project]:
-        """Every project the token can see, following cursors to the end."""
-        return [project async for page in self.iter_project_pages(page_size) for project in page]
+    async def list_projects(
+        self, *, page_size: int = MAX_PAGE, filters: ProjectFilter | None = None
+    ) -> list[Project]:
+        """Every project the token can see (that Hex's ``filters`` keep), following cursors
+        to the end."""
+        pages = self.iter_project_pages(page_size, filters=filters)
+        return [project async for page in pages for project in page]
 
-    async def iter_project_pages(self, page_size: int = MAX_PAGE) -> AsyncIterator[list[Project]]:
-        """Yield the workspace's projects a page at a time."""
+    async def iter_project_pages(
+        self, page_size: int = MAX_PAGE, *, filters: ProjectFilter | None = None
+    ) -> AsyncIterator[list[Project]]:
+        """Yield the workspace's projects a page at a time, as Hex filters them.
+
+        Only the filters Hex applies are sent (not the title glob); the projects are
+        Hex's answer, unchecked: see :meth:`ProjectFilter.matches`.
+        """
+        wanted = [] if filters is None else filters.query_params()
         after: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": page_size}
+            params: list[tuple[str, str]] = [("limit", str(page_size)), *wanted]
             if after:
-                params["after"] = after
+                params.append(("after", after))
             data = await self._json(
                 "ListProjects", "GET", "/projects", kind="projects", params=params
             )
@@ -490,7 +504,7 @@ class HexClient:
         kind: str,
         expect_json: bool = False,
         body: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: QueryParams | None = None,
         project_id: str | None = None,
         run_id: str | None = None,
         retry_kernel_limit: bool = True,
@@ -546,7 +560,7 @@ class HexClient:
         kind: str,
         expect_json: bool,
         body: Mapping[str, Any] | None,
-        params: Mapping[str, Any] | None,
+        params: QueryParams | None,
         operation: str,
         project_id: str | None,
         run_id: str | None,
@@ -606,7 +620,7 @@ class HexClient:
         method: str,
         path: str,
         body: Mapping[str, Any] | None,
-        params: Mapping[str, Any] | None,
+        params: QueryParams | None,
         headers: Mapping[str, str],
     ) -> tuple[bytes, int, dict[str, str]]:
         if self._session is None:  # checked by the caller; keeps the type checker informed

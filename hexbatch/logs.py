@@ -53,12 +53,13 @@ def compact_for_console(
     return event_dict
 
 
-def configure_logging(fmt: str = "console", *, verbose: bool = False) -> None:
+def configure_logging(fmt: str = "console", *, verbose: bool = False, quiet: bool = False) -> None:
     """Set up structlog for the command line.
 
     Args:
         fmt: ``console`` or ``json``.
         verbose: also show debug events (every poll).
+        quiet: show warnings and errors only (for commands that print what they found).
     """
     if fmt not in LOG_FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(LOG_FORMATS)}")
@@ -92,7 +93,7 @@ def configure_logging(fmt: str = "console", *, verbose: bool = False) -> None:
             *shaping,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
-            logging.DEBUG if verbose else logging.INFO
+            logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
         ),
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,

@@ -80,6 +80,26 @@ def _elapsed(value: object) -> float | None:
     return float(value)
 
 
+def _email(data: Mapping[str, Any], key: str) -> str | None:
+    """``creator.email`` or ``owner.email`` (None when absent)."""
+    person = data.get(key)
+    return _opt_str(person, "email") if isinstance(person, Mapping) else None
+
+
+def _category_names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = (_opt_str(item, "name") for item in value if isinstance(item, Mapping))
+    return tuple(name for name in names if name)
+
+
+def _any_enabled(value: object) -> bool:
+    """Whether any of Hex's ``schedules[]`` is enabled."""
+    if not isinstance(value, list):
+        return False
+    return any(isinstance(item, Mapping) and item.get("enabled") is True for item in value)
+
+
 @dataclass(frozen=True, slots=True)
 class Project:
     """One Hex project as listed by the API."""
@@ -93,6 +113,18 @@ class Project:
     created_at: datetime | None
     archived: bool
     trashed: bool = False
+    status: str | None = None
+    """The workspace status's name (``status.name``), if the project has one."""
+    categories: tuple[str, ...] = ()
+    """The names of its categories."""
+    schedules_enabled: bool = False
+    """Whether Hex also runs it on a schedule of its own (any enabled ``schedules[]``)."""
+    published_results_updated_at: datetime | None = None
+    """When what app viewers see was last refreshed (``analytics.publishedResultsUpdatedAt``)."""
+    owner: str | None = None
+    """The owner's email."""
+    creator: str | None = None
+    """The creator's email."""
 
     @property
     def published(self) -> bool:
@@ -103,6 +135,7 @@ class Project:
     def from_json(cls, data: object) -> Project:
         """Build from a ``ProjectApiResource`` body."""
         body = _require_mapping(data, "a project")
+        status, analytics = body.get("status"), body.get("analytics")
         return cls(
             id=_str(body, "id", "a project"),
             title=_opt_str(body, "title") or "",
@@ -113,6 +146,16 @@ class Project:
             created_at=parse_timestamp(body.get("createdAt")),
             archived=body.get("archivedAt") is not None,
             trashed=body.get("trashedAt") is not None,
+            status=_opt_str(status, "name") if isinstance(status, Mapping) else None,
+            categories=_category_names(body.get("categories")),
+            schedules_enabled=_any_enabled(body.get("schedules")),
+            published_results_updated_at=parse_timestamp(
+                analytics.get("publishedResultsUpdatedAt")
+                if isinstance(analytics, Mapping)
+                else None
+            ),
+            owner=_email(body, "owner"),
+            creator=_email(body, "creator"),
         )
 
 

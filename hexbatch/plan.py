@@ -9,7 +9,9 @@ drops every cell that matches all of an entry's pairs (a partial match); each
 on the cell's original keys (keys it adds may be overwritten by later
 includes), and becomes a cell of its own when it fits none. Each cell finally
 runs once per date (or once without dates): ``params``, then the cell, then the
-date parameter, later values winning on equal keys.
+date parameter, later values winning on equal keys. A ``select:`` entry runs these
+same parameter sets once per project its selection chose (:mod:`hexbatch.selection`),
+in the selection's order.
 
 A run key is the first 20 hex digits of
 ``sha256(project_id + "\\n" + canonical JSON of params)``, where canonical JSON
@@ -27,7 +29,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hexbatch.manifest import ManifestError, ManifestIssue
@@ -36,6 +38,7 @@ from hexbatch.manifest.errors import format_path
 from hexbatch.manifest.model import DateRange, Manifest, ProjectSpec
 from hexbatch.manifest.relative import local_today
 from hexbatch.manifest.resolve import resolve_dates
+from hexbatch.selection import Selection
 
 PLAN_SCHEMA = "hexbatch.plan/1"
 KEY_LENGTH = 20
@@ -116,6 +119,13 @@ class Plan:
     as_of: dt.date | None = None
     """The today its ``dates:`` ranges relative to today were resolved against (None when
     no range depends on today)."""
+    selection: Selection | None = None
+    """The projects its ``select:`` entries run for (None: not known yet, or no such entry)."""
+
+    @property
+    def unselected(self) -> bool:
+        """True when ``select:`` entries have no selection yet: their runs are missing."""
+        return bool(self.manifest.selectors) and self.selection is None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -143,7 +153,14 @@ class Plan:
             "dates": [_dates_json(project) for project in self.manifest.projects if project.dates],
             "warnings": list(self.warnings),
             "runs": [item.as_json() for item in self.items],
+            **self._selection_json(),
         }
+
+    def _selection_json(self) -> dict[str, Any]:
+        """``selection`` for a manifest with ``select:`` entries (null until it is made)."""
+        if not self.manifest.selectors:
+            return {}
+        return {"selection": None if self.selection is None else self.selection.as_json()}
 
 
 def _dates_json(project: ProjectSpec) -> dict[str, Any]:
@@ -237,12 +254,34 @@ def expand_project(project: ProjectSpec) -> Iterator[dict[str, Any]]:
             yield base if day is None else {**base, date_param: day}
 
 
-def build_plan(manifest: Manifest, as_of: dt.date | None = None) -> Plan:
+def selected_projects(entry: ProjectSpec, selection: Selection | None) -> list[ProjectSpec]:
+    """The projects an entry runs: itself when it names an id, else one spec per project its
+    selection chose (none while there is no selection).
+
+    Raises:
+        ValueError: ``selection`` was made without this entry.
+    """
+    if entry.select is None:
+        return [entry]
+    if selection is None:
+        return []
+    chosen = selection.for_entry(entry)
+    if chosen is None:
+        where = format_path(("projects", entry.index))
+        raise ValueError(f"the selection has nothing for {where}")
+    return [replace(entry, id=project.id, name=project.label) for project in chosen.projects]
+
+
+def build_plan(
+    manifest: Manifest, as_of: dt.date | None = None, *, selection: Selection | None = None
+) -> Plan:
     """Expand every project into runs; raise ManifestError if a project expands to nothing.
 
     ``dates:`` ranges relative to today are resolved as if today were ``as_of``
     (default: today's date in the manifest's ``dates.timezone``, else on this machine),
-    with the checks a range of fixed dates gets when it is loaded.
+    with the checks a range of fixed dates gets when it is loaded. A ``select:`` entry
+    runs once per project ``selection`` chose for it (its inputs alike for each); without
+    a selection it plans no run yet (:attr:`Plan.unselected`).
     """
     anchor = None
     if manifest.relative_dates:
@@ -254,24 +293,26 @@ def build_plan(manifest: Manifest, as_of: dt.date | None = None) -> Plan:
     issues: list[ManifestIssue] = []
     total_bytes = 0
     largest: tuple[int, RunSpec | None] = (0, None)
-    for project in manifest.projects:
-        produced = duplicates = 0
-        for params in expand_project(project):
-            produced += 1
-            params_json = canonical_json(params)
-            key = _key(project.id, params_json)
-            if key in seen:
-                duplicates += 1
-                continue
-            seen[key] = len(items)
-            item = RunSpec(key, project, params, len(items))
-            items.append(item)
-            total_bytes += len(params_json)
-            if len(params_json) > largest[0]:
-                largest = (len(params_json), item)
-        where = format_path(("projects", project.index))
+    for entry in manifest.projects:
+        # The inputs do not depend on the project: expanded once for every one selected.
+        cells = list(expand_project(entry))
+        produced, duplicates = len(cells), 0
+        for project in selected_projects(entry, selection):
+            for params in cells:
+                params_json = canonical_json(params)
+                key = _key(project.id, params_json)
+                if key in seen:
+                    duplicates += 1
+                    continue
+                seen[key] = len(items)
+                item = RunSpec(key, project, params, len(items))
+                items.append(item)
+                total_bytes += len(params_json)
+                if len(params_json) > largest[0]:
+                    largest = (len(params_json), item)
+        where = format_path(("projects", entry.index))
         if produced == 0:
-            location = project.location
+            location = entry.location
             issues.append(
                 ManifestIssue(
                     location.file,
@@ -283,13 +324,22 @@ def build_plan(manifest: Manifest, as_of: dt.date | None = None) -> Plan:
             )
         elif duplicates:
             warnings.append(
-                f"{where} ({project.name}): {duplicates} duplicate run(s) collapsed into one"
+                f"{where} ({entry.name}): {duplicates} duplicate run(s) collapsed into one"
             )
     if issues:
         raise ManifestError(issues)
     warnings.extend(_size_warnings(total_bytes, *largest))
+    if selection is not None:
+        warnings.extend(selection.warnings(manifest))
     keys = plan_hash(item.key for item in items)
-    return Plan(manifest, tuple(items), keys, tuple(warnings), anchor)
+    return Plan(
+        manifest,
+        tuple(items),
+        keys,
+        tuple(warnings),
+        anchor,
+        selection if manifest.selectors else None,
+    )
 
 
 def _megabytes(size: int) -> str:

@@ -19,6 +19,7 @@ from hexbatch.manifest import DateRange, ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.notify import describe, shown
 from hexbatch.plan import Plan, RunSpec, build_plan
+from hexbatch.select_cli import select_for_plan, selection_lines
 from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
@@ -85,9 +86,10 @@ def _clip(text: str, width: int) -> str:
 
 def render_table(plan: Plan) -> Iterable[str]:
     """Yield the plan as plain text lines grouped by project, each under 80 columns."""
-    groups: dict[int, list[RunSpec]] = {}
+    groups: dict[tuple[int, str], list[RunSpec]] = {}
     for item in plan.items:
-        groups.setdefault(item.project.index, []).append(item)
+        # An entry's runs by project: a select: entry runs several.
+        groups.setdefault((item.project.index, item.project.id), []).append(item)
     if plan.as_of is not None:
         yield f"dates relative to today are as of {plan.as_of}"
         yield ""
@@ -106,7 +108,8 @@ def render_table(plan: Plan) -> Iterable[str]:
         for item in runs:
             yield _clip(f"  {item.key}  {_params_text(item.params)}", _WIDTH)
         yield ""
-    runs_text, projects_text = _plural(len(plan.items), "run"), _plural(len(groups), "project")
+    projects = len({project_id for _, project_id in groups})
+    runs_text, projects_text = _plural(len(plan.items), "run"), _plural(projects, "project")
     yield f"{runs_text} in {projects_text}, plan {plan.plan_hash[:12]}"
 
 
@@ -131,9 +134,14 @@ def validate(manifest: str, as_of: dt.datetime | None) -> None:
             click.echo(f"{manifest}: simulate: {error}", err=True)
             sys.exit(EXIT_MANIFEST_ERROR)
     dated = "" if plan.as_of is None else f" (dates as of {plan.as_of})"
+    selectors = len(plan.manifest.selectors)
+    entries = "1 select: entry" if selectors == 1 else f"{selectors} select: entries"
+    chosen_later = (
+        f" and {entries} (their projects are chosen when a batch starts)" if selectors else ""
+    )
     click.echo(
-        f"{manifest}: valid, {_plural(len(plan.manifest.projects), 'project')},"
-        f" {_plural(len(plan.items), 'run')}{dated}"
+        f"{manifest}: valid, {_plural(len(plan.manifest.projects) - selectors, 'project')},"
+        f" {_plural(len(plan.items), 'run')}{chosen_later}{dated}"
     )
 
 
@@ -189,19 +197,30 @@ def _estimate_json(bound: TriggerBound, estimate: Estimate | None) -> dict[str, 
     help="Show which runs `run --skip-completed` would skip (their key completed before).",
 )
 @as_of_option
+@click.option("--base-url", help="Hex API base URL for select: entries (as for run).")
+@click.option("--simulate", is_flag=True, help="Choose select: entries' projects in the simulator.")
 def plan(
     manifest: str,
     as_json: bool,
     state: str | None,
     skip_completed: bool,
     as_of: dt.datetime | None,
+    base_url: str | None,
+    simulate: bool,
 ) -> None:
     """Print the runs MANIFEST expands to, grouped by project, and how long they need.
 
-    Nothing is sent: the trigger limits bound the time, and the durations of
+    Nothing is triggered: the trigger limits bound the time, and the durations of
     earlier runs in the state store (read, never written) estimate the makespan.
+    The projects of select: entries are those an unfinished batch chose (run resumes
+    it), else those Hex lists now: that needs the manifest's token (or --simulate).
     """
     planned = _load_plan(manifest, as_of)
+    source = ""
+    if planned.unselected:
+        planned, source = select_for_plan(
+            planned, base_url=base_url, simulate=simulate, state=state
+        )
     _warn(planned)
     history = _history(planned, state, completed=skip_completed)
     to_run = planned
@@ -224,7 +243,7 @@ def plan(
         document["notify"] = [describe(notification) for notification in planned.manifest.notify]
         click.echo(json.dumps(document, ensure_ascii=False))
         return
-    for line in render_table(planned):
+    for line in [*selection_lines(planned, source), *render_table(planned)]:
         click.echo(line)
     if skip_completed:
         click.echo(_skipped_text(planned, history.completed))

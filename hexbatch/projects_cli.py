@@ -16,29 +16,35 @@ from rich.text import Text
 
 from hexbatch.client import DEFAULT_BASE_URL, HexClient
 from hexbatch.errors import HexbatchError
+from hexbatch.filters import ProjectFilter
 from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
 from hexbatch.outcome import iso
+from hexbatch.select_cli import filter_options, filters_from
 from hexbatch.simulator import Scenario, run_simulator
 from hexbatch.terminal import plain
 
 EXIT_ERROR = 2
 
 
-async def _fetch(base_url: str | None, token_env: str, simulate: bool) -> list[Project]:
+async def _fetch(
+    base_url: str | None, token_env: str, simulate: bool, wanted: ProjectFilter
+) -> list[Project]:
     if simulate:
         async with run_simulator(Scenario.default()) as simulator:
-            return await _list(simulator.base_url, simulator.token, allow_insecure_http=False)
+            return await _list(simulator.base_url, simulator.token, wanted)
     token = os.environ.get(token_env, "").strip()
     if not token:
         raise click.UsageError(f"no Hex API token: set the environment variable {token_env}")
     url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    return await _list(url, token, allow_insecure_http=False)
+    return await _list(url, token, wanted)
 
 
-async def _list(base_url: str, token: str, *, allow_insecure_http: bool) -> list[Project]:
-    async with HexClient(base_url, token, allow_insecure_http=allow_insecure_http) as client:
-        return await client.list_projects()
+async def _list(base_url: str, token: str, wanted: ProjectFilter) -> list[Project]:
+    async with HexClient(base_url, token) as client:
+        listed = await client.list_projects(filters=wanted.api())
+    # As a select: entry chooses: the title glob, and a host that ignored a filter.
+    return [project for project in listed if wanted.matches(project)]
 
 
 def _as_json(project: Project) -> dict[str, Any]:
@@ -49,14 +55,21 @@ def _as_json(project: Project) -> dict[str, Any]:
         "published": project.published,
         "last_published_at": iso(project.last_published_at),
         "archived": project.archived,
+        "status": project.status,
+        "categories": list(project.categories),
+        "owner": project.owner,
+        "creator": project.creator,
+        "schedules_enabled": project.schedules_enabled,
+        "published_results_updated_at": iso(project.published_results_updated_at),
     }
 
 
-def _table(projects: list[Project]) -> Table:
+def _table(projects: list[Project], wanted: ProjectFilter) -> Table:
+    title = f"{len(projects)} projects"
+    if not wanted.empty:
+        title += f" ({wanted.describe()})"
     # A light box keeps a 36-character id and a readable title within 80 columns.
-    table = Table(
-        title=Text(f"{len(projects)} projects"), title_justify="left", box=box.SIMPLE_HEAD
-    )
+    table = Table(title=plain(title), title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("Id", no_wrap=True)
     table.add_column("Title", ratio=1)
     table.add_column("Published", no_wrap=True)
@@ -81,14 +94,22 @@ def _table(projects: list[Project]) -> Table:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--simulate", is_flag=True, help="List the built-in simulator's projects.")
-def projects(base_url: str | None, token_env: str, as_json: bool, simulate: bool) -> None:
-    """List the workspace's projects: id, title, published or not, last published."""
+@filter_options
+def projects(
+    base_url: str | None, token_env: str, as_json: bool, simulate: bool, **flags: Any
+) -> None:
+    """List the workspace's projects: id, title, published or not, last published.
+
+    The filters are a manifest's select: keys: they preview what a select: entry
+    with them chooses (among the published projects).
+    """
+    wanted = filters_from(flags)
     try:
-        found = anyio.run(_fetch, base_url, token_env, simulate)
+        found = anyio.run(_fetch, base_url, token_env, simulate, wanted)
     except HexbatchError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ERROR)
     if as_json:
         click.echo(json.dumps([_as_json(p) for p in found], indent=2))
     else:
-        Console().print(_table(found))
+        Console().print(_table(found, wanted))

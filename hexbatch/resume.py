@@ -25,9 +25,11 @@ from hexbatch.engine import WorkItem
 from hexbatch.errors import HexbatchError
 from hexbatch.limits_seen import LimitsSeen
 from hexbatch.manifest import Manifest
+from hexbatch.manifest.errors import format_path
 from hexbatch.models import StateEvents
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
+from hexbatch.selection import Selection
 from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
 from hexbatch.state.leases import Lease
 from hexbatch.state.records import same_url
@@ -332,6 +334,7 @@ def open_batch(
             token_env=manifest.token_env,
             hexbatch_version=version,
             as_of=plan.as_of,
+            selection=None if plan.selection is None else plan.selection.dumps(),
             runs=[
                 PlannedRun(item.key, item.project_id, item.project_name, dict(item.params), n)
                 for n, item in enumerate(plan.items)
@@ -415,3 +418,49 @@ def _check_moved(
     if not same_url(info.base_url, base_url):
         log.warning("batch_base_url_changed", batch=info.id, was=info.base_url, now=base_url)
         store.update_base_url(info.id, base_url)
+
+
+def pinned_selection(
+    store: StateStore, manifest: Manifest, *, new: bool = False, rerun: Rerun | None = None
+) -> Selection | None:
+    """The projects chosen by the batch :func:`open_batch` would resume, so that it runs
+    them again rather than what the filters choose today (None: a manifest without
+    ``select:`` entries, or a new batch, which chooses through the API).
+
+    Raises:
+        StateError: that batch chose with other filters than the manifest's (or with
+            none), or its selection cannot be read; nothing was sent.
+    """
+    if not manifest.selectors:
+        return None
+    latest = store.latest_batch(_name(manifest))
+    if latest is None or not _resumes(latest, new=new, rerun=rerun):
+        return None
+    advice = "Finish it with the original manifest, or start a new batch with --new."
+    text = store.selection(latest.id)
+    if text is None:
+        raise StateError(
+            f"batch {latest.id} in {store.where} was started without the select: entries"
+            f" {manifest.source} has now. {advice}"
+        )
+    try:
+        selection = Selection.loads(text)
+    except ValueError as error:
+        raise StateError(
+            f"batch {latest.id} in {store.where} keeps a selection this hexbatch cannot read"
+            f" ({error}). Start a new batch with --new."
+        ) from error
+    changed = selection.missing(manifest)
+    if changed:
+        where = ", ".join(format_path(("projects", spec.index)) for spec in changed)
+        raise StateError(
+            f"batch {latest.id} in {store.where} chose its projects with other filters than"
+            f" {where} of {manifest.source} (their select: or skip_if_fresh changed). {advice}"
+        )
+    log.info(
+        "selection_pinned",
+        batch=latest.id,
+        selected_at=selection.selected_at.isoformat(),
+        projects=selection.project_count,
+    )
+    return selection

@@ -213,10 +213,56 @@ class DatesDoc(_Strict):
     timezone: TimeZone | None = None
 
 
-class ProjectDoc(SettingsDoc):
-    """One Hex project and the parameter sets to run it with."""
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
-    id: ProjectId
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value.strip()):
+        raise ValueError(f"{describe(value)} is not an email address")
+    return value.strip()
+
+
+Email = Annotated[
+    str, PlainValidator(_email), WithJsonSchema({"type": "string", "format": "email"})
+]
+Name = Annotated[str, Field(min_length=1)]
+SELECT_KEYS: Final = ("statuses", "categories", "collection", "owner", "creator", "title")
+
+
+class SelectDoc(_Strict):
+    """Projects chosen by Hex's ListProjects filters (all must match) instead of an id."""
+
+    statuses: list[Name] | None = Field(
+        default=None, min_length=1, description="workspace status names (any one matches)"
+    )
+    categories: list[Name] | None = Field(
+        default=None, min_length=1, description="category names (any one matches)"
+    )
+    collection: str | None = Field(default=None, min_length=1, description="a collection id")
+    owner: Email | None = None
+    creator: Email | None = None
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a glob the title matches, without case (*, ?, [abc]); checked by hexbatch",
+    )
+
+    @model_validator(mode="after")
+    def _filters_something(self) -> Self:
+        if all(getattr(self, key) is None for key in SELECT_KEYS):
+            raise ValueError(
+                "selects nothing in particular: give at least one of " + ", ".join(SELECT_KEYS)
+            )
+        return self
+
+
+class ProjectDoc(SettingsDoc):
+    """One Hex project (``id``), or the projects Hex's filters choose (``select``), and the
+    parameter sets to run each with."""
+
+    id: ProjectId | None = None
+    select: SelectDoc | None = None
+    skip_if_fresh: PositiveDuration | None = None
     name: str | None = Field(default=None, min_length=1)
     params: Params | None = None
     runs: list[Params] | None = Field(default=None, min_length=1)

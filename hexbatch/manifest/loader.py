@@ -51,6 +51,7 @@ from hexbatch.manifest.model import (
     SourceLocation,
     VersionChange,
 )
+from hexbatch.manifest.selectors import check_select, entry_name, project_filter
 from hexbatch.manifest.translate import translate
 from hexbatch.manifest.yamlpos import LoadFailed, YamlDocument, load_yaml
 
@@ -249,9 +250,10 @@ def _build(
         path: KeyPath = ("projects", index)
         settings = _merged_settings(base, project)
         line, column = document.position(path)
+        select = project_filter(project.select)
         spec = ProjectSpec(
-            id=project.id,
-            name=project.name or project.id,
+            id=project.id or "",
+            name=entry_name(project, select),
             max_in_flight=project.max_in_flight,
             timeout=settings.timeout,
             poll=settings.poll,
@@ -268,7 +270,10 @@ def _build(
             dates=_date_range(document, project, path),
             index=index,
             location=SourceLocation(document.file, line, column),
+            select=select,
+            skip_if_fresh=project.skip_if_fresh,
         )
+        issues.extend(document.issue(p, m) for p, m in check_select(project, spec, path))
         issues.extend(document.issue(p, m) for p, m in _check_project(project, spec, path))
         projects.append(spec)
     limits = parsed.limits

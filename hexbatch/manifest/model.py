@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hexbatch.filters import ProjectFilter
 from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep
 from hexbatch.manifest.relative import DateExpr
@@ -126,6 +127,11 @@ class ProjectSpec:
     """The date range; :class:`RelativeDates` until a plan resolves it against a today."""
     index: int = 0
     location: SourceLocation = field(default=SourceLocation("", 1, 1), compare=False)
+    select: ProjectFilter | None = None
+    """The projects Hex's filters choose, for an entry that names none by id (its ``id`` is
+    empty; a plan runs the entry once per project its selection holds)."""
+    skip_if_fresh: float | None = None
+    """Seconds: a selected project whose published results are younger is left out."""
 
     def __hash__(self) -> int:
         return hash((self.id, self.index))
@@ -210,6 +216,11 @@ class Manifest:
     def relative_dates(self) -> bool:
         """True when some ``dates:`` range depends on which day is today."""
         return any(isinstance(spec.dates, RelativeDates) for spec in self.projects)
+
+    @property
+    def selectors(self) -> tuple[ProjectSpec, ...]:
+        """The entries that choose their projects with ``select:``."""
+        return tuple(spec for spec in self.projects if spec.select is not None)
 
     def with_base_url(self, base_url: str) -> Manifest:
         """Return a copy pointed at another API base URL (the ``--base-url`` override)."""

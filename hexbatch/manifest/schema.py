@@ -21,6 +21,9 @@ def manifest_json_schema() -> dict[str, Any]:
             "anyOf": [window, {"type": "array", "items": window, "minItems": 1}],
             "description": description or "One window or a list of windows.",
         }
+    # An entry names a project or selects projects: exactly one of the two keys.
+    schema["$defs"]["ProjectDoc"]["oneOf"] = [{"required": ["id"]}, {"required": ["select"]}]
+    schema["$defs"]["SelectDoc"]["minProperties"] = 1
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -146,6 +146,9 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
         state.ledger.record_request(operation)
         if operation == "GetProjectRuns":
             state.ledger.record_list_filter(request.query.get("runTriggerFilter"))
+        elif operation == "ListProjects":
+            query = request.query
+            state.ledger.record_project_query({key: query.getall(key) for key in query})
         faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
         for kind in faults:
             state.ledger.record_fault(operation, kind)
@@ -282,12 +285,57 @@ def _uncursor(text: str) -> int | None:
     return int(number) if prefix == "offset" and number.isdigit() else None
 
 
+def _query_names(call: Call, name: str) -> list[str]:
+    """An array parameter: repeated (``statuses=a&statuses=b``) or comma-separated."""
+    values = call.request.query.getall(name, [])
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _query_flag(call: Call, name: str) -> bool | None:
+    """A boolean parameter (default false); None when it is neither true nor false."""
+    value = call.request.query.get(name, "false").strip().lower()
+    return {"true": True, "false": False}.get(value)
+
+
+def _listed(call: Call) -> list[int] | web.Response:
+    """The scenario positions of the projects ListProjects' filters keep, or a 400.
+
+    Filters combine with AND; a project matches ``statuses`` with its status and
+    ``categories`` with any one of its categories; emails compare without case.
+    Archived and trashed projects are left out unless asked for, as Hex does.
+    """
+    flags = {name: _query_flag(call, name) for name in ("includeArchived", "includeTrashed")}
+    for name, flag in flags.items():
+        if flag is None:
+            return call.error(400, f"{name} must be true or false")
+    statuses = set(_query_names(call, "statuses"))
+    categories = set(_query_names(call, "categories"))
+    query = call.request.query
+    creator, owner = query.get("creatorEmail"), query.get("ownerEmail")
+    collection = query.get("collectionId")
+
+    def keeps(project: Project) -> bool:
+        return (
+            (flags["includeArchived"] or not project.archived)
+            and (flags["includeTrashed"] or not project.trashed)
+            and (not statuses or project.status in statuses)
+            and (not categories or not categories.isdisjoint(project.categories))
+            and (creator is None or creator.lower() == project.created_by.lower())
+            and (owner is None or owner.lower() == project.owner.lower())
+            and (collection is None or collection.lower() == (project.collection or "").lower())
+        )
+
+    return [i for i, project in enumerate(call.state.scenario.projects) if keeps(project)]
+
+
 async def list_projects(call: Call) -> web.StreamResponse:
-    """ListProjects: newest first, cursor pagination with ``after``/``before``."""
+    """ListProjects: newest first, filtered, cursor pagination with ``after``/``before``."""
     limit = _query_int(call, "limit", 25, 1, 100)
     if limit is None:
         return call.error(400, "limit must be an integer between 1 and 100")
-    projects = call.state.scenario.projects
+    projects = _listed(call)
+    if isinstance(projects, web.Response):
+        return projects
     start = 0
     after, before = call.request.query.get("after"), call.request.query.get("before")
     if after is not None or before is not None:
@@ -297,7 +345,7 @@ async def list_projects(call: Call) -> web.StreamResponse:
         start = offset if after is not None else max(0, offset - limit)
     end = min(len(projects), start + limit)
     body = {
-        "values": [_project_resource(call.state, i) for i in range(start, end)],
+        "values": [_project_resource(call.state, i) for i in projects[start:end]],
         "pagination": {
             "after": _cursor(end) if end < len(projects) else None,
             "before": _cursor(start) if start > 0 else None,

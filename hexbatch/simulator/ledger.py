@@ -2,8 +2,8 @@
 
 It keeps every run created through the API (with params, token, times and the
 timeline so far), requests per operation, the ``runTriggerFilter`` each run list
-request carried, the 429s and 503s sent, the faults injected and the peak number
-of live runs, overall and per token. Tests prove
+request carried, the query of each project list request, the 429s and 503s sent,
+the faults injected and the peak number of live runs, overall and per token. Tests prove
 "no duplicate triggers" with ``runs_for(project_id, params)``. Runs Hex started on
 its own (schedules, app refreshes) are not among ``runs``; ``scheduled`` lists them.
 """
@@ -39,6 +39,9 @@ class Ledger:
         self.requests: Counter[str] = Counter()
         self.list_filters: list[str | None] = []
         """The runTriggerFilter of each GetProjectRuns request, in order (None: absent)."""
+        self.project_queries: list[dict[str, list[str]]] = []
+        """The query parameters of each ListProjects request, in order (each with every
+        value it was given, so a repeated parameter shows all of them)."""
         self.throttled: Counter[str] = Counter()
         self.unavailable = 0
         self.faults: list[FaultRecord] = []
@@ -52,6 +55,10 @@ class Ledger:
     def record_list_filter(self, value: str | None) -> None:
         """Note the runTriggerFilter a GetProjectRuns request carried (None when absent)."""
         self.list_filters.append(value)
+
+    def record_project_query(self, query: dict[str, list[str]]) -> None:
+        """Note the query parameters a ListProjects request carried."""
+        self.project_queries.append(query)
 
     def record_throttled(self, operation: str) -> None:
         """Count a 429 sent to a request of ``operation``."""
@@ -104,6 +111,7 @@ class Ledger:
             "project_versions": self._versions(now),
             "requests": dict(self.requests),
             "list_filters": list(self.list_filters),
+            "project_queries": list(self.project_queries),
             "throttled": dict(self.throttled),
             "throttled_total": self.total_throttled,
             "unavailable": self.unavailable,

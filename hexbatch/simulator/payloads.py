@@ -10,7 +10,7 @@ from typing import Any
 from hexbatch import status as st
 from hexbatch.simulator.clock import SimClock
 from hexbatch.simulator.runs import Run
-from hexbatch.simulator.scenario import Project
+from hexbatch.simulator.scenario import Project, Schedule
 
 # Operations whose errors use the newer {message, code, issues} envelope when the
 # scenario asks for it; ListProjects and CancelRun kept tsoa's (hex-api.md §5).
@@ -76,13 +76,13 @@ def project_resource(
         "title": project.title,
         "description": project.description,
         "type": "PROJECT",
-        "creator": {"email": project.owner},
+        "creator": {"email": project.created_by},
         "owner": {"email": project.owner},
-        "status": {"name": "Published"} if project.published else None,
-        "categories": [],
+        "status": {"name": project.status} if project.status else None,
+        "categories": [{"name": name, "description": None} for name in project.categories],
         "reviews": {"required": False},
         "analytics": {
-            "publishedResultsUpdatedAt": published,
+            "publishedResultsUpdatedAt": _results_updated(project, clock, published),
             "lastViewedAt": None,
             "appViews": {
                 "lastThirtyDays": 0,
@@ -94,10 +94,54 @@ def project_resource(
         "lastEditedAt": _iso(edited),
         "lastPublishedAt": published,
         "createdAt": _iso(created),
-        "archivedAt": None,
-        "trashedAt": None,
-        "schedules": [],
+        "archivedAt": _iso(anchor - timedelta(days=3)) if project.archived else None,
+        "trashedAt": _iso(anchor - timedelta(days=3)) if project.trashed else None,
+        "schedules": [
+            schedule_resource(schedule)
+            for schedule in project.schedules
+            if schedule.trigger == "SCHEDULED"
+        ],
     }
+
+
+def _results_updated(project: Project, clock: SimClock, published: str | None) -> str | None:
+    """``analytics.publishedResultsUpdatedAt``: as the scenario says, else the publish time."""
+    given = project.published_results_updated_at
+    if not project.published or given is None:
+        return published
+    if isinstance(given, datetime):
+        return _iso(given)
+    return _iso(clock.wall(clock.started) - timedelta(seconds=given))
+
+
+# Every cadence's settings object, all in UTC at midnight (their times are not simulated).
+_CADENCE_FIELDS: dict[str, dict[str, Any]] = {
+    "HOURLY": {"timezone": "+00:00", "minute": 0},
+    "DAILY": {"timezone": "+00:00", "minute": 0, "hour": 0},
+    "WEEKLY": {"timezone": "+00:00", "minute": 0, "hour": 0, "dayOfWeek": "MONDAY"},
+    "MONTHLY": {"timezone": "+00:00", "minute": 0, "hour": 0, "day": 1},
+}
+
+
+def schedule_resource(schedule: Schedule) -> dict[str, Any]:
+    """A ScheduleApiResource: the cadence's own settings filled in, the others null."""
+    cadence = schedule.listed_cadence
+    body: dict[str, Any] = {"cadence": cadence, "enabled": schedule.enabled}
+    for name in ("HOURLY", "DAILY", "WEEKLY", "MONTHLY"):
+        body[name.lower()] = _CADENCE_FIELDS[name] if name == cadence else None
+    body["custom"] = (
+        {"timezone": "+00:00", "cron": _cron(schedule.every)} if cadence == "CUSTOM" else None
+    )
+    return body
+
+
+def _cron(every: float) -> str:
+    """A cron expression close to a period of ``every`` scenario seconds."""
+    minutes = max(1, round(every / 60))
+    if minutes < 60:
+        return f"*/{minutes} * * * *"
+    hours = round(minutes / 60)
+    return f"0 */{hours} * * *" if hours < 24 else "0 0 * * *"
 
 
 def _iso(moment: datetime) -> str:

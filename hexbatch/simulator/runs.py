@@ -149,6 +149,7 @@ class RunStore:
             (project, index, schedule)
             for project in scenario.projects
             for index, schedule in enumerate(project.schedules)
+            if schedule.enabled
         ]
         self._occurrences = [0] * len(self._schedules)
         for project in scenario.projects:

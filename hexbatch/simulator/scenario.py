@@ -35,6 +35,15 @@ Example::
             - when: {region: eu}
               status: UNABLE_TO_ALLOCATE_KERNEL
               first_attempts: 1  # only the first attempt of these params
+        status: Production       # the workspace status (status.name; default none)
+        categories: [nightly, finance]   # category names (categories[].name)
+        collection: 0c2f6a1e-93d4-4b6e-8f2a-5d7c1b9e0a34  # its collection (collectionId)
+        creator: ana@example.com # creator.email (default: owner); owner: owner.email
+        archived: false          # archived or trashed projects are left out of ListProjects
+        trashed: false           # unless it asks for them (includeArchived, includeTrashed)
+        published_results_updated_at: 3h   # analytics.publishedResultsUpdatedAt: an ISO time,
+                                 # or how long before the simulator started (wall-clock time,
+                                 # never scaled: like createdAt); default lastPublishedAt
         scheduled_runs: 0        # past SCHEDULED runs, one per scenario hour before start
         schedules:               # runs Hex starts itself while the simulator serves, as user
                                  # "scheduler" (outside the tokens' kernel and rate limits)
@@ -44,6 +53,9 @@ Example::
             duration: 45s        # like a project's (default 30s)
             pending: 1s          # like a project's (default 1s)
             outcome: COMPLETED   # their terminal status (default COMPLETED)
+            enabled: true        # false: listed in the project's schedules[], runs nothing
+            cadence: DAILY       # schedules[].cadence (HOURLY | DAILY | WEEKLY | MONTHLY |
+                                 # CUSTOM; default from every: 1h, 1d, 7d, else CUSTOM)
         republish:               # runs created at or after `at` use the new version
           - {at: 5m}             # version: the previous one + 1 (here 5)
           - {at: 1h, version: 9} # or given; versions only move forward
@@ -237,9 +249,17 @@ class Outcome(_Model):
     rules: list[OutcomeRule] = Field(default_factory=list)
 
 
+Cadence = Literal["HOURLY", "DAILY", "WEEKLY", "MONTHLY", "CUSTOM"]
+_CADENCE_OF_EVERY: dict[float, Cadence] = {3600.0: "HOURLY", 86400.0: "DAILY", 604800.0: "WEEKLY"}
+
+
 class Schedule(_Model):
     """Runs Hex starts on its own: at ``start``, ``start + every``, ... since the simulator
-    started (scenario seconds), as user ``scheduler``, outside the token users' limits."""
+    started (scenario seconds), as user ``scheduler``, outside the token users' limits.
+
+    A ``SCHEDULED`` one is also one of the project's ``schedules[]`` in its project
+    resource; a disabled one is listed there and starts nothing.
+    """
 
     trigger: Literal["SCHEDULED", "APP_REFRESH"]
     # At least a scenario second: runs are kept for the simulator's lifetime.
@@ -248,6 +268,13 @@ class Schedule(_Model):
     duration: Span = 30.0
     pending: Span = 1.0
     outcome: TerminalStatus = "COMPLETED"
+    enabled: bool = True
+    cadence: Cadence | None = None
+
+    @property
+    def listed_cadence(self) -> Cadence:
+        """The cadence its project resource shows: as given, else read from ``every``."""
+        return self.cadence or _CADENCE_OF_EVERY.get(self.every, "CUSTOM")
 
 
 class Republish(_Model):
@@ -276,6 +303,22 @@ def fold_versions(base: int, versions: Iterable[int | None]) -> list[int]:
     return result
 
 
+def _moment_or_age(value: Any) -> Any:
+    """An ISO 8601 time (naive means UTC), or a duration: how long before the start."""
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return parse_duration(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return parse_duration(value)
+
+
+MomentOrAge = Annotated[
+    dt.datetime | Annotated[float, Field(ge=0)], BeforeValidator(_moment_or_age)
+]
+
+
 class Project(_Model):
     """A project in the simulated workspace."""
 
@@ -285,6 +328,13 @@ class Project(_Model):
     published: bool = True
     version: int = Field(default=1, ge=1)
     owner: str = "owner@example.com"
+    creator: str | None = None
+    status: str | None = Field(default=None, min_length=1)
+    categories: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    collection: str | None = Field(default=None, min_length=1)
+    archived: bool = False
+    trashed: bool = False
+    published_results_updated_at: MomentOrAge | None = None
     inputs: dict[str, InputSpec] | None = None
     pending: Span = 2.0
     duration: Span = 60.0
@@ -300,6 +350,11 @@ class Project(_Model):
                 raise ValueError(f"{key} need a published project (published: true)")
         fold_versions(self.version, (entry.version for entry in self.republications))
         return self
+
+    @property
+    def created_by(self) -> str:
+        """The creator's email (the owner's unless given)."""
+        return self.creator or self.owner
 
     @property
     def republications(self) -> list[Republish]:
@@ -615,6 +670,7 @@ __all__ = [
     "RUN_TRIGGERS",
     "RUN_TRIGGER_FILTERS",
     "Behaviour",
+    "Cadence",
     "Fault",
     "InputSpec",
     "Limits",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from hexbatch.state.errors import StateError
-from hexbatch.state.schema import ADD_AS_OF, QUOTA_TABLES, new_fingerprint_key
+from hexbatch.state.schema import ADD_AS_OF, ADD_SELECTION, QUOTA_TABLES, new_fingerprint_key
 
 if TYPE_CHECKING:
     import psycopg
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 SCHEMA: Final = "hexbatch"
 APPLICATION: Final = "hexbatch state store"
 # The same numbering as the SQLite schema: version 5 is the first one PostgreSQL has.
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 # A fixed key for pg_advisory_xact_lock ("HXBT"), held while tables are created or upgraded.
 _ADVISORY_KEY: Final = 0x48584254
 
@@ -120,9 +120,14 @@ def _batch_as_of(connection: psycopg.Connection[tuple[object, ...]]) -> None:
     connection.execute(ADD_AS_OF)
 
 
+def _batch_selection(connection: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Version 8: each batch's pinned selection of projects (as SQLite's)."""
+    connection.execute(ADD_SELECTION)
+
+
 # Upgrades from version N to N + 1, keyed by N; each runs in the transaction that
 # holds the advisory lock. Version 5 is where PostgreSQL stores began.
-MIGRATIONS: dict[int, Step] = {5: _quota_ledger, 6: _batch_as_of}
+MIGRATIONS: dict[int, Step] = {5: _quota_ledger, 6: _batch_as_of, 7: _batch_selection}
 
 
 def prepare(connection: psycopg.Connection[tuple[object, ...]], where: str) -> None:

@@ -18,7 +18,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 
 # The token-wide quota ledger (schema 6), the same statements on both backends.
 QUOTA_TABLES: Final = (
@@ -33,6 +33,8 @@ QUOTA_TABLES: Final = (
 )
 # Schema 7, the same statement on both backends.
 ADD_AS_OF: Final = "ALTER TABLE batches ADD COLUMN as_of TEXT"
+# Each batch's pinned selection of projects (schema 8), the same statement on both backends.
+ADD_SELECTION: Final = "ALTER TABLE batches ADD COLUMN selection TEXT"
 _QUOTA_TABLE_NAMES: Final = frozenset({"quota_slots", "quota_waiters", "quota_locks", "store_keys"})
 
 
@@ -54,7 +56,8 @@ CREATE TABLE batches (
     started_at       TEXT NOT NULL,
     finished_at      TEXT,
     name             TEXT NOT NULL DEFAULT '',
-    as_of            TEXT
+    as_of            TEXT,
+    selection        TEXT
 );
 CREATE INDEX batches_by_manifest ON batches (manifest, id);
 CREATE INDEX batches_by_name ON batches (name, id);
@@ -214,6 +217,12 @@ def _v6_to_v7(connection: sqlite3.Connection) -> None:
     connection.execute(ADD_AS_OF)
 
 
+def _v7_to_v8(connection: sqlite3.Connection) -> None:
+    """Each batch keeps the projects its ``select:`` entries chose (hexbatch.selection/1
+    JSON), so resuming it never chooses again (NULL: a batch without ``select:``)."""
+    connection.execute(ADD_SELECTION)
+
+
 def batch_name_of_path(manifest: str) -> str:
     """The batch name of a manifest without ``name:``: its file name, extension dropped."""
     return PurePath(manifest).stem
@@ -227,6 +236,7 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 
 

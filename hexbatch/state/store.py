@@ -176,13 +176,15 @@ class StateStore:
         started_at: datetime,
         name: str | None = None,
         as_of: date | None = None,
+        selection: str | None = None,
     ) -> BatchInfo:
         """Start a new batch with its whole plan; durable before it returns.
 
         ``name`` finds the batch again (default: the manifest's file name without its
         extension, as for a manifest without ``name:``). ``as_of`` is the day that was
         "today" for the plan's dates relative to today, kept so that resuming the batch
-        plans the same runs.
+        plans the same runs. ``selection`` is the projects its ``select:`` entries chose
+        (JSON text), kept so a resume never chooses again.
         """
         header = (
             name if name is not None else batch_name_of_path(manifest),
@@ -204,6 +206,10 @@ class StateStore:
                     header,
                 )[0][0]
             )
+            if selection is not None:
+                session.execute(
+                    "UPDATE batches SET selection = ? WHERE id = ?", (selection, batch_id)
+                )
             session.executemany(
                 "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -232,6 +238,18 @@ class StateStore:
             (name,),
         )
         return _batch_info(rows[0]) if rows else None
+
+    def selection(self, batch_id: int) -> str | None:
+        """The projects a batch's ``select:`` entries chose (JSON text; None without any).
+
+        Raises:
+            StateError: the store has no batch with that id.
+        """
+        rows = self._read("SELECT selection FROM batches WHERE id = ?", (batch_id,))
+        if not rows:
+            raise StateError(f"{self.where} has no batch {batch_id}")
+        text = rows[0][0]
+        return None if text is None else str(text)
 
     def latest_batch_id(self) -> int | None:
         """The id of the most recent batch of any manifest, if the store has one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from aioresponses import aioresponses
@@ -10,6 +11,8 @@ from yarl import URL
 
 from hexbatch import status
 from hexbatch.client import HexClient
+from hexbatch.filters import ProjectFilter
+from hexbatch.models import Project
 from tests.client.conftest import BASE, PROJECT, RUN, TOKEN, created_payload, run_payload
 
 RUNS_URL = f"{BASE}/projects/{PROJECT}/runs"
@@ -300,3 +303,66 @@ def test_repr_hides_the_token() -> None:
 
     assert TOKEN not in repr(client)
     assert "***" in repr(client)
+
+
+async def test_list_projects_sends_the_filters_arrays_repeated(
+    http: aioresponses, client: HexClient
+) -> None:
+    """Each filter is a query parameter; an array's values repeat the parameter, on every
+    page; the title glob stays on this side (Hex has no such filter)."""
+    wanted = ProjectFilter(
+        statuses=("Production", "Staging"),
+        categories=("nightly",),
+        collection="c-1",
+        owner="ana@example.com",
+        creator="bo@example.com",
+        title="Rev*",
+    )
+    first = {"values": [_project(1)], "pagination": {"after": "c1", "before": None}}
+    second = {"values": [_project(2)], "pagination": {"after": None}}
+    http.get(re.compile(rf"^{re.escape(BASE)}/projects\?(?!.*after)"), payload=first)
+    http.get(re.compile(rf"^{re.escape(BASE)}/projects\?.*after=c1"), payload=second)
+
+    projects = await client.list_projects(filters=wanted)
+
+    assert [p.title for p in projects] == ["Project 1", "Project 2"]
+    sent = [call_url for (method, call_url) in http.requests if method == "GET"]
+    expected = [
+        ("limit", "100"),
+        ("statuses", "Production"),
+        ("statuses", "Staging"),
+        ("categories", "nightly"),
+        ("collectionId", "c-1"),
+        ("ownerEmail", "ana@example.com"),
+        ("creatorEmail", "bo@example.com"),
+    ]
+    # The recorded URLs have their parameters sorted: compare them as sorted lists.
+    assert [sorted(url.query.items()) for url in sent] == [
+        sorted(expected),
+        sorted([*expected, ("after", "c1")]),
+    ]
+
+
+def test_a_project_carries_what_a_selection_needs() -> None:
+    """status.name, categories[].name, any enabled schedule, the published results' time
+    and the owner's and creator's emails; absent or odd shapes read as unknown."""
+    body = {
+        **_project(1),
+        "status": {"name": "Production"},
+        "categories": [{"name": "nightly", "description": None}, {"description": "x"}],
+        "schedules": [{"cadence": "DAILY", "enabled": False}, {"enabled": True}],
+        "analytics": {"publishedResultsUpdatedAt": "2026-03-01T02:00:00.000Z"},
+        "owner": {"email": "ana@example.com"},
+        "creator": {"email": "bo@example.com"},
+    }
+
+    project = Project.from_json(body)
+    bare = Project.from_json({**_project(2), "status": None, "schedules": "?", "analytics": 3})
+
+    assert project.status == "Production"
+    assert project.categories == ("nightly",)
+    assert project.schedules_enabled
+    assert project.published_results_updated_at == datetime(2026, 3, 1, 2, tzinfo=UTC)
+    assert (project.owner, project.creator) == ("ana@example.com", "bo@example.com")
+    assert (bare.status, bare.categories, bare.schedules_enabled) == (None, (), False)
+    assert bare.published_results_updated_at is None

@@ -42,6 +42,7 @@ def new_batch(
     started_at: datetime = T0,
     base_url: str = "https://app.hex.tech/api/v1",
     as_of: date | None = None,
+    selection: str | None = None,
 ) -> BatchInfo:
     """Create a batch of ``runs`` (three by default) in ``store``."""
     return store.create_batch(
@@ -54,6 +55,7 @@ def new_batch(
         runs=planned() if runs is None else runs,
         started_at=started_at,
         as_of=as_of,
+        selection=selection,
     )
 
 

@@ -118,8 +118,12 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 to 6)."""
+    """Turn a current store back into the layout of schema ``version`` (1 to 7)."""
     with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE batches DROP COLUMN selection")
+        if version == 7:
+            connection.execute("PRAGMA user_version = 7")
+            return
         connection.execute("ALTER TABLE batches DROP COLUMN as_of")
         if version == 6:
             connection.execute("PRAGMA user_version = 6")
@@ -168,6 +172,19 @@ def test_a_version_6_store_keeps_its_batches_with_no_recorded_today(tmp_path: Pa
         assert store.runs(batch.id)[0].attempts[0].run_id == "r0"
         later = new_batch(store, as_of=dt.date(2025, 3, 1))
         assert store.batch(later.id).as_of == dt.date(2025, 3, 1)
+
+
+def test_a_version_7_store_keeps_each_batchs_selection_from_then_on(tmp_path: Path) -> None:
+    """Upgrading schema 7 adds the batches' pinned selection: none for the batches before,
+    kept for the new ones."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        before = new_batch(store)
+    _downgrade_to(path, 7)
+    with StateStore(path) as store:
+        assert store.selection(before.id) is None
+        after = new_batch(store, selection='{"schema": "hexbatch.selection/1"}')
+        assert store.selection(after.id) == '{"schema": "hexbatch.selection/1"}'
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 

@@ -226,6 +226,7 @@ def test_a_version_6_database_keeps_its_batches_with_no_recorded_today(
         batch = new_batch(store)
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 6")
 
     with StateStore(postgres_url) as store:
@@ -249,6 +250,7 @@ def test_a_version_5_database_gains_the_quota_ledger(
         postgres_server.sql(database, f"DROP TABLE hexbatch.{table}")
     postgres_server.sql(database, "ALTER TABLE hexbatch.attempts DROP COLUMN quota_wait_ms")
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 5")
 
     with StateStore(postgres_url) as store:
@@ -256,6 +258,26 @@ def test_a_version_5_database_gains_the_quota_ledger(
         keys = store.database.fetch("SELECT name FROM store_keys")
 
     assert keys == [("fingerprint",)]
+    assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
+        (postgres_schema.SCHEMA_VERSION,)
+    ]
+
+
+def test_a_version_7_database_keeps_each_batchs_selection_from_then_on(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Schema 7 to 8 adds the batches' pinned selection: none for the batches before."""
+    with StateStore(postgres_url) as store:
+        before = new_batch(store)
+    database = postgres_url.rsplit("/", 1)[1]
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
+    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 7")
+
+    with StateStore(postgres_url) as store:
+        assert store.selection(before.id) is None
+        after = new_batch(store, selection='{"entries": []}')
+        assert store.selection(after.id) == '{"entries": []}'
+
     assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
         (postgres_schema.SCHEMA_VERSION,)
     ]

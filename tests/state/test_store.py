@@ -74,6 +74,16 @@ def test_batch_ids_increase(store: StateStore) -> None:
     assert second.id > first.id
 
 
+def test_a_batch_keeps_its_selection(store: StateStore, batch: BatchInfo) -> None:
+    """The projects a batch's select: entries chose are kept with it, as given."""
+    chosen = new_batch(store, selection='{"schema": "hexbatch.selection/1", "entries": []}')
+
+    assert store.selection(chosen.id) == '{"schema": "hexbatch.selection/1", "entries": []}'
+    assert store.selection(batch.id) is None
+    with pytest.raises(StateError, match="no batch 42"):
+        store.selection(42)
+
+
 def test_batch_unknown_id(store: StateStore) -> None:
     """Asking for a batch that does not exist is a StateError naming it."""
     with pytest.raises(StateError, match="no batch 42"):
