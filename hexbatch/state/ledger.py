@@ -13,6 +13,10 @@ the store), never by the token itself.
 When slots are scarce the highest-priority waiter goes first. Waiting raises a batch
 one priority level every :data:`AGING_S` seconds, so a low-priority backfill waiting
 behind a stream of high-priority batches gets its turn after at most twenty minutes.
+A batch waits in one line per kind of slot (triggers, requests): the reads it makes
+while its next trigger waits neither take it out of the trigger line nor stand in it.
+A waiter that gives way is told to come back when the slot after those of the waiters
+ahead of it frees, not later: slots spent a moment apart free up a moment apart.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ AGING_S: Final = 600.0
 STALE_S: Final = 30.0
 """A waiter not heard from for this long has gone (its process died or stopped waiting)."""
 RECHECK_S: Final = 1.0
-"""How soon a waiter that gave way to a higher-priority one asks again."""
+"""How soon a waiter asks again when the waiters ahead of it could fill a whole window."""
 MIN_RETENTION_S: Final = 25 * 3600.0
 """Slots are kept at least this long, whatever windows this process uses: another
 process may count over a longer one."""
@@ -86,14 +90,19 @@ class Ledger:
         self.waiter = waiter
         self._clock = clock
         self._lock = threading.Lock()
-        self._since: float | None = None
+        self._since: dict[str, float] = {}
+        """Since when this batch waits, per kind of slot it waits for."""
 
     def reserve(self, wants: Sequence[Want]) -> float:
         """Reserve every slot of ``wants`` at one instant, or none of them.
 
+        The first want's kind is the line this batch waits in: the waiters ahead of it
+        in that line get the free slots first.
+
         Returns:
             0 when the slots are reserved; otherwise the seconds to wait before asking
-            again (the waiter stays registered meanwhile, holding its place in line).
+            again (the waiter stays in line meanwhile, if it asks again within
+            :data:`STALE_S`).
         """
         with (
             self._lock,
@@ -101,26 +110,27 @@ class Ledger:
         ):
             now = self._clock()
             self._lock_token(session)
-            wait, room = self._wait_and_room(session, wants, now)
-            ahead = self._ahead(session, wants[0].kind, now) if wants else 0
-            if wait <= 0 and ahead >= room:
-                wait = RECHECK_S  # slots for fewer than those ahead: let them go first
+            if not wants:
+                return 0.0
+            kind = wants[0].kind
+            wait = self._wait(session, wants, now, self._ahead(session, kind, now))
             if wait > 0:
-                self._register(session, wants[0].kind, now)
+                self._register(session, kind, now)
                 return wait
             self._take(session, wants, now)
             return 0.0
 
     def forget(self) -> None:
-        """Stop waiting (the batch ends): leave the line."""
+        """Stop waiting (the batch ends): leave every line."""
         with self._lock:
-            self._since = None
-            self._db.execute(
-                "DELETE FROM quota_waiters WHERE id = ?",
-                (self.waiter.id,),
-                durable=False,
-                doing="leave the quota line",
-            )
+            kinds, self._since = list(self._since), {}
+            for kind in kinds:
+                self._db.execute(
+                    "DELETE FROM quota_waiters WHERE id = ?",
+                    (self._row(kind),),
+                    durable=False,
+                    doing="leave the quota line",
+                )
 
     def spent(self, kind: str, span: float) -> int:
         """Slots of ``kind`` every process spent on this token in the last ``span`` seconds."""
@@ -142,58 +152,61 @@ class Ledger:
             (self.token,),
         )
 
-    def _wait_and_room(
-        self, session: Session, wants: Sequence[Want], now: float
-    ) -> tuple[float, int]:
-        """Seconds until every want fits, and how many more of the first kind fit now."""
-        wait = 0.0
-        room: int | None = None
+    def _wait(self, session: Session, wants: Sequence[Want], now: float, ahead: int) -> float:
+        """Seconds until every want fits, the first one beside the slots of the ``ahead``
+        waiters that go before it (0: they all fit now)."""
+        wait = recheck = 0.0
         for index, want in enumerate(wants):
             for allowed, span in want.windows:
                 count = min(want.count, allowed)
+                if index == 0 and ahead:
+                    if count + ahead > allowed:
+                        recheck = RECHECK_S  # those ahead could fill the whole window
+                    else:
+                        count += ahead
                 rows = session.fetch(
                     "SELECT at FROM quota_slots WHERE token = ? AND kind = ? AND at > ?"
                     " ORDER BY at DESC LIMIT ?",
                     (self.token, want.kind, now - span, allowed),
                 )
-                used = len(rows)
-                if used + count > allowed:
+                if len(rows) + count > allowed:
                     # The slot that must leave the window before ours fits in it.
                     oldest_that_counts = rows[allowed - count][0]
                     wait = max(wait, float(oldest_that_counts) + span - now)
-                if index == 0:
-                    free = max(0, allowed - used)
-                    room = free if room is None else min(room, free)
-        return (wait + 1e-6 if wait > 0 else 0.0), (room if room is not None else 1)
+        # A hair more than the exact wait, so float rounding cannot ask a moment too soon.
+        return max(wait + 1e-6 if wait > 0 else 0.0, recheck)
 
     def _ahead(self, session: Session, kind: str, now: float) -> int:
         """Live waiters for ``kind`` that go before this one (higher rank, or as high and
         waiting longer)."""
         session.execute("DELETE FROM quota_waiters WHERE seen < ?", (now - STALE_S,))
-        since = self._since if self._since is not None else now
+        since = self._since.get(kind, now)
         mine = _rank(self.waiter.priority, since, now)
         ahead = 0
         for priority, their_since in session.fetch(
             "SELECT priority, since FROM quota_waiters WHERE token = ? AND kind = ? AND id <> ?",
-            (self.token, kind, self.waiter.id),
+            (self.token, kind, self._row(kind)),
         ):
             theirs = _rank(int(priority), float(their_since), now)
             if (theirs, -float(their_since)) > (mine, -since):
                 ahead += 1
         return ahead
 
+    def _row(self, kind: str) -> str:
+        """This waiter's place in the line for ``kind``."""
+        return f"{self.waiter.id}:{kind}"
+
     def _register(self, session: Session, kind: str, now: float) -> None:
-        if self._since is None:
-            self._since = now
+        since = self._since.setdefault(kind, now)
         session.execute(
             "INSERT INTO quota_waiters (id, token, kind, priority, since, seen, batch)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
             (
-                self.waiter.id,
+                self._row(kind),
                 self.token,
                 kind,
                 self.waiter.priority,
-                self._since,
+                since,
                 now,
                 self.waiter.batch,
             ),
@@ -208,9 +221,9 @@ class Ledger:
                 for _ in range(want.count)
             ],
         )
-        if self._since is not None:
-            session.execute("DELETE FROM quota_waiters WHERE id = ?", (self.waiter.id,))
-            self._since = None
+        kind = wants[0].kind
+        if self._since.pop(kind, None) is not None:
+            session.execute("DELETE FROM quota_waiters WHERE id = ?", (self._row(kind),))
         longest = max((span for want in wants for _, span in want.windows), default=0.0)
         session.execute(
             "DELETE FROM quota_slots WHERE token = ? AND at < ?",
