@@ -10,13 +10,23 @@ processes. A restarted or a second process sees every slot already spent.
 The token is identified by a keyed fingerprint (HMAC-SHA256 under a random key kept in
 the store), never by the token itself.
 
-When slots are scarce the highest-priority waiter goes first. Waiting raises a batch
-one priority level every :data:`AGING_S` seconds, so a low-priority backfill waiting
-behind a stream of high-priority batches gets its turn after at most twenty minutes.
-A batch waits in one line per kind of slot (triggers, requests): the reads it makes
-while its next trigger waits neither take it out of the trigger line nor stand in it.
-A waiter that gives way is told to come back when the slot after those of the waiters
-ahead of it frees, not later: slots spent a moment apart free up a moment apart.
+When slots are scarce the highest-priority waiter goes first: no slot goes to a batch
+while one of higher rank is in line. Among batches of one rank, the one waiting longest
+goes first. Waiting raises a batch one priority level every :data:`AGING_S` seconds, so
+a low-priority backfill waiting behind a stream of high-priority batches gets its turn
+after at most twenty minutes.
+
+A batch joins the line of a kind of slot (triggers, requests) when it is told to wait,
+and is due back when that wait ends, or after :data:`~hexbatch.limits.QUOTA_STEP` at
+most. It holds its place while it comes back when due (within :data:`PRESENT_S`), and
+after getting a slot it keeps it (at the back of its rank) for as long again: at a
+window's turn the slots free one after another, faster than one process sends, and a
+high-priority batch with more to send takes every one. It leaves the line when it does
+not come back in time (its next request came later, or its process ended). The reads a
+batch makes while its next trigger waits neither take it out of the trigger line nor
+stand in it. A waiter that gives way to one of its rank is told to come back when the
+slot after those ahead of it frees, not later: slots spent a moment apart free up a
+moment apart.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from hexbatch.limits import Want
+from hexbatch.limits import QUOTA_STEP, Want
 from hexbatch.state.database import Database, Session
 from hexbatch.state.errors import StateError
 
@@ -37,12 +47,23 @@ PRIORITIES: Final = {"low": 0, "normal": 1, "high": 2}
 AGING_S: Final = 600.0
 """Seconds of waiting that raise a waiter one priority level."""
 STALE_S: Final = 30.0
-"""A waiter not heard from for this long has gone (its process died or stopped waiting)."""
+"""A waiter this long overdue has gone (its process died): its row is removed."""
+PRESENT_S: Final = 1.0
+"""How long past its due time a waiter still holds its place in line."""
 RECHECK_S: Final = 1.0
-"""How soon a waiter asks again when the waiters ahead of it could fill a whole window."""
+"""How soon a waiter asks again after giving way to a higher rank, or when the waiters
+ahead of it could fill a whole window."""
 MIN_RETENTION_S: Final = 25 * 3600.0
 """Slots are kept at least this long, whatever windows this process uses: another
 process may count over a longer one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """A place in line: waiting since ``since`` (its rank), due back by ``due``."""
+
+    since: float
+    due: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +111,20 @@ class Ledger:
         self.waiter = waiter
         self._clock = clock
         self._lock = threading.Lock()
-        self._since: dict[str, float] = {}
-        """Since when this batch waits, per kind of slot it waits for."""
+        self._places: dict[str, _Place] = {}
+        """This batch's place in the line of each kind of slot it waits for."""
 
     def reserve(self, wants: Sequence[Want]) -> float:
         """Reserve every slot of ``wants`` at one instant, or none of them.
 
         The first want's kind is the line this batch waits in: the waiters ahead of it
-        in that line get the free slots first.
+        in that line get the free slots first, and while one of higher rank is in line,
+        no slot goes to this batch at all.
 
         Returns:
             0 when the slots are reserved; otherwise the seconds to wait before asking
-            again (the waiter stays in line meanwhile, if it asks again within
-            :data:`STALE_S`).
+            again (the waiter holds its place meanwhile, if it asks again within
+            :data:`~hexbatch.limits.QUOTA_STEP`).
         """
         with (
             self._lock,
@@ -113,17 +135,27 @@ class Ledger:
             if not wants:
                 return 0.0
             kind = wants[0].kind
-            wait = self._wait(session, wants, now, self._ahead(session, kind, now))
+            higher, ahead = self._ahead(session, kind, now)
+            wait = self._wait(session, wants, now, ahead)
+            if higher:
+                wait = max(wait, RECHECK_S)  # every slot goes to the higher rank first
+            place = self._places.get(kind)
             if wait > 0:
-                self._register(session, kind, now)
+                since = place.since if place is not None else now
+                self._hold(session, kind, _Place(since, now + min(wait, QUOTA_STEP)))
                 return wait
             self._take(session, wants, now)
+            if place is not None and now <= place.due + PRESENT_S:
+                # Back when due: its next request may follow at once, so it keeps its place.
+                self._hold(session, kind, _Place(now, now))
+            elif self._places.pop(kind, None) is not None:
+                session.execute("DELETE FROM quota_waiters WHERE id = ?", (self._row(kind),))
             return 0.0
 
     def forget(self) -> None:
         """Stop waiting (the batch ends): leave every line."""
         with self._lock:
-            kinds, self._since = list(self._since), {}
+            kinds, self._places = list(self._places), {}
             for kind in kinds:
                 self._db.execute(
                     "DELETE FROM quota_waiters WHERE id = ?",
@@ -176,38 +208,43 @@ class Ledger:
         # A hair more than the exact wait, so float rounding cannot ask a moment too soon.
         return max(wait + 1e-6 if wait > 0 else 0.0, recheck)
 
-    def _ahead(self, session: Session, kind: str, now: float) -> int:
-        """Live waiters for ``kind`` that go before this one (higher rank, or as high and
-        waiting longer)."""
+    def _ahead(self, session: Session, kind: str, now: float) -> tuple[int, int]:
+        """Waiters in line for ``kind`` of higher rank than this one, and all those that go
+        before it (higher rank, or as high and waiting longer)."""
+        # The column ``seen`` holds when the waiter is due back.
         session.execute("DELETE FROM quota_waiters WHERE seen < ?", (now - STALE_S,))
-        since = self._since.get(kind, now)
+        place = self._places.get(kind)
+        since = place.since if place is not None else now
         mine = _rank(self.waiter.priority, since, now)
-        ahead = 0
+        higher = ahead = 0
         for priority, their_since in session.fetch(
-            "SELECT priority, since FROM quota_waiters WHERE token = ? AND kind = ? AND id <> ?",
-            (self.token, kind, self._row(kind)),
+            "SELECT priority, since FROM quota_waiters"
+            " WHERE token = ? AND kind = ? AND id <> ? AND seen >= ?",
+            (self.token, kind, self._row(kind), now - PRESENT_S),
         ):
             theirs = _rank(int(priority), float(their_since), now)
-            if (theirs, -float(their_since)) > (mine, -since):
-                ahead += 1
-        return ahead
+            higher += theirs > mine
+            ahead += (theirs, -float(their_since)) > (mine, -since)
+        return higher, ahead
 
     def _row(self, kind: str) -> str:
         """This waiter's place in the line for ``kind``."""
         return f"{self.waiter.id}:{kind}"
 
-    def _register(self, session: Session, kind: str, now: float) -> None:
-        since = self._since.setdefault(kind, now)
+    def _hold(self, session: Session, kind: str, place: _Place) -> None:
+        """Put this batch in the line for ``kind``, or keep it there, at ``place``."""
+        self._places[kind] = place
         session.execute(
             "INSERT INTO quota_waiters (id, token, kind, priority, since, seen, batch)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET seen = excluded.seen, since = excluded.since",
             (
                 self._row(kind),
                 self.token,
                 kind,
                 self.waiter.priority,
-                since,
-                now,
+                place.since,
+                place.due,
                 self.waiter.batch,
             ),
         )
@@ -221,9 +258,6 @@ class Ledger:
                 for _ in range(want.count)
             ],
         )
-        kind = wants[0].kind
-        if self._since.pop(kind, None) is not None:
-            session.execute("DELETE FROM quota_waiters WHERE id = ?", (self._row(kind),))
         longest = max((span for want in wants for _, span in want.windows), default=0.0)
         session.execute(
             "DELETE FROM quota_slots WHERE token = ? AND at < ?",

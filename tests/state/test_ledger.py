@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from hexbatch.limits import Want
+from hexbatch.limits import QUOTA_STEP, Want
 from hexbatch.state import StateStore
-from hexbatch.state.ledger import AGING_S, RECHECK_S, STALE_S, Ledger, Waiter
+from hexbatch.state.ledger import AGING_S, PRESENT_S, RECHECK_S, Ledger, Waiter
 
 TOKEN = "hxtp_ledger_tests_token_0123456789"
 TRIGGERS = Want("trigger", ((2, 60.0),))
@@ -127,6 +127,19 @@ def _fill(store: StateStore, clock: Clock) -> None:
     filler.reserve([TRIGGERS])
 
 
+def _pass(
+    clock: Clock, seconds: float, *waiting: Ledger, wants: Sequence[Want] = (TRIGGERS,)
+) -> None:
+    """Let ``seconds`` pass while ``waiting`` ask again every QUOTA_STEP, as their budgets
+    do while they wait (each is still told to wait)."""
+    end = clock.now + seconds
+    while clock.now + QUOTA_STEP < end:
+        clock.now += QUOTA_STEP
+        for ledger in waiting:
+            assert ledger.reserve(wants) > 0
+    clock.now = end
+
+
 def test_a_higher_priority_waiter_goes_first(stores: list[StateStore], clock: Clock) -> None:
     """A low backfill waiting for a slot gives way to a high nightly sweep asking later."""
     low, high = (
@@ -138,11 +151,12 @@ def test_a_higher_priority_waiter_goes_first(stores: list[StateStore], clock: Cl
     clock.now += 1
     assert high.reserve([TRIGGERS]) > 0
 
-    clock.now += 30  # one slot is free again
+    _pass(clock, 29.5, low, high)  # one slot is free again
     # Low gives way, and comes back when the slot after high's frees (the one spent at 30 s).
-    assert low.reserve([TRIGGERS]) == pytest.approx(29, abs=0.01)
+    assert low.reserve([TRIGGERS]) == pytest.approx(29.5, abs=0.01)
     assert high.reserve([TRIGGERS]) == 0
-    assert low.reserve([TRIGGERS]) == pytest.approx(29, abs=0.01)  # none left: the next
+    clock.now += PRESENT_S + 0.5  # high asks no more
+    assert low.reserve([TRIGGERS]) == pytest.approx(28, abs=0.01)  # none left: the next
 
 
 def test_waiting_ages_a_low_priority_waiter_up(stores: list[StateStore], clock: Clock) -> None:
@@ -155,11 +169,11 @@ def test_waiting_ages_a_low_priority_waiter_up(stores: list[StateStore], clock: 
     _ledger(stores[2], clock, name="filler").reserve(spent)
     assert low.reserve(spent) > 0
     while clock.now < 1_700_000_000 + 2 * AGING_S:
-        clock.now += STALE_S / 2
+        clock.now += QUOTA_STEP
         low.reserve(spent)  # keeps its place in line by asking again
     high_answer = high.reserve(spent)
     while high_answer != RECHECK_S and clock.now < 1_700_002_000:
-        clock.now += STALE_S / 2
+        clock.now += QUOTA_STEP
         high_answer = high.reserve(spent)
         if high_answer != RECHECK_S:
             assert low.reserve(spent) > 0
@@ -216,7 +230,7 @@ def test_a_trigger_waiter_keeps_its_place_while_its_reads_go_through(
     clock.now += 1
     assert high.reserve([reads]) == 0  # a status read while it waits
 
-    clock.now += 28  # one trigger slot is free again
+    _pass(clock, 28.5, low, high)  # one trigger slot is free again
     assert low.reserve([TRIGGERS]) > 0
     assert high.reserve([TRIGGERS]) == 0
 
@@ -237,7 +251,7 @@ def test_a_batch_waiting_for_a_read_also_stands_in_the_trigger_line(
     clock.now += 1
     assert high.reserve([TRIGGERS]) > 0  # and for a trigger
 
-    clock.now += 29  # one trigger slot is free again
+    _pass(clock, 29.5, low, high)  # one trigger slot is free again
     assert low.reserve([TRIGGERS]) > 0
     assert high.reserve([TRIGGERS]) == 0
 
@@ -258,8 +272,68 @@ def test_a_waiter_that_gives_way_asks_again_when_the_next_slot_frees(
     clock.now += 1
     assert second.reserve(three) > 0
 
-    clock.now = start + 20.05  # the first slot is free, the next one in 0.05 s
+    _pass(clock, 18.75, first, second, wants=three)  # the first slot is free, the next in 0.05 s
     assert second.reserve(three) == pytest.approx(0.05, abs=1e-3)  # first waited longer
     assert first.reserve(three) == 0
     clock.now = start + 20.1 + 1e-3
     assert second.reserve(three) == 0
+
+
+def test_a_higher_priority_batch_takes_every_slot_freed_at_the_turn(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """At a window's turn a high batch that waited takes the freed slots one after another;
+    a low batch asking in between gives way, even with slots free, until the high one
+    stops asking."""
+    four = [Want("trigger", ((4, 20.0),))]
+    filler = _ledger(stores[2], clock, name="filler")
+    for _ in range(4):
+        filler.reserve(four)
+    low, high = (
+        _ledger(stores[0], clock, priority=0, name="low"),
+        _ledger(stores[1], clock, priority=2, name="high"),
+    )
+    assert low.reserve(four) > 0
+    clock.now += 9
+    assert high.reserve(four) > 0  # due back when the window turns
+
+    clock.now += 11  # the window turns: all four slots are free
+    assert high.reserve(four) == 0
+    clock.now += 0.01
+    assert low.reserve(four) == RECHECK_S  # three free, but high is sending
+    assert high.reserve(four) == 0
+    assert high.reserve(four) == 0  # its last one
+    clock.now += PRESENT_S + 0.01  # high asks no more
+    assert low.reserve(four) == 0
+
+
+def test_a_batch_that_never_waited_holds_nobody_up(stores: list[StateStore], clock: Clock) -> None:
+    """Slots to spare: a high batch sending one after another is not in anyone's way."""
+    low, high = (
+        _ledger(stores[0], clock, priority=0, name="low"),
+        _ledger(stores[1], clock, priority=2, name="high"),
+    )
+    four = [Want("trigger", ((4, 20.0),))]
+    assert high.reserve(four) == 0
+    assert high.reserve(four) == 0
+    assert low.reserve(four) == 0
+
+
+def test_a_batch_back_late_from_its_wait_leaves_the_line_when_served(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """A high batch whose next trigger came long after its last wait ended (it had nothing
+    more to send meanwhile) takes its slot and holds nobody up afterwards."""
+    four = [Want("trigger", ((4, 20.0),))]
+    filler = _ledger(stores[2], clock, name="filler")
+    for _ in range(4):
+        filler.reserve(four)
+    low, high = (
+        _ledger(stores[0], clock, priority=0, name="low"),
+        _ledger(stores[1], clock, priority=2, name="high"),
+    )
+    assert high.reserve(four) > 0
+    clock.now += 25  # the window turned 5 s ago
+
+    assert high.reserve(four) == 0
+    assert low.reserve(four) == 0
