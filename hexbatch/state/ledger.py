@@ -136,9 +136,14 @@ class Ledger:
                 return 0.0
             kind = wants[0].kind
             higher, ahead = self._ahead(session, kind, now)
-            wait = self._wait(session, wants, now, ahead)
+            wait = own = self._wait(session, wants, now, 0)
             if higher:
-                wait = max(wait, RECHECK_S)  # every slot goes to the higher rank first
+                # Every slot goes to the higher rank first, for as long as it is in line.
+                wait = max(own, RECHECK_S)
+            elif ahead:
+                # After those ahead, or soon after its own slots are free: a batch just
+                # served holds its place for a moment but may have nothing more to send.
+                wait = min(self._wait(session, wants, now, ahead), max(own, RECHECK_S))
             place = self._places.get(kind)
             if wait > 0:
                 since = place.since if place is not None else now

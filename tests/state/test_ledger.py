@@ -152,8 +152,7 @@ def test_a_higher_priority_waiter_goes_first(stores: list[StateStore], clock: Cl
     assert high.reserve([TRIGGERS]) > 0
 
     _pass(clock, 29.5, low, high)  # one slot is free again
-    # Low gives way, and comes back when the slot after high's frees (the one spent at 30 s).
-    assert low.reserve([TRIGGERS]) == pytest.approx(29.5, abs=0.01)
+    assert low.reserve([TRIGGERS]) == RECHECK_S  # low gives way, and asks again soon
     assert high.reserve([TRIGGERS]) == 0
     clock.now += PRESENT_S + 0.5  # high asks no more
     assert low.reserve([TRIGGERS]) == pytest.approx(28, abs=0.01)  # none left: the next
@@ -337,3 +336,28 @@ def test_a_batch_back_late_from_its_wait_leaves_the_line_when_served(
 
     assert high.reserve(four) == 0
     assert low.reserve(four) == 0
+
+
+def test_batches_just_served_hold_a_peer_back_a_moment_not_until_the_next_turn(
+    stores: list[StateStore], clock: Clock
+) -> None:
+    """Two batches that waited for the turn and got their slots keep their places for a
+    moment; a third of their rank asking then for the last free slot is told to come back
+    in a second (they may have nothing more to send), not when the window turns again."""
+    three = [Want("trigger", ((3, 20.0),))]
+    filler = _ledger(stores[2], clock, name="filler")
+    for _ in range(3):
+        filler.reserve(three)
+    first, second = _ledger(stores[0], clock, name="first"), _ledger(stores[1], clock, name="b")
+    clock.now += 1
+    assert first.reserve(three) > 0
+    assert second.reserve(three) > 0
+    _pass(clock, 19.5, first, second, wants=three)  # the window turned
+    assert first.reserve(three) == 0
+    assert second.reserve(three) == 0
+    third = _ledger(stores[2], clock, name="third")
+    clock.now += 0.01
+
+    assert third.reserve(three) == RECHECK_S  # one slot free, two of its rank just served
+    clock.now += RECHECK_S
+    assert third.reserve(three) == 0
