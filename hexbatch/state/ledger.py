@@ -19,7 +19,7 @@ after at most twenty minutes.
 A batch joins the line of a kind of slot (triggers, requests) when it is told to wait,
 and is due back when that wait ends, or after :data:`~hexbatch.limits.QUOTA_STEP` at
 most. It holds its place while it comes back when due (within :data:`PRESENT_S`), and
-after getting a slot it keeps it (at the back of its rank) for as long again: at a
+after getting a slot it keeps it (at the back of its rank) for as long: at a
 window's turn the slots free one after another, faster than one process sends, and a
 high-priority batch with more to send takes every one. It leaves the line when it does
 not come back in time (its next request came later, or its process ended). The reads a
@@ -48,8 +48,9 @@ AGING_S: Final = 600.0
 """Seconds of waiting that raise a waiter one priority level."""
 STALE_S: Final = 30.0
 """A waiter this long overdue has gone (its process died): its row is removed."""
-PRESENT_S: Final = 1.0
-"""How long past its due time a waiter still holds its place in line."""
+PRESENT_S: Final = 0.25
+"""How long past its due time a waiter still holds its place in line: a batch with more
+to send asks for its next slot within milliseconds of getting one."""
 RECHECK_S: Final = 1.0
 """How soon a waiter asks again after giving way to a higher rank, or when the waiters
 ahead of it could fill a whole window."""
@@ -141,9 +142,9 @@ class Ledger:
                 # Every slot goes to the higher rank first, for as long as it is in line.
                 wait = max(own, RECHECK_S)
             elif ahead:
-                # After those ahead, or soon after its own slots are free: a batch just
-                # served holds its place for a moment but may have nothing more to send.
-                wait = min(self._wait(session, wants, now, ahead), max(own, RECHECK_S))
+                # After those ahead, or once a batch just served (which holds its place
+                # for a moment, but may have nothing more to send) has let it go.
+                wait = min(self._wait(session, wants, now, ahead), max(own, PRESENT_S))
             place = self._places.get(kind)
             if wait > 0:
                 since = place.since if place is not None else now
