@@ -256,3 +256,17 @@ def each_once_completed(runs: Sequence[ServerRun], planned: int) -> bool:
         and len({run.params for run in runs}) == planned
         and all(run.status == COMPLETED for run in runs)
     )
+
+
+def tightest_spans(
+    runs: Sequence[ServerRun], windows: Sequence[tuple[int, float]]
+) -> dict[str, float | None]:
+    """Per window of ``count`` per ``per`` seconds, the shortest span in which Hex saw
+    ``count + 1`` triggers arrive (when it is below ``per``, a window could have held one
+    too many): how much of the limiter's stretch the way from reservation to Hex used."""
+    arrived = sorted(run.created for run in runs)
+    spans: dict[str, float | None] = {}
+    for count, per in windows:
+        gaps = [later - earlier for earlier, later in zip(arrived, arrived[count:], strict=False)]
+        spans[f"{count}/{per:g}s"] = round(min(gaps), 4) if gaps else None
+    return spans

@@ -41,6 +41,7 @@ from bench._shared_token import (
     each_once_completed,
     server_runs,
     simulator,
+    tightest_spans,
 )
 from bench._workloads import HEX_TRIGGERS, TIME_SCALE, TOKEN, project_id
 from hexbatch.estimate import trigger_bound
@@ -82,6 +83,10 @@ def scenario(time_scale: float) -> dict[str, Any]:
 def trigger_windows(time_scale: float) -> list[Window]:
     """Hex's trigger windows on the benchmark's clock."""
     return [Window(w["count"], w["per"] * time_scale) for w in HEX_TRIGGERS]
+
+
+def _counted(time_scale: float) -> list[tuple[int, float]]:
+    return [(window.count, window.per) for window in trigger_windows(time_scale)]
 
 
 def manifest(folder: Path, name: str, runs: int, time_scale: float) -> Path:
@@ -186,6 +191,7 @@ def together(
         "trigger_bound_s": round(triggers, 3),
         "trigger_span_s": round(span, 3),
         "vs_bound": round(ratio, 4),
+        "tightest_span_s": tightest_spans(hex_runs, _counted(time_scale)),
         "quota_wait_s": {r.name: round(r.quota_wait_s, 2) for r in results},
         "correct": correct,
         "ok": correct and throttled == 0 and ratio <= MAKESPAN_TARGET,
@@ -249,6 +255,7 @@ def priority(
             for run in shared_runs
             if '"high"' not in run.params and high_start <= run.created <= high_last
         ),
+        "tightest_span_s": tightest_spans(shared_runs, _counted(time_scale)),
         "quota_wait_s": {r.name: round(r.quota_wait_s, 2) for r in shared},
         "correct": correct,
         "ok": correct and throttled == 0 and ratio <= PRIORITY_TARGET,

@@ -21,6 +21,7 @@ def test_batches_started_together_on_one_token_are_measured_against_the_bound() 
     assert entry["case"] == "W4a_shared_token"
     assert (entry["runs"], entry["throttled_429"], entry["correct"]) == (6, 0, True)
     assert entry["bound_s"] > 0
+    assert set(entry["tightest_span_s"]) == {"20/0.06s", "60/3.6s"}
     assert entry["vs_bound"] == pytest.approx(entry["makespan_s"] / entry["bound_s"], rel=0.01)
 
 
