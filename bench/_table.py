@@ -41,12 +41,46 @@ def _row(entry: Mapping[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+_SHARED_HEADER = (
+    "| case | batches | runs | 429s | makespan s | bound s | vs bound "
+    "| high alone s | high started last s | vs alone | correct |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def _seconds(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    return "" if value is None else f"{value:.2f}"
+
+
+def _shared_row(entry: Mapping[str, Any]) -> str:
+    """A W4 measurement: batches sharing one token, against the trigger windows' bound."""
+    cells = [
+        entry["case"],
+        str(entry["batches"]),
+        str(entry["runs"]),
+        str(entry["throttled_429"]),
+        _seconds(entry, "makespan_s"),
+        _seconds(entry, "bound_s"),
+        _ratio(entry, "vs_bound"),
+        _seconds(entry, "high_alone_s"),
+        _seconds(entry, "high_shared_s"),
+        _ratio(entry, "high_priority_ratio"),
+        "yes" if entry.get("correct") else "NO",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
 def markdown(entries: Iterable[Mapping[str, Any]]) -> str:
-    """The backfill measurements as one table, then one line per W3 measurement."""
+    """The backfill measurements as one table, one line per W3 measurement, then the
+    shared-token measurements (W4) as a table of their own."""
     rows = [_HEADER]
     extra = []
+    shared = []
     for entry in entries:
-        if "makespan_s" in entry:
+        if entry.get("workload") == "W4":
+            shared.append(_shared_row(entry))
+        elif "makespan_s" in entry:
             rows.append(_row(entry))
         elif entry.get("case") == "W3_hexbatch":
             extra.append(
@@ -54,7 +88,10 @@ def markdown(entries: Iterable[Mapping[str, Any]]) -> str:
                 f"{entry['wall_s']:.1f} s ({entry['runs_per_s']:.0f} runs/s), "
                 f"peak RSS {entry['peak_rss_mib']:.0f} MiB, correct: {entry['correct']}"
             )
-    return "\n".join([*rows, "", *extra])
+    tables = [*rows, "", *extra]
+    if shared:
+        tables += ["", _SHARED_HEADER, *shared]
+    return "\n".join(tables)
 
 
 if __name__ == "__main__":

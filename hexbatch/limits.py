@@ -47,6 +47,12 @@ and Hex must never squeeze admitted requests into one server window."""
 LOGGED_WAIT: Final = 5.0
 """Waits for a budget longer than this many seconds are logged (length and reason)."""
 
+QUOTA_STEP: Final = 10.0
+"""The longest a budget sleeps between two asks of the token's shared ledger. Each ask
+keeps the batch's place in the ledger's line, and a waiter silent for half a minute is
+taken for gone (:data:`hexbatch.state.ledger.STALE_S`): a batch waiting an hour for its
+next trigger must not lose its priority on the way."""
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -220,13 +226,17 @@ class WindowLimiter:
         """Wait until ``count`` events are allowed under every window (here and, with a
         shared ledger, for every process on the token), then record them."""
         async with self._lock:
+            waiting = _QuotaWait(self)
             while True:
                 await self._wait_until_free(count)
-                if await reserved(self.shared, [self.want(count)], self):
+                shared = self.shared
+                wait = await shared.reserve([self.want(count)]) if shared is not None else 0.0
+                if wait <= 0:
                     # Recorded as of now, after the ledger answered: the request leaves now,
                     # and a window must count from when it really left.
                     self._record(self._clock(), count)
                     return
+                await waiting.sleep(wait)
 
     def penalize(self, retry_after: float | None) -> None:
         """React to a 429: pause everyone until ``retry_after`` and shrink the budget.
@@ -254,28 +264,28 @@ class WindowLimiter:
             )
 
 
-async def reserved(
-    shared: SharedQuota | None, wants: Sequence[Want], budget: WindowLimiter
-) -> bool:
-    """Reserve ``wants`` in the shared ledger (True), or wait as long as it says (False)."""
-    wait = await shared.reserve(wants) if shared is not None else 0.0
-    if wait <= 0:
-        return True
-    await _wait_for_quota(budget, wait)
-    return False
+class _QuotaWait:
+    """One acquisition's wait for the token's shared quota: logged once with its length,
+    slept in steps of at most :data:`QUOTA_STEP` (each followed by a new ask)."""
 
+    def __init__(self, budget: WindowLimiter) -> None:
+        self._budget = budget
+        self._logged = False
 
-async def _wait_for_quota(budget: WindowLimiter, wait: float) -> None:
-    if wait > LOGGED_WAIT:
-        log.info(
-            "budget_waiting",
-            budget=budget.name,
-            wait_s=round(wait, 1),
-            reason="the token's quota is spent by the batches sharing it, or a batch of "
-            "higher priority goes first",
-        )
-    budget.waited += wait
-    await budget._sleep(wait)
+    async def sleep(self, wait: float) -> None:
+        budget = self._budget
+        if wait > LOGGED_WAIT and not self._logged:
+            self._logged = True
+            log.info(
+                "budget_waiting",
+                budget=budget.name,
+                wait_s=round(wait, 1),
+                reason="the token's quota is spent by the batches sharing it, or a batch of "
+                "higher priority goes first",
+            )
+        step = min(wait, QUOTA_STEP)
+        budget.waited += step
+        await budget._sleep(step)
 
 
 async def acquire_together(
@@ -295,6 +305,7 @@ async def acquire_together(
             await second.acquire(second_count)
         return
     async with first._lock:
+        waiting = _QuotaWait(first)
         while True:
             await first._wait_until_free()
             async with second._lock:
@@ -312,7 +323,7 @@ async def acquire_together(
                     second._record(now, second_count)
                     return
             # Outside the request budget's lock: reads go on while the trigger waits.
-            await _wait_for_quota(first, wait)
+            await waiting.sleep(wait)
 
 
 def limiter(

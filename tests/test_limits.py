@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from hexbatch.clock import VirtualClock
 from hexbatch.limits import Window, WindowLimiter, acquire_together, limiter
+from hexbatch.state.ledger import STALE_S
 
 
 def _max_in_any_window(times: list[float], per: float) -> int:
@@ -203,3 +204,42 @@ async def test_a_long_budget_wait_is_logged_with_its_length_and_reason() -> None
     assert event["budget"] == "triggers"
     assert event["wait_s"] == pytest.approx(60, abs=0.1)
     assert "1 per 60s" in event["reason"]
+
+
+class _SpentQuota:
+    """A token's shared ledger whose slots are all spent until ``free_at``."""
+
+    def __init__(self, clock: VirtualClock, free_at: float) -> None:
+        self.clock = clock
+        self.free_at = free_at
+        self.asked: list[float] = []
+
+    async def reserve(self, wants: object) -> float:
+        self.asked.append(self.clock())
+        return max(0.0, self.free_at - self.clock())
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["read", "trigger"])
+async def test_a_long_wait_for_the_shared_quota_keeps_the_batch_in_line(together: bool) -> None:
+    """Waiting an hour for the token's quota, a budget asks the ledger again well within the
+    time after which the ledger takes a silent waiter for gone, and logs the wait once, with
+    its whole length."""
+    clock = VirtualClock()
+    quota = _SpentQuota(clock, free_at=3600.0)
+    budget = WindowLimiter(
+        [Window(60, 3600)], clock=clock, sleep=clock.sleep, name="triggers", shared=quota
+    )
+    requests = WindowLimiter([Window(30, 60)], clock=clock, sleep=clock.sleep, shared=quota)
+
+    with capture_logs() as logs:
+        if together:
+            await acquire_together(budget, requests)
+        else:
+            await budget.acquire()
+
+    gaps = [b - a for a, b in zip(quota.asked, quota.asked[1:], strict=False)]
+    assert clock() == pytest.approx(3600, abs=1e-3)
+    assert max(gaps) <= STALE_S / 2
+    (event,) = [entry for entry in logs if entry["event"] == "budget_waiting"]
+    assert event["wait_s"] == pytest.approx(3600, abs=0.1)
+    assert budget.waited == pytest.approx(3600, abs=1e-3)

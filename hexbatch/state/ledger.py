@@ -10,9 +10,23 @@ processes. A restarted or a second process sees every slot already spent.
 The token is identified by a keyed fingerprint (HMAC-SHA256 under a random key kept in
 the store), never by the token itself.
 
-When slots are scarce the highest-priority waiter goes first. Waiting raises a batch
-one priority level every :data:`AGING_S` seconds, so a low-priority backfill waiting
-behind a stream of high-priority batches gets its turn after at most twenty minutes.
+When slots are scarce the highest-priority waiter goes first: no slot goes to a batch
+while one of higher rank is in line. Among batches of one rank, the one waiting longest
+goes first. Waiting raises a batch one priority level every :data:`AGING_S` seconds, so
+a low-priority backfill waiting behind a stream of high-priority batches gets its turn
+after at most twenty minutes.
+
+A batch joins the line of a kind of slot (triggers, requests) when it is told to wait,
+and is due back when that wait ends, or after :data:`~hexbatch.limits.QUOTA_STEP` at
+most. It holds its place while it comes back when due (within :data:`PRESENT_S`), and
+after getting a slot it keeps it (at the back of its rank) for as long: at a
+window's turn the slots free one after another, faster than one process sends, and a
+high-priority batch with more to send takes every one. It leaves the line when it does
+not come back in time (its next request came later, or its process ended). The reads a
+batch makes while its next trigger waits neither take it out of the trigger line nor
+stand in it. A waiter that gives way to one of its rank is told to come back when the
+slot after those ahead of it frees, not later: slots spent a moment apart free up a
+moment apart.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from hexbatch.limits import Want
+from hexbatch.limits import QUOTA_STEP, Want
 from hexbatch.state.database import Database, Session
 from hexbatch.state.errors import StateError
 
@@ -33,12 +47,24 @@ PRIORITIES: Final = {"low": 0, "normal": 1, "high": 2}
 AGING_S: Final = 600.0
 """Seconds of waiting that raise a waiter one priority level."""
 STALE_S: Final = 30.0
-"""A waiter not heard from for this long has gone (its process died or stopped waiting)."""
+"""A waiter this long overdue has gone (its process died): its row is removed."""
+PRESENT_S: Final = 0.25
+"""How long past its due time a waiter still holds its place in line: a batch with more
+to send asks for its next slot within milliseconds of getting one."""
 RECHECK_S: Final = 1.0
-"""How soon a waiter that gave way to a higher-priority one asks again."""
+"""How soon a waiter asks again after giving way to a higher rank, or when the waiters
+ahead of it could fill a whole window."""
 MIN_RETENTION_S: Final = 25 * 3600.0
 """Slots are kept at least this long, whatever windows this process uses: another
 process may count over a longer one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """A place in line: waiting since ``since`` (its rank), due back by ``due``."""
+
+    since: float
+    due: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +112,20 @@ class Ledger:
         self.waiter = waiter
         self._clock = clock
         self._lock = threading.Lock()
-        self._since: float | None = None
+        self._places: dict[str, _Place] = {}
+        """This batch's place in the line of each kind of slot it waits for."""
 
     def reserve(self, wants: Sequence[Want]) -> float:
         """Reserve every slot of ``wants`` at one instant, or none of them.
 
+        The first want's kind is the line this batch waits in: the waiters ahead of it
+        in that line get the free slots first, and while one of higher rank is in line,
+        no slot goes to this batch at all.
+
         Returns:
             0 when the slots are reserved; otherwise the seconds to wait before asking
-            again (the waiter stays registered meanwhile, holding its place in line).
+            again (the waiter holds its place meanwhile, if it asks again within
+            :data:`~hexbatch.limits.QUOTA_STEP`).
         """
         with (
             self._lock,
@@ -101,26 +133,42 @@ class Ledger:
         ):
             now = self._clock()
             self._lock_token(session)
-            wait, room = self._wait_and_room(session, wants, now)
-            ahead = self._ahead(session, wants[0].kind, now) if wants else 0
-            if wait <= 0 and ahead >= room:
-                wait = RECHECK_S  # slots for fewer than those ahead: let them go first
+            if not wants:
+                return 0.0
+            kind = wants[0].kind
+            higher, ahead = self._ahead(session, kind, now)
+            wait = own = self._wait(session, wants, now, 0)
+            if higher:
+                # Every slot goes to the higher rank first, for as long as it is in line.
+                wait = max(own, RECHECK_S)
+            elif ahead:
+                # After those ahead, or once a batch just served (which holds its place
+                # for a moment, but may have nothing more to send) has let it go.
+                wait = min(self._wait(session, wants, now, ahead), max(own, PRESENT_S))
+            place = self._places.get(kind)
             if wait > 0:
-                self._register(session, wants[0].kind, now)
+                since = place.since if place is not None else now
+                self._hold(session, kind, _Place(since, now + min(wait, QUOTA_STEP)))
                 return wait
             self._take(session, wants, now)
+            if place is not None and now <= place.due + PRESENT_S:
+                # Back when due: its next request may follow at once, so it keeps its place.
+                self._hold(session, kind, _Place(now, now))
+            elif self._places.pop(kind, None) is not None:
+                session.execute("DELETE FROM quota_waiters WHERE id = ?", (self._row(kind),))
             return 0.0
 
     def forget(self) -> None:
-        """Stop waiting (the batch ends): leave the line."""
+        """Stop waiting (the batch ends): leave every line."""
         with self._lock:
-            self._since = None
-            self._db.execute(
-                "DELETE FROM quota_waiters WHERE id = ?",
-                (self.waiter.id,),
-                durable=False,
-                doing="leave the quota line",
-            )
+            kinds, self._places = list(self._places), {}
+            for kind in kinds:
+                self._db.execute(
+                    "DELETE FROM quota_waiters WHERE id = ?",
+                    (self._row(kind),),
+                    durable=False,
+                    doing="leave the quota line",
+                )
 
     def spent(self, kind: str, span: float) -> int:
         """Slots of ``kind`` every process spent on this token in the last ``span`` seconds."""
@@ -142,59 +190,67 @@ class Ledger:
             (self.token,),
         )
 
-    def _wait_and_room(
-        self, session: Session, wants: Sequence[Want], now: float
-    ) -> tuple[float, int]:
-        """Seconds until every want fits, and how many more of the first kind fit now."""
-        wait = 0.0
-        room: int | None = None
+    def _wait(self, session: Session, wants: Sequence[Want], now: float, ahead: int) -> float:
+        """Seconds until every want fits, the first one beside the slots of the ``ahead``
+        waiters that go before it (0: they all fit now)."""
+        wait = recheck = 0.0
         for index, want in enumerate(wants):
             for allowed, span in want.windows:
                 count = min(want.count, allowed)
+                if index == 0 and ahead:
+                    if count + ahead > allowed:
+                        recheck = RECHECK_S  # those ahead could fill the whole window
+                    else:
+                        count += ahead
                 rows = session.fetch(
                     "SELECT at FROM quota_slots WHERE token = ? AND kind = ? AND at > ?"
                     " ORDER BY at DESC LIMIT ?",
                     (self.token, want.kind, now - span, allowed),
                 )
-                used = len(rows)
-                if used + count > allowed:
+                if len(rows) + count > allowed:
                     # The slot that must leave the window before ours fits in it.
                     oldest_that_counts = rows[allowed - count][0]
                     wait = max(wait, float(oldest_that_counts) + span - now)
-                if index == 0:
-                    free = max(0, allowed - used)
-                    room = free if room is None else min(room, free)
-        return (wait + 1e-6 if wait > 0 else 0.0), (room if room is not None else 1)
+        # A hair more than the exact wait, so float rounding cannot ask a moment too soon.
+        return max(wait + 1e-6 if wait > 0 else 0.0, recheck)
 
-    def _ahead(self, session: Session, kind: str, now: float) -> int:
-        """Live waiters for ``kind`` that go before this one (higher rank, or as high and
-        waiting longer)."""
+    def _ahead(self, session: Session, kind: str, now: float) -> tuple[int, int]:
+        """Waiters in line for ``kind`` of higher rank than this one, and all those that go
+        before it (higher rank, or as high and waiting longer)."""
+        # The column ``seen`` holds when the waiter is due back.
         session.execute("DELETE FROM quota_waiters WHERE seen < ?", (now - STALE_S,))
-        since = self._since if self._since is not None else now
+        place = self._places.get(kind)
+        since = place.since if place is not None else now
         mine = _rank(self.waiter.priority, since, now)
-        ahead = 0
+        higher = ahead = 0
         for priority, their_since in session.fetch(
-            "SELECT priority, since FROM quota_waiters WHERE token = ? AND kind = ? AND id <> ?",
-            (self.token, kind, self.waiter.id),
+            "SELECT priority, since FROM quota_waiters"
+            " WHERE token = ? AND kind = ? AND id <> ? AND seen >= ?",
+            (self.token, kind, self._row(kind), now - PRESENT_S),
         ):
             theirs = _rank(int(priority), float(their_since), now)
-            if (theirs, -float(their_since)) > (mine, -since):
-                ahead += 1
-        return ahead
+            higher += theirs > mine
+            ahead += (theirs, -float(their_since)) > (mine, -since)
+        return higher, ahead
 
-    def _register(self, session: Session, kind: str, now: float) -> None:
-        if self._since is None:
-            self._since = now
+    def _row(self, kind: str) -> str:
+        """This waiter's place in the line for ``kind``."""
+        return f"{self.waiter.id}:{kind}"
+
+    def _hold(self, session: Session, kind: str, place: _Place) -> None:
+        """Put this batch in the line for ``kind``, or keep it there, at ``place``."""
+        self._places[kind] = place
         session.execute(
             "INSERT INTO quota_waiters (id, token, kind, priority, since, seen, batch)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET seen = excluded.seen, since = excluded.since",
             (
-                self.waiter.id,
+                self._row(kind),
                 self.token,
                 kind,
                 self.waiter.priority,
-                self._since,
-                now,
+                place.since,
+                place.due,
                 self.waiter.batch,
             ),
         )
@@ -208,9 +264,6 @@ class Ledger:
                 for _ in range(want.count)
             ],
         )
-        if self._since is not None:
-            session.execute("DELETE FROM quota_waiters WHERE id = ?", (self.waiter.id,))
-            self._since = None
         longest = max((span for want in wants for _, span in want.windows), default=0.0)
         session.execute(
             "DELETE FROM quota_slots WHERE token = ? AND at < ?",
