@@ -24,8 +24,17 @@ from hexbatch.engine.control import Control
 from hexbatch.engine.dispatch import Dispatcher
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.lifecycle import RunLifecycle
+from hexbatch.engine.viewmodel import (
+    FAILURES_KEPT,
+    BatchView,
+    FailedRun,
+    ProjectRow,
+    WaitReason,
+    first_line,
+)
 from hexbatch.engine.work import WorkItem
 from hexbatch.outcome import RunOutcome
+from hexbatch.report.facts import params_text
 
 log = structlog.get_logger("hexbatch.engine")
 
@@ -50,6 +59,12 @@ def longest_first(items: Sequence[WorkItem], durations: dict[str, float]) -> lis
     known = [durations[item.key] for item in items if item.key in durations]
     typical = statistics.fmean(known) if known else 0.0
     return sorted(items, key=lambda item: -durations.get(item.key, typical))
+
+
+def _column(outcome: RunOutcome) -> str:
+    if outcome.ok:
+        return "completed"
+    return "skipped" if outcome.status == status.SKIPPED else "failed"
 
 
 class Engine:
@@ -82,6 +97,10 @@ class Engine:
         self._total = 0
         self._started = self.settings.clock()
         self._dispatcher: Dispatcher | None = None
+        self._project_of: dict[str, str] = {}
+        """Each planned run's project, in plan order (for the per-project view)."""
+        self._taken: set[str] = set()
+        self._failed: list[RunOutcome] = []
 
     @property
     def control(self) -> Control:
@@ -101,9 +120,52 @@ class Engine:
             quota_wait=self.ctx.quota_waited,
         )
 
+    def view_model(self) -> BatchView:
+        """Per-project counts, the latest failures and why triggers wait, for a live view."""
+        snapshot = self.snapshot()
+        rows: dict[str, dict[str, int]] = {}
+        for key, project in self._project_of.items():
+            row = rows.setdefault(project, Counter())
+            row["total"] += 1
+            outcome = self.outcomes.get(key)
+            if outcome is not None:
+                row[_column(outcome)] += 1
+            elif key in self._taken:
+                row["live"] += 1
+        return BatchView(
+            total=snapshot.total,
+            finished=snapshot.finished,
+            elapsed=snapshot.elapsed,
+            projects=tuple(ProjectRow(name, **counts) for name, counts in rows.items()),
+            failures=tuple(
+                FailedRun(
+                    project=outcome.project,
+                    params=params_text(outcome.params),
+                    status=outcome.status,
+                    error=first_line(outcome.error),
+                )
+                for outcome in self._failed[-FAILURES_KEPT:]
+            ),
+            failed_count=len(self._failed),
+            waits=self._waits(snapshot.pending),
+        )
+
+    def _waits(self, pending: int) -> tuple[WaitReason, ...]:
+        """Why runs still to trigger are held back right now."""
+        if not pending:
+            return ()
+        waits: list[WaitReason] = []
+        advised, why = self.ctx.client.advised_trigger_wait()
+        if advised > 0:
+            waits.append(WaitReason(why, advised))
+        if self.ctx.gate.closed:
+            waits.append(WaitReason("Hex's kernel limit (HTTP 503), until a run ends"))
+        return tuple(waits)
+
     async def run(self, items: Sequence[WorkItem]) -> list[RunOutcome]:
         """Drive every item to its final status; outcomes come back in plan order."""
         self._total = len(items)
+        self._project_of = {item.key: item.spec.project_name for item in items}
         self._started = self.settings.clock()
         for item in items:
             self.ctx.claimed.update(a.run_id for a in item.attempts if a.run_id)
@@ -135,6 +197,7 @@ class Engine:
 
     async def _worker(self, dispatcher: Dispatcher) -> None:
         while (item := await dispatcher.take()) is not None:
+            self._taken.add(item.key)
             try:
                 outcome = await RunLifecycle(self.ctx, item).run()
             except Exception as error:  # a bug in one run must not sink the others
@@ -147,6 +210,8 @@ class Engine:
 
     def _finish(self, outcome: RunOutcome) -> None:
         self.outcomes[outcome.key] = outcome
+        if not outcome.ok and outcome.status != status.SKIPPED:
+            self._failed.append(outcome)
         if outcome.settled:
             # An unsettled run (never triggered, or its trigger's outcome unknown) gets
             # no final status in the journal: a resumed batch picks it up.

@@ -22,11 +22,12 @@ class ProjectRow:
     completed: int = 0
     failed: int = 0
     live: int = 0
+    skipped: int = 0
 
     @property
     def waiting(self) -> int:
         """Runs neither finished nor in flight."""
-        return max(self.total - self.completed - self.failed - self.live, 0)
+        return max(self.total - self.completed - self.failed - self.live - self.skipped, 0)
 
 
 @dataclass(frozen=True, slots=True)

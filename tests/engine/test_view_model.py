@@ -1,0 +1,51 @@
+"""The engine's view model: per-project counts and the latest failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hexbatch import status
+from hexbatch.engine.viewmodel import FailedRun, ProjectRow
+from tests.engine.conftest import P1, P2, Harness, manifest, project, scenario
+
+
+async def test_the_view_model_counts_each_project_and_keeps_failures(
+    tmp_path: Path, harness_factory: Any
+) -> None:
+    """After a batch, each project's row adds up and every failure is listed with its error."""
+    failing = project(P1, outcome={"default": "ERRORED"})
+    fine = project(P2)
+    path = manifest(
+        tmp_path,
+        [
+            {"id": P1, "runs": [{"n": 1}, {"n": 2}]},
+            {"id": P2, "runs": [{"n": n} for n in range(3)]},
+        ],
+    )
+    harness: Harness = harness_factory(scenario([failing, fine]))
+
+    report = await harness.run(path)
+
+    engine = harness.run_handle.engine
+    assert engine is not None
+    view = engine.view_model()
+    names = {run.project for run in report.runs}
+    assert view.total == 5
+    assert view.finished == {status.ERRORED: 2, status.COMPLETED: 3}
+    rows = {row.name: row for row in view.projects}
+    assert set(rows) == names
+    failing_name = next(run.project for run in report.runs if run.status == status.ERRORED)
+    fine_name = (names - {failing_name}).pop()
+    assert rows[failing_name] == ProjectRow(failing_name, total=2, failed=2)
+    assert rows[fine_name] == ProjectRow(fine_name, total=3, completed=3)
+    assert rows[fine_name].waiting == 0
+    assert view.failed_count == 2
+    assert {failure.params for failure in view.failures} == {"n=1", "n=2"}
+    assert all(
+        isinstance(failure, FailedRun)
+        and failure.status == status.ERRORED
+        and "\n" not in failure.error
+        for failure in view.failures
+    )
+    assert view.waits == ()
