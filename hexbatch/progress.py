@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import anyio
 import structlog
@@ -11,8 +12,10 @@ from rich.live import Live
 from rich.text import Text
 
 from hexbatch.engine import Snapshot
+from hexbatch.engine.viewmodel import BatchView
 from hexbatch.report.console import status_text
 from hexbatch.status import REPORT_ORDER
+from hexbatch.view import render_view
 
 log = structlog.get_logger("hexbatch.progress")
 
@@ -78,13 +81,18 @@ async def show_progress(
     console: Console,
     interval: float | None = None,
     as_events: bool = False,
+    view: Callable[[], BatchView | None] | None = None,
 ) -> None:
     """Show progress until cancelled: live on a terminal, else a line every ``interval``.
 
+    On a terminal, ``view`` (when given) feeds the full live view, which stays on
+    screen, marked finished, once cancelled; without it a single live line is shown.
     With ``as_events`` (JSON logs) the periodic lines are ``batch_progress`` log
     events instead of text, so the log stream stays one JSON object per line.
     """
-    if console.is_terminal and not as_events:
+    if console.is_terminal and not as_events and view is not None:
+        await show_view(view, console, interval)
+    elif console.is_terminal and not as_events:
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             while True:
                 current = snapshot()
@@ -110,3 +118,21 @@ async def show_progress(
                 console.print(
                     f"progress: {describe(current)}", markup=False, highlight=False, soft_wrap=True
                 )
+
+
+async def show_view(
+    view: Callable[[], BatchView | None], console: Console, interval: float | None = None
+) -> None:
+    """Redraw the live view in place until cancelled, then leave its final state on screen."""
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        try:
+            while True:
+                current = view()
+                if current is not None:
+                    live.update(render_view(current, console), refresh=True)
+                # At most four redraws a second: enough to watch, cheap on a slow link.
+                await anyio.sleep(interval or 0.25)
+        finally:
+            final = view()
+            if final is not None:
+                live.update(render_view(replace(final, done=True), console), refresh=True)

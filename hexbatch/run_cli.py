@@ -24,6 +24,7 @@ from rich.console import Console
 
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError
 from hexbatch.engine import Control, Snapshot
+from hexbatch.engine.viewmodel import BatchView
 from hexbatch.errors import ConfigurationError, sole_error
 from hexbatch.logs import LOG_FORMATS, configure_logging
 from hexbatch.manifest import ManifestError
@@ -78,6 +79,11 @@ class _Interrupts:
                     click.echo(f"\n{name}: cancelling the live runs in Hex…", err=True)
 
 
+def shows_live_view(log_format: str, *, progress: bool) -> bool:
+    """True when ``run`` draws the live view: console logs, progress on, stderr a terminal."""
+    return log_format == "console" and progress and Console(stderr=True).is_terminal
+
+
 async def _execute(
     run: BatchRun, *, progress: bool, cancel_on_interrupt: bool, as_events: bool
 ) -> tuple[BatchReport, bool]:
@@ -86,11 +92,16 @@ async def _execute(
     def snapshot() -> Snapshot | None:
         return run.engine.snapshot() if run.engine else None
 
+    def view() -> BatchView | None:
+        return run.engine.view_model() if run.engine else None
+
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(interrupts.watch)
             if progress:
-                group.start_soon(show_progress, snapshot, Console(stderr=True), None, as_events)
+                group.start_soon(
+                    show_progress, snapshot, Console(stderr=True), None, as_events, view
+                )
             report = await run.execute()
             group.cancel_scope.cancel()
     except BaseExceptionGroup as failures:
@@ -260,7 +271,11 @@ def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str |
 )
 def run_command(manifest: str, **flags: Any) -> None:
     """Run every run a MANIFEST plans, and report each outcome."""
-    configure_logging(flags["log_format"], verbose=flags["verbose"])
+    live_view = shows_live_view(flags["log_format"], progress=not flags["no_progress"])
+    # Info lines would scroll over the live view; warnings and errors still show above it.
+    configure_logging(
+        flags["log_format"], verbose=flags["verbose"], quiet=live_view and not flags["verbose"]
+    )
     options = BatchOptions(
         base_url=flags["base_url"],
         simulate=flags["simulate"],
