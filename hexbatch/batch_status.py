@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from hexbatch.engine.viewmodel import (
+    FAILURES_KEPT,
+    BatchView,
+    FailedRun,
+    ProjectRow,
+    first_line,
+)
 from hexbatch.outcome import iso
 from hexbatch.report.facts import params_text
 from hexbatch.state import PLANNED, BatchInfo, StateStore
 from hexbatch.state.leases import Lease
-from hexbatch.status import PENDING, RUNNING
+from hexbatch.state.records import StoredRun
+from hexbatch.status import FINAL_STATUSES, PENDING, RUNNING, SKIPPED, is_success
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,26 @@ class BatchStatus:
     estimated_end: datetime | None
     quota_wait_s: float = 0.0
     """Seconds the batch's triggers waited for the token's quota, all together."""
+    projects: tuple[ProjectRow, ...] = ()
+    failures: tuple[FailedRun, ...] = ()
+    """The latest runs that ended without completing (at most ``FAILURES_KEPT``)."""
+    failed_count: int = 0
+
+    def view(self, now: datetime) -> BatchView:
+        """The live view's model, as the store shows the batch (it cannot say why triggers
+        wait: only the driving process knows)."""
+        end = self.info.finished_at or now
+        return BatchView(
+            total=self.total,
+            finished=Counter(
+                {name: count for name, count in self.counts.items() if name in FINAL_STATUSES}
+            ),
+            elapsed=max(0.0, (end - self.info.started_at).total_seconds()),
+            projects=self.projects,
+            failures=self.failures,
+            failed_count=self.failed_count,
+            done=self.info.finished,
+        )
 
     @property
     def total(self) -> int:
@@ -116,7 +144,42 @@ def batch_status(store: StateStore, batch_id: int, now: datetime) -> BatchStatus
             estimate = now + timedelta(seconds=left + work / max(1, len(live)))
     lease = store.lease(info.name) if info.name else None
     waited = sum(attempt.quota_wait_ms or 0.0 for run in runs for attempt in run.attempts)
-    return BatchStatus(info, dict(counts.most_common()), live, lease, estimate, waited / 1000)
+    failed = [run for run in runs if _failed(run.status)]
+    return BatchStatus(
+        info,
+        dict(counts.most_common()),
+        live,
+        lease,
+        estimate,
+        waited / 1000,
+        projects=_project_rows(runs, {run.key for run in live}),
+        failures=tuple(
+            FailedRun(run.project, params_text(run.params), run.status, first_line(run.error))
+            for run in failed[-FAILURES_KEPT:]
+        ),
+        failed_count=len(failed),
+    )
+
+
+def _failed(status: str) -> bool:
+    return status in FINAL_STATUSES and status != SKIPPED and not is_success(status)
+
+
+def _project_rows(runs: list[StoredRun], live: set[str]) -> tuple[ProjectRow, ...]:
+    """Each project's runs by where they stand, projects in plan order."""
+    counts: dict[str, Counter[str]] = {}
+    for run in sorted(runs, key=lambda run: run.index):
+        row = counts.setdefault(run.project, Counter())
+        row["total"] += 1
+        if is_success(run.status):
+            row["completed"] += 1
+        elif run.status == SKIPPED:
+            row["skipped"] += 1
+        elif _failed(run.status):
+            row["failed"] += 1
+        elif run.key in live:
+            row["live"] += 1
+    return tuple(ProjectRow(name, **row) for name, row in counts.items())
 
 
 def _lease_json(lease: Lease, now: datetime) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.console import Console
+from rich.live import Live
 
 from hexbatch.batch_status import BatchStatus, batch_status
 from hexbatch.client import HexClient
@@ -29,6 +31,7 @@ from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cance
 from hexbatch.state.leases import Lease, LeaseHeldError, this_host
 from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
+from hexbatch.view import render_view
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -330,6 +333,10 @@ def status(
     runs per status, live runs and their age, the process driving it, the estimated end."""
     if state is None:
         _fail(f"give the state store (a path or a postgresql:// URL), or set {STATE_ENV}")
+    console = Console()
+    if watch and not as_json and console.is_terminal:
+        _watch_view(state, batch_id, interval, console)
+        return
     while True:
         now = datetime.now(UTC)
         with _opened(state, read_only=True) as store:
@@ -343,3 +350,16 @@ def status(
         if not watch or found.info.finished:
             return
         time.sleep(interval)
+
+
+def _watch_view(state: str, batch_id: int | None, interval: float, console: Console) -> None:
+    """``status --watch`` on a terminal: the same live view ``run`` draws, until finished."""
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        while True:
+            now = datetime.now(UTC)
+            with _opened(state, read_only=True) as store:
+                found = batch_status(store, _chosen_batch(store, batch_id).id, now)
+            live.update(render_view(found.view(now), console), refresh=True)
+            if found.info.finished:
+                return
+            time.sleep(interval)

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from hexbatch.engine.viewmodel import BatchView, FailedRun, ProjectRow, WaitReason
 from hexbatch.status import REPORT_ORDER
+from hexbatch.terminal import escape_control
 
 _BAR_WIDTH = 16
 _NAME_WIDTH = 20
@@ -46,7 +47,14 @@ class _Painter:
         self.plain = plain
 
     def __call__(self, text: str, style: str = "") -> Text:
-        return Text(text, style="" if self.plain else style, no_wrap=True, overflow="ellipsis")
+        # Names, params and errors come from manifests, Hex and the state store: a
+        # control character in them must not move the cursor or recolour the screen.
+        return Text(
+            escape_control(text),
+            style="" if self.plain else style,
+            no_wrap=True,
+            overflow="ellipsis",
+        )
 
 
 def _line(*parts: Text) -> Text:

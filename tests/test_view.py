@@ -112,3 +112,21 @@ def test_no_color_means_no_escape_codes_on_a_terminal(monkeypatch: pytest.Monkey
     assert "\x1b[" in on_terminal()  # colour is on by default, so the check below can fail
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b" not in on_terminal()
+
+
+def test_control_characters_in_names_and_errors_are_shown_not_obeyed() -> None:
+    """A project name or error holding an escape sequence cannot drive the terminal."""
+    view = BatchView(
+        total=1,
+        finished=Counter({"ERRORED": 1}),
+        elapsed=1.0,
+        projects=(ProjectRow("evil\x1b[2J", total=1, failed=1),),
+        failures=(FailedRun("evil\x1b[2J", "", "ERRORED", "bad\x1b]0;title\x07"),),
+        failed_count=1,
+    )
+    out = io.StringIO()
+    console = Console(force_terminal=True, no_color=True, width=80, height=24, file=out)
+    console.print(render_view(view, console))
+
+    assert "\x1b[2J" not in out.getvalue()
+    assert "\\x1b[2J" in out.getvalue()

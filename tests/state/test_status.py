@@ -129,3 +129,47 @@ def test_the_lease_holder_and_its_heartbeat_are_shown(state: str) -> None:
     assert text.exit_code == 0, text.output
     assert f"driven by process 311 on ci-7 since {iso(lease.started_at)}" in text.output
     assert "last heartbeat" in text.output
+
+
+def test_the_live_view_model_comes_from_the_store(state: str) -> None:
+    """Per-project rows and failures, as the store shows them, for ``status --watch``."""
+    batch_id, now = _half_done(state)
+    with StateStore(state) as store:
+        store.record_triggered(batch_id, "k2", 1, "r2", None, at(70))
+        store.record_status(batch_id, "k2", 1, "ERRORED")
+        store.record_final(batch_id, "k2", "ERRORED", "cell 3 raised\nTraceback ...")
+        view = batch_status(store, batch_id, now).view(now)
+
+    assert view.total == 3
+    assert view.finished == {"COMPLETED": 1, "ERRORED": 1}
+    assert view.elapsed == (now - T0).total_seconds()
+    (row,) = view.projects
+    assert (row.total, row.completed, row.failed, row.live, row.waiting) == (3, 1, 1, 1, 0)
+    (failure,) = view.failures
+    assert (failure.status, failure.error) == ("ERRORED", "cell 3 raised")
+    assert view.failed_count == 1
+    assert not view.done
+
+
+def test_watch_on_a_terminal_draws_the_live_view(
+    state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal --watch redraws the run view until the batch finishes, and keeps it."""
+    batch_id, _ = _half_done(state)
+
+    def the_batch_moves_on(_seconds: float) -> None:
+        with StateStore(state) as store:
+            store.finish_batch(batch_id, at(200))
+
+    monkeypatch.setattr("hexbatch.state_cli.time.sleep", the_batch_moves_on)
+    result = CliRunner().invoke(
+        cli,
+        ["status", state, "--watch", "--interval", "1"],
+        env={"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80", "LINES": "24"},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "batch running  1/3 finished" in result.output
+    assert "batch finished  1/3 finished" in result.output
+    assert "project               done  fail  live  wait" in result.output
+    assert "running for" not in result.output  # the text report is for non-terminals
