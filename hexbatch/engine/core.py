@@ -61,6 +61,19 @@ def longest_first(items: Sequence[WorkItem], durations: dict[str, float]) -> lis
     return sorted(items, key=lambda item: -durations.get(item.key, typical))
 
 
+def trigger_waits(ctx: BatchContext, pending: int) -> tuple[WaitReason, ...]:
+    """Why the ``pending`` runs still to trigger are held back right now."""
+    if not pending:
+        return ()
+    waits: list[WaitReason] = []
+    advised, why = ctx.client.advised_trigger_wait()
+    if advised > 0:
+        waits.append(WaitReason(why, advised))
+    if ctx.gate.closed:
+        waits.append(WaitReason("Hex's kernel limit (HTTP 503), until a run ends"))
+    return tuple(waits)
+
+
 def _column(outcome: RunOutcome) -> str:
     if outcome.ok:
         return "completed"
@@ -147,20 +160,8 @@ class Engine:
                 for outcome in self._failed[-FAILURES_KEPT:]
             ),
             failed_count=len(self._failed),
-            waits=self._waits(snapshot.pending),
+            waits=trigger_waits(self.ctx, snapshot.pending),
         )
-
-    def _waits(self, pending: int) -> tuple[WaitReason, ...]:
-        """Why runs still to trigger are held back right now."""
-        if not pending:
-            return ()
-        waits: list[WaitReason] = []
-        advised, why = self.ctx.client.advised_trigger_wait()
-        if advised > 0:
-            waits.append(WaitReason(why, advised))
-        if self.ctx.gate.closed:
-            waits.append(WaitReason("Hex's kernel limit (HTTP 503), until a run ends"))
-        return tuple(waits)
 
     async def run(self, items: Sequence[WorkItem]) -> list[RunOutcome]:
         """Drive every item to its final status; outcomes come back in plan order."""

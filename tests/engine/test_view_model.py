@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import anyio
+
 from hexbatch import status
-from hexbatch.engine.viewmodel import FailedRun, ProjectRow
+from hexbatch.engine.core import trigger_waits
+from hexbatch.engine.gate import KernelGate
+from hexbatch.engine.viewmodel import FailedRun, ProjectRow, WaitReason
 from tests.engine.conftest import P1, P2, Harness, manifest, project, scenario
 
 
@@ -49,3 +54,28 @@ async def test_the_view_model_counts_each_project_and_keeps_failures(
         for failure in view.failures
     )
     assert view.waits == ()
+
+
+class _Client:
+    def __init__(self, advised: float) -> None:
+        self.advised = advised
+
+    def advised_trigger_wait(self) -> tuple[float, str]:
+        return self.advised, "Hex asked to wait (HTTP 429 Retry-After) before more triggers"
+
+
+def _context(advised: float, kernel_limit: bool) -> Any:
+    gate = KernelGate(anyio.sleep)
+    if kernel_limit:
+        gate.close()
+    return SimpleNamespace(client=_Client(advised), gate=gate)
+
+
+def test_waits_name_hex_s_quota_and_its_kernel_limit() -> None:
+    """Triggers held back by a 429 or a 503 say so; nothing waits when nothing is pending."""
+    assert trigger_waits(_context(12.0, kernel_limit=True), pending=3) == (
+        WaitReason("Hex asked to wait (HTTP 429 Retry-After) before more triggers", 12.0),
+        WaitReason("Hex's kernel limit (HTTP 503), until a run ends"),
+    )
+    assert trigger_waits(_context(0.0, kernel_limit=False), pending=3) == ()
+    assert trigger_waits(_context(12.0, kernel_limit=True), pending=0) == ()
