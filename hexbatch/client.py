@@ -490,6 +490,14 @@ class HexClient:
         waits = [(budget.advised_wait(now), budget.why(now)) for budget in budgets]
         return max(waits, default=(0.0, ""))
 
+    def trigger_wait(self) -> tuple[float, str]:
+        """Seconds before another trigger may be sent, and why (0 when it may go now): the
+        budgets' own pacing as well as Hex's last 429."""
+        budgets = [b for b in (self.trigger_budget, self.request_budget) if b is not None]
+        now = self._clock()
+        waits = [(budget.delay(now), budget.why(now)) for budget in budgets]
+        return max(waits, default=(0.0, ""))
+
     # -- plumbing ----------------------------------------------------------------------
 
     async def _json(self, operation: str, method: str, path: str, **kwargs: Any) -> Any:

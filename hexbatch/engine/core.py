@@ -66,9 +66,9 @@ def trigger_waits(ctx: BatchContext, pending: int) -> tuple[WaitReason, ...]:
     if not pending:
         return ()
     waits: list[WaitReason] = []
-    advised, why = ctx.client.advised_trigger_wait()
-    if advised > 0:
-        waits.append(WaitReason(why, advised))
+    left, why = ctx.client.trigger_wait()
+    if left > 0:
+        waits.append(WaitReason(why, left))
     if ctx.gate.closed:
         waits.append(WaitReason("Hex's kernel limit (HTTP 503), until a run ends"))
     return tuple(waits)

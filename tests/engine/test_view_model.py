@@ -7,11 +7,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import pytest
 
 from hexbatch import status
+from hexbatch.client import HexClient
+from hexbatch.clock import VirtualClock
 from hexbatch.engine.core import trigger_waits
 from hexbatch.engine.gate import KernelGate
 from hexbatch.engine.viewmodel import FailedRun, ProjectRow, WaitReason
+from hexbatch.limits import Window, WindowLimiter
 from tests.engine.conftest import P1, P2, Harness, manifest, project, scenario
 
 
@@ -60,7 +64,7 @@ class _Client:
     def __init__(self, advised: float) -> None:
         self.advised = advised
 
-    def advised_trigger_wait(self) -> tuple[float, str]:
+    def trigger_wait(self) -> tuple[float, str]:
         return self.advised, "Hex asked to wait (HTTP 429 Retry-After) before more triggers"
 
 
@@ -79,3 +83,19 @@ def test_waits_name_hex_s_quota_and_its_kernel_limit() -> None:
     )
     assert trigger_waits(_context(0.0, kernel_limit=False), pending=3) == ()
     assert trigger_waits(_context(12.0, kernel_limit=True), pending=0) == ()
+
+
+async def test_the_client_says_how_long_its_own_trigger_budget_holds_triggers() -> None:
+    """A spent trigger budget is a wait too, not only Hex's 429: the view can say why."""
+    clock = VirtualClock()
+    triggers = WindowLimiter([Window(2, 60)], clock=clock, sleep=clock.sleep)
+    client = HexClient("https://hex.example/api/v1", "hxtp_x", trigger_budget=triggers, clock=clock)
+
+    assert client.trigger_wait() == (0.0, triggers.why(clock()))
+    await triggers.acquire()
+    clock.advance(10)
+    await triggers.acquire()
+
+    left, why = client.trigger_wait()
+    assert left == pytest.approx(50)
+    assert why == "the requests budget (2 per 60s) is spent"
