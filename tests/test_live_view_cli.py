@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_in_a_real_terminal_the_view_stays_and_no_info_line_shows(tmp_path: Path
     """Run in tmux: no info line on screen, project rows and the final summary kept."""
     path = _three_runs(tmp_path)
     done = tmp_path / "done"
-    session = f"hexbatch-view-{tmp_path.name}"
+    session = f"hexbatch-view-{os.getpid()}-{tmp_path.name}"
     command = (
         f"{sys.executable} -m hexbatch run {path} --simulate > /dev/null; touch {done}; sleep 60"
     )
