@@ -1,0 +1,1 @@
+"""Orchestrator integrations, each behind its own extra (``hexbatch[airflow]``)."""
