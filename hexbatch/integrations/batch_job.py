@@ -20,7 +20,7 @@ from hexbatch.engine.context import utc_now
 from hexbatch.errors import HexbatchError
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest.relative import local_today
-from hexbatch.outcome import BatchReport
+from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import build_plan
 from hexbatch.report import write_report_dir
 from hexbatch.report.writer import ReportsNotWritten
@@ -134,10 +134,22 @@ def outcome_payload(report: BatchReport, report_dir: str | None) -> dict[str, An
         "error": None,
         "counts": dict(report.counts()),
         "runs": [
-            {"key": run.key, "status": run.status, "run_url": run.run_url} for run in report.runs
+            {
+                "key": run.key,
+                "run": _label(run),
+                "status": run.status,
+                "error": run.error,
+                "run_url": run.run_url,
+            }
+            for run in report.runs
         ],
         "report_dir": report_dir,
     }
+
+
+def _label(run: RunOutcome) -> str:
+    params = ", ".join(f"{name}={value}" for name, value in run.params.items())
+    return f"{run.project} ({params})" if params else run.project
 
 
 def summary(payload: Mapping[str, Any]) -> str:
@@ -147,7 +159,9 @@ def summary(payload: Mapping[str, Any]) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in payload["counts"].items())
     lines = [f"batch {'completed' if payload['ok'] else 'did not complete'}: {counts}"]
     lines += [
-        f"  {run['key']}: {run['status']}" + (f" {run['run_url']}" if run["run_url"] else "")
+        f"  {run['run']}: {run['status']}"
+        + (f": {run['error']}" if run["error"] else "")
+        + (f" {run['run_url']}" if run["run_url"] else "")
         for run in payload["runs"]
         if run["status"] != "COMPLETED"
     ]

@@ -61,6 +61,8 @@ def _airflow_env(home: Path, db: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAG.parent),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "PYTHONPATH": str(ROOT),
+        # Airflow imports the example DAG: no bytecode left in configs/.
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     return env
 
@@ -205,3 +207,34 @@ def test_a_retry_resumes_the_batch_without_triggering_a_run_again(
     }
     with StateStore(airflow.state) as store:
         assert store.batch_count() == 1
+
+
+def test_without_deferral_the_worker_drives_the_same_batch(
+    tmp_path: Path, migrated_db: Path, simulator_for: Any
+) -> None:
+    simulated = simulator_for(scenario([project()]))
+    airflow = AirflowRun(tmp_path, migrated_db, simulated)
+
+    airflow.run(_nightly(tmp_path), deferrable=False)
+
+    assert airflow.task() == ("success", 1)
+    assert "running trigger in line" not in airflow.output
+    assert simulated.triggers() == {"2025-02-27": 1, "2025-02-28": 1, "2025-03-01": 1}
+    assert set(_stored_runs(airflow.state).values()) == {status.COMPLETED}
+    assert len(airflow.xcom("run_urls")) == 3
+
+
+def test_a_manifest_that_is_not_valid_fails_the_task_before_anything_runs(
+    tmp_path: Path, migrated_db: Path, simulator_for: Any
+) -> None:
+    simulated = simulator_for(scenario([project()]))
+    airflow = AirflowRun(tmp_path, migrated_db, simulated)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nprojects:\n  - id: 42\n", encoding="utf-8")
+
+    airflow.run(broken, retries=0)
+
+    assert airflow.task() == ("failed", 1)
+    assert "running trigger in line" not in airflow.output
+    assert "broken.yaml" in airflow.output
+    assert simulated.triggers() == {}

@@ -1,0 +1,73 @@
+"""The orchestrator-free part of the integrations: a job's plain-data form, its checks, and
+the outcome a task reports (run without any orchestrator installed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from hexbatch.integrations.batch_job import BatchJob, drive, summary
+from hexbatch.manifest import ManifestError
+from hexbatch.simulator import Scenario, run_simulator
+from tests.engine.conftest import P1, fast_settings, manifest, project, scenario
+
+
+def test_as_of_takes_a_date_or_the_day_of_a_timestamp() -> None:
+    assert BatchJob("m.yaml", as_of="2025-03-02").as_of_date() == dt.date(2025, 3, 2)
+    assert BatchJob("m.yaml", as_of="2025-03-02T06:00:00+00:00").as_of_date() == dt.date(2025, 3, 2)
+    assert BatchJob("m.yaml", as_of="").as_of_date() is None
+    assert BatchJob("m.yaml").as_of_date() is None
+
+
+def test_a_job_round_trips_through_its_keyword_arguments() -> None:
+    job = BatchJob("m.yaml", state="s.db", as_of="2025-03-02", skip_completed=True)
+
+    assert BatchJob(**job.to_kwargs()) == job
+
+
+def test_check_refuses_a_manifest_that_is_not_valid(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nprojects:\n  - id: 42\n", encoding="utf-8")
+
+    with pytest.raises(ManifestError, match=r"broken\.yaml"):
+        BatchJob(str(broken)).check()
+
+
+async def test_drive_reports_each_run_and_a_summary_of_what_did_not_complete(
+    tmp_path: Path,
+) -> None:
+    dates = {"param": "run_date", "start": "2025-02-27", "end": "2025-02-28"}
+    rule = {"when": {"run_date": "2025-02-28"}, "status": "ERRORED"}
+    path = manifest(tmp_path, [{"id": P1, "dates": dates}])
+    sim = Scenario.from_mapping(scenario([project(outcome={"rules": [rule]})]))
+    job = BatchJob(str(path), state=str(tmp_path / "state.db"), report_dir=str(tmp_path / "r"))
+
+    async with run_simulator(sim) as simulator:
+        payload = await drive(job, simulator.token, simulator.base_url, settings=fast_settings())
+
+    assert payload["ok"] is False
+    assert payload["counts"] == {"COMPLETED": 1, "ERRORED": 1}
+    assert all(run["run_url"] for run in payload["runs"])
+    assert payload["report_dir"] == str((tmp_path / "r").resolve())
+    text = summary(payload)
+    assert text.startswith("batch did not complete: 1 COMPLETED, 1 ERRORED")
+    assert "2025-02-28" in text
+    assert "2025-02-27" not in text
+
+
+async def test_a_token_hex_refuses_is_an_outcome_not_a_crash(tmp_path: Path) -> None:
+    path = manifest(tmp_path, [{"id": P1}])
+    sim = Scenario.from_mapping(scenario([project()]))
+
+    async with run_simulator(sim) as simulator:
+        payload = await drive(
+            BatchJob(str(path), state=str(tmp_path / "state.db")),
+            "hxtp_not_a_known_token",
+            simulator.base_url,
+            settings=fast_settings(),
+        )
+
+    assert payload["ok"] is False
+    assert summary(payload).startswith("the batch did not run: nothing was triggered")
