@@ -3,6 +3,7 @@ the outcome a task reports (run without any orchestrator installed)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -71,3 +72,29 @@ async def test_a_token_hex_refuses_is_an_outcome_not_a_crash(tmp_path: Path) -> 
 
     assert payload["ok"] is False
     assert summary(payload).startswith("the batch did not run: nothing was triggered")
+
+
+async def test_a_second_driver_of_the_same_batch_is_refused_and_triggers_nothing(
+    tmp_path: Path,
+) -> None:
+    """A trigger that runs twice at once: the lease keeps one driver, so no run is
+    triggered twice; the second reports why it did not drive."""
+    dates = {"param": "run_date", "start": "2025-02-26", "end": "2025-02-28"}
+    path = manifest(tmp_path, [{"id": P1, "dates": dates}], defaults={"max_in_flight": 1})
+    sim = Scenario.from_mapping(scenario([project()]))
+    job = BatchJob(str(path), state=str(tmp_path / "state.db"))
+
+    async with run_simulator(sim) as simulator:
+        first = asyncio.create_task(
+            drive(job, simulator.token, simulator.base_url, settings=fast_settings())
+        )
+        while not simulator.ledger.runs:  # noqa: ASYNC110 - the simulator offers no event
+            await asyncio.sleep(0.01)
+        second = await drive(job, simulator.token, simulator.base_url, settings=fast_settings())
+        driven = await first
+
+    assert driven["ok"] is True
+    assert second["ok"] is False
+    assert "is being driven by process" in second["error"]
+    runs = [str(run.params["run_date"]) for run in simulator.ledger.runs]
+    assert sorted(runs) == ["2025-02-26", "2025-02-27", "2025-02-28"]
