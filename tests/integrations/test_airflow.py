@@ -117,9 +117,21 @@ class AirflowRun:
         self.output = ""
 
     def run(self, manifest_path: Path, **overrides: Any) -> None:
+        """``dag.test()`` of the example DAG, its task's attributes overridden first."""
+        self._run(
+            manifest_path,
+            [sys.executable, str(RUNNER), str(EXAMPLE_DAG), MARCH_2, json.dumps(overrides)],
+        )
+
+    def dags_test(self, manifest_path: Path) -> None:
+        """``airflow dags test`` of the example DAG, as a user runs it."""
+        command = [sys.executable, "-m", "airflow", "dags", "test", "hexbatch_nightly"]
+        self._run(manifest_path, [*command, MARCH_2])
+
+    def _run(self, manifest_path: Path, command: list[str]) -> None:
         env = self.env | {"AIRFLOW_VAR_HEXBATCH_MANIFEST": str(manifest_path)}
         done = subprocess.run(
-            [sys.executable, str(RUNNER), str(EXAMPLE_DAG), MARCH_2, json.dumps(overrides)],
+            command,
             env=env,
             capture_output=True,
             text=True,
@@ -164,7 +176,7 @@ def test_a_deferred_batch_completes_with_dates_of_the_logical_day(
     simulated = simulator_for(scenario([project()]))
     airflow = AirflowRun(tmp_path, migrated_db, simulated)
 
-    airflow.run(_nightly(tmp_path))
+    airflow.dags_test(_nightly(tmp_path))
 
     assert airflow.task() == ("success", 1)
     assert "running trigger in line" in airflow.output  # the task deferred and resumed
