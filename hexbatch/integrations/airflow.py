@@ -13,13 +13,11 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import anyio
 from airflow.exceptions import AirflowException
 from airflow.sdk import BaseHook, BaseOperator, Context
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from hexbatch.engine import Control
-from hexbatch.integrations.batch_job import BatchJob, drive, summary
+from hexbatch.integrations.batch_job import BatchJob, WorkerDrive, drive, summary
 
 DEFAULT_CONN_ID = "hex_default"
 
@@ -107,7 +105,7 @@ class HexBatchOperator(BaseOperator):  # type: ignore[misc]
         self.report_dir = report_dir
         self.deferrable = deferrable
         self.fail_fast = fail_fast
-        self._control: Control | None = None
+        self._worker: WorkerDrive | None = None
 
     def _job(self) -> BatchJob:
         return BatchJob(
@@ -129,9 +127,8 @@ class HexBatchOperator(BaseOperator):  # type: ignore[misc]
                 method_name="execute_complete",
             )
         token, base_url = connection_credentials(self.hex_conn_id)
-        control = self._control = Control()
-        payload = anyio.run(lambda: drive(job, token, base_url, control=control))
-        return self._finish(context, payload)
+        self._worker = WorkerDrive(job, token, base_url)
+        return self._finish(context, self._worker.run())
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         return self._finish(context, event)
@@ -148,5 +145,5 @@ class HexBatchOperator(BaseOperator):  # type: ignore[misc]
 
     def on_kill(self) -> None:
         # A worker-driven batch cancels its live runs in Hex; the store records them.
-        if self._control is not None:
-            self._control.cancel_live("the Airflow task was killed")
+        if self._worker is not None:
+            self._worker.kill("the Airflow task was killed")

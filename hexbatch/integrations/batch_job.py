@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError
 from hexbatch.engine import Control, EngineSettings
 from hexbatch.engine.context import utc_now
@@ -114,6 +116,53 @@ async def drive(
         return {"ok": False, "error": str(error), "counts": {}, "runs": [], "report_dir": None}
     written = await asyncio.to_thread(_write_reports, report, job.report_dir)
     return outcome_payload(report, written)
+
+
+class WorkerDrive:
+    """A batch driven on the calling thread's own event loop (an orchestrator's worker), which
+    :meth:`kill` may stop from any thread or signal handler."""
+
+    def __init__(
+        self,
+        job: BatchJob,
+        token: str,
+        base_url: str | None,
+        *,
+        settings: EngineSettings | None = None,
+    ) -> None:
+        self.job = job
+        self._token = token
+        self._base_url = base_url
+        self._settings = settings
+        self._control = Control()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self) -> dict[str, Any]:
+        """Drive the batch to its end; the outcome payload as :func:`drive` returns it."""
+        return anyio.run(self._drive)
+
+    async def _drive(self) -> dict[str, Any]:
+        self._loop = asyncio.get_running_loop()
+        try:
+            return await drive(
+                self.job,
+                self._token,
+                self._base_url,
+                control=self._control,
+                settings=self._settings,
+            )
+        finally:
+            self._loop = None
+
+    def kill(self, reason: str) -> None:
+        """Cancel the batch's live runs in Hex (the store records them); the batch then ends.
+
+        The engine's cancel scopes belong to its loop: the cancel is handed to that loop,
+        never run on the caller's thread.
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._control.cancel_live, reason)
 
 
 def _write_reports(report: BatchReport, report_dir: str | None) -> str | None:

@@ -7,9 +7,11 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import anyio
 import pytest
 
-from hexbatch.integrations.batch_job import BatchJob, drive, summary
+from hexbatch import status
+from hexbatch.integrations.batch_job import BatchJob, WorkerDrive, drive, summary
 from hexbatch.manifest import ManifestError
 from hexbatch.simulator import Scenario, run_simulator
 from tests.engine.conftest import P1, fast_settings, manifest, project, scenario
@@ -98,3 +100,28 @@ async def test_a_second_driver_of_the_same_batch_is_refused_and_triggers_nothing
     assert "is being driven by process" in second["error"]
     runs = [str(run.params["run_date"]) for run in simulator.ledger.runs]
     assert sorted(runs) == ["2025-02-26", "2025-02-27", "2025-02-28"]
+
+
+async def test_killing_a_worker_drive_cancels_its_live_runs_in_hex(tmp_path: Path) -> None:
+    """A task killed while its worker drives the batch (another thread, as a signal handler
+    may be) cancels the runs Hex is running; they end CANCELLED in the report."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
+    slow = project(duration={"min": 3000, "max": 3000})  # 30 s real: only a cancel ends it
+    sim = Scenario.from_mapping(scenario([slow]))
+
+    async with run_simulator(sim) as simulator:
+        worker = WorkerDrive(
+            BatchJob(str(path), state=str(tmp_path / "state.db")),
+            simulator.token,
+            simulator.base_url,
+            settings=fast_settings(),
+        )
+        driving = asyncio.create_task(asyncio.to_thread(worker.run))
+        with anyio.fail_after(10):
+            while simulator.ledger.requests["RunProject"] < 2:  # noqa: ASYNC110 - no event
+                await asyncio.sleep(0.01)
+            worker.kill("the task was killed")
+            payload = await driving
+
+    assert payload["counts"] == {status.CANCELLED: 2}
+    assert simulator.ledger.requests["CancelRun"] == 2
