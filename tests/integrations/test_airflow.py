@@ -250,3 +250,19 @@ def test_a_manifest_that_is_not_valid_fails_the_task_before_anything_runs(
     assert "running trigger in line" not in airflow.output
     assert "broken.yaml" in airflow.output
     assert simulated.triggers() == {}
+
+
+def test_the_trigger_serialises_to_plain_data_without_the_token() -> None:
+    from hexbatch.integrations.airflow import HexBatchTrigger
+
+    trigger = HexBatchTrigger(
+        hex_conn_id="hex_nightly", manifest="m.yaml", state="s.db", as_of="2025-03-02"
+    )
+    classpath, kwargs = trigger.serialize()
+
+    assert classpath == "hexbatch.integrations.airflow.HexBatchTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert HexBatchTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert set(kwargs) == {
+        "hex_conn_id", "manifest", "state", "as_of", "skip_completed", "report_dir", "fail_fast"
+    }  # fmt: skip
