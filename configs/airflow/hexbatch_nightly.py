@@ -5,11 +5,12 @@ workspace on its own host, the base URL as its host), e.g.::
 
     export AIRFLOW_CONN_HEX_DEFAULT='{"conn_type": "generic", "password": "hxtp_..."}'
 
-Two Airflow Variables say where the manifest and the state store are. The operator defers:
-the batch is driven by the triggerer and the worker slot is free while Hex runs. A retry
-resumes the same batch from the state store: a run Hex already started is never triggered
-again. ``as_of="{{ ds }}"`` makes ``today`` in the manifest's dates the run's logical date,
-so a backfilled or late run plans the dates of its own day.
+Airflow Variables say where the manifest, the state store and the reports are. The operator
+defers: the batch is driven by the triggerer and the worker slot is free while Hex runs. A
+retry of an interrupted batch resumes it from the state store (a run Hex already started is
+never triggered again); with ``skip_completed`` a retry of a batch that ended with failures
+triggers only the runs that never completed. ``as_of="{{ ds }}"`` makes ``today`` in the
+manifest's dates the run's logical date, so a backfilled or late run plans its own day.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ with DAG(
         hex_conn_id="hex_default",
         state="{{ var.value.get('hexbatch_state', '/opt/airflow/hex/state.db') }}",
         as_of="{{ ds }}",
+        skip_completed=True,
         report_dir="{{ var.value.get('hexbatch_reports', '/opt/airflow/hex/reports') }}/{{ ds }}",
         deferrable=True,
     )

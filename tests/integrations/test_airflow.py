@@ -266,3 +266,21 @@ def test_the_trigger_serialises_to_plain_data_without_the_token() -> None:
     assert set(kwargs) == {
         "hex_conn_id", "manifest", "state", "as_of", "skip_completed", "report_dir", "fail_fast"
     }  # fmt: skip
+
+
+def test_a_retry_after_a_failed_batch_triggers_only_what_never_completed(
+    tmp_path: Path, migrated_db: Path, simulator_for: Any
+) -> None:
+    """The example DAG skips completed runs: its retry of a batch that ended with a failed
+    run starts a new batch in which only that run is triggered again."""
+    simulated = simulator_for(_errored_on("2025-02-28"))
+    airflow = AirflowRun(tmp_path, migrated_db, simulated)
+
+    airflow.run(_nightly(tmp_path), retries=1, retry_delay=0)
+
+    assert airflow.task() == ("failed", 2)
+    assert simulated.triggers() == {"2025-02-27": 1, "2025-02-28": 2, "2025-03-01": 1}
+    assert Counter(_stored_runs(airflow.state).values()) == {
+        status.ALREADY_COMPLETED: 2,
+        status.ERRORED: 1,
+    }
