@@ -1,0 +1,155 @@
+"""The Dagster asset of configs/dagster/definitions.py, materialized by real Dagster against
+the simulator: partition keys anchor the manifest's relative dates, each run's link and
+status reach the materialization, a failed run fails the step, and a retry triggers only
+what never completed."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+dg = pytest.importorskip("dagster")
+
+from tests.crash.conftest import Simulator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "configs" / "dagster"
+TOKEN = "hxtp_dagster_tests"
+REVENUE = "5a8591dd-4039-49df-9202-96385ba3eff8"
+SCENARIO = f"""
+seed: 3
+time_scale: 0.01
+tokens: [{{value: {TOKEN}, name: dagster}}]
+limits: {{requests: [{{count: 100000, per: 60}}]}}
+projects:
+  - id: {REVENUE}
+    title: Daily revenue
+    pending: 1
+    duration: {{min: 10, max: 30}}
+    outcome:
+      default: COMPLETED
+      rules:
+        - when: {{run_date: "2025-02-10"}}
+          status: ERRORED
+        - when: {{run_date: "2025-02-27"}}
+          status: ERRORED
+          first_attempts: 1
+"""
+
+
+@pytest.fixture(scope="module")
+def hex_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    scenario = tmp_path_factory.mktemp("scenario") / "scenario.yaml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    simulator = Simulator(scenario)
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def definitions(tmp_path: Path, hex_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The example definitions, loaded from a copy whose manifest polls at the simulator's
+    pace (its runs last a fraction of a second), with the token, the simulator and a state
+    store in the environment, as a deployment gives them."""
+    folder = tmp_path / "dagster"
+    shutil.copytree(EXAMPLE, folder)
+    manifest = folder / "daily-revenue.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    text = text.replace("defaults:\n", "defaults:\n  poll: {initial: 20ms, max: 100ms}\n")
+    manifest.write_text(text + "limits: {requests: [{count: 6000, per: 1m}]}\n", encoding="utf-8")
+    monkeypatch.setenv("HEX_API_TOKEN", TOKEN)
+    monkeypatch.setenv("HEX_API_BASE_URL", hex_sim.base_url)
+    monkeypatch.setenv("HEXBATCH_STATE", str(tmp_path / "state.db"))
+    spec = importlib.util.spec_from_file_location(
+        f"definitions_{tmp_path.name}", folder / "definitions.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _materialize(definitions: ModuleType, partition: str) -> Any:
+    return dg.materialize(
+        [definitions.daily_revenue],
+        resources=definitions.defs.resources,
+        partition_key=partition,
+        raise_on_error=False,
+    )
+
+
+def _triggered(sim: Simulator, *dates: str) -> Counter[str]:
+    """How many runs Hex holds for each of ``dates``."""
+    runs = sim.ledger()["runs"]
+    return Counter(r["params"]["run_date"] for r in runs if r["params"]["run_date"] in dates)
+
+
+def _metadata(result: Any) -> dict[str, Any]:
+    (materialization,) = result.asset_materializations_for_node("daily_revenue")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_a_partition_runs_the_days_before_its_key_and_reports_each_run(
+    definitions: ModuleType, hex_sim: Simulator
+) -> None:
+    result = _materialize(definitions, "2025-03-05")
+
+    assert result.success
+    assert _triggered(hex_sim, "2025-03-03", "2025-03-04") == {"2025-03-03": 1, "2025-03-04": 1}
+    metadata = _metadata(result)
+    assert metadata["statuses"] == {"COMPLETED": 2}
+    assert metadata["ok"] is True
+    urls = metadata["run_urls"]
+    assert len(urls) == 2
+    for url in urls.values():
+        assert url in metadata["runs"]
+    assert metadata["runs"].count("| COMPLETED |") == 2
+    assert "run_date=2025-03-03" in metadata["runs"]
+
+    again = _materialize(definitions, "2025-03-05")
+
+    assert again.success
+    assert _metadata(again)["statuses"] == {"ALREADY_COMPLETED": 2}
+    assert _triggered(hex_sim, "2025-03-03", "2025-03-04") == {"2025-03-03": 1, "2025-03-04": 1}
+
+
+def test_the_retry_triggers_only_the_run_that_failed(
+    definitions: ModuleType, hex_sim: Simulator
+) -> None:
+    """Partition 2025-03-01 runs Feb 27 (fails the first time) and Feb 28: the step fails,
+    Dagster retries it, and the retry triggers Feb 27 alone."""
+    result = _materialize(definitions, "2025-03-01")
+
+    assert result.success
+    assert _triggered(hex_sim, "2025-02-27", "2025-02-28") == {"2025-02-27": 2, "2025-02-28": 1}
+    assert _metadata(result)["statuses"] == {"COMPLETED": 1, "ALREADY_COMPLETED": 1}
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == 1
+
+
+def test_a_run_that_keeps_failing_fails_the_step_with_a_summary(
+    definitions: ModuleType, hex_sim: Simulator
+) -> None:
+    result = _materialize(definitions, "2025-02-11")
+
+    assert not result.success
+    failure = result.failure_data_for_node("daily_revenue")
+    description = failure.user_failure_data.description
+    assert description.startswith("1 of 2 runs did not complete:")
+    assert "- daily-revenue [run_date=2025-02-10]: ERRORED" in description
+    assert "http" in description  # the failed run's link
+    # One trigger per attempt for the failing day; the day that completed ran once.
+    assert _triggered(hex_sim, "2025-02-09", "2025-02-10") == {"2025-02-09": 1, "2025-02-10": 2}
+
+    later = _materialize(definitions, "2025-02-11")
+
+    assert not later.success
+    assert _triggered(hex_sim, "2025-02-09", "2025-02-10") == {"2025-02-09": 1, "2025-02-10": 4}
