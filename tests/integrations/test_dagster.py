@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +156,48 @@ def test_a_run_that_keeps_failing_fails_the_step_with_a_summary(
 
     assert not later.success
     assert _triggered(hex_sim, "2025-02-09", "2025-02-10") == {"2025-02-09": 1, "2025-02-10": 4}
+
+
+_STEP = """
+import importlib.util, sys
+import dagster as dg
+spec = importlib.util.spec_from_file_location("definitions", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+dg.materialize([module.daily_revenue], resources=module.defs.resources, partition_key=sys.argv[2])
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_step_killed_mid_batch_is_resumed_without_a_second_trigger(
+    tmp_path: Path, definitions: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's process dies while Hex runs the partition's two days (a lost worker); the
+    next materialization follows those same runs to their end instead of triggering anew."""
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text(
+        SCENARIO.replace("duration: {min: 10, max: 30}", "duration: {min: 300, max: 300}"),
+        encoding="utf-8",
+    )
+    slow = Simulator(scenario)
+    try:
+        monkeypatch.setenv("HEX_API_BASE_URL", slow.base_url)
+        step = subprocess.Popen(
+            [sys.executable, "-c", _STEP, definitions.__file__, "2025-04-03"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(slow.ledger()["runs"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        step.kill()
+        step.wait()
+        assert {r["status"] for r in slow.ledger()["runs"]} <= {"PENDING", "RUNNING"}
+
+        result = _materialize(definitions, "2025-04-03")
+
+        assert result.success
+        assert _metadata(result)["statuses"] == {"COMPLETED": 2}
+        assert _triggered(slow, "2025-04-01", "2025-04-02") == {"2025-04-01": 1, "2025-04-02": 1}
+    finally:
+        slow.stop()
