@@ -201,3 +201,13 @@ def test_a_step_killed_mid_batch_is_resumed_without_a_second_trigger(
         assert _triggered(slow, "2025-04-01", "2025-04-02") == {"2025-04-01": 1, "2025-04-02": 1}
     finally:
         slow.stop()
+
+
+def test_the_core_import_leaves_dagster_out() -> None:
+    """``import hexbatch`` stays as light as the core install: Dagster loads only with the
+    integration's module."""
+    code = "import sys, hexbatch; print('dagster' in sys.modules)"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.strip() == "False"
