@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import dagster as dg
 
@@ -33,6 +33,12 @@ from hexbatch.outcome import BatchReport, RunOutcome
 __all__ = ["HexBatchResource", "batch_metadata", "failure_summary", "hexbatch_asset"]
 
 DEFAULT_RESOURCE_KEY: Final = "hexbatch"
+
+if TYPE_CHECKING:
+    _Result = dg.MaterializeResult[Any]
+else:
+    # Dagster 1.10 refuses a subscripted MaterializeResult as an asset's return type.
+    _Result = dg.MaterializeResult
 
 
 class HexBatchResource(dg.ConfigurableResource["HexBatchResource"]):
@@ -197,7 +203,7 @@ def hexbatch_asset(
         kinds={"hex"},
         retry_policy=retry_policy,
     )
-    def _materialize(context: dg.AssetExecutionContext) -> dg.MaterializeResult[Any]:
+    def _materialize(context: dg.AssetExecutionContext) -> _Result:
         resource: HexBatchResource = getattr(context.resources, resource_key)
         loaded = load_manifest(source)
         batch_name = None
