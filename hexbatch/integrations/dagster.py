@@ -26,13 +26,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import dagster as dg
 
-from hexbatch.batch import BatchOptions, run_batch
-from hexbatch.manifest import Manifest, load_manifest
+from hexbatch.batch import BatchOptions, PreflightError, run_batch
+from hexbatch.errors import ConfigurationError
+from hexbatch.manifest import Manifest, ManifestError, load_manifest
 from hexbatch.outcome import BatchReport, RunOutcome
 
 __all__ = ["HexBatchResource", "batch_metadata", "failure_summary", "hexbatch_asset"]
 
 DEFAULT_RESOURCE_KEY: Final = "hexbatch"
+_REFUSED: Final = (ManifestError, ConfigurationError, PreflightError)
+"""Bad input (manifest, token, unrunnable project): the batch is refused before any trigger."""
 
 if TYPE_CHECKING:
     _Result = dg.MaterializeResult[Any]
@@ -161,7 +164,8 @@ def _as_of(context: dg.AssetExecutionContext) -> date | None:
     except ValueError:
         raise dg.Failure(
             f"partition key {context.partition_key!r} is not a date (YYYY-MM-DD): the "
-            "batch's as_of cannot be taken from it"
+            "batch's as_of cannot be taken from it",
+            allow_retries=False,
         ) from None
 
 
@@ -205,13 +209,17 @@ def hexbatch_asset(
     )
     def _materialize(context: dg.AssetExecutionContext) -> _Result:
         resource: HexBatchResource = getattr(context.resources, resource_key)
-        loaded = load_manifest(source)
-        batch_name = None
-        if context.has_partition_key:
-            batch_name = f"{loaded.name}@{context.partition_key}"
-        report = resource.run_manifest(
-            loaded, as_of=_as_of(context), skip_completed=skip_completed, batch_name=batch_name
-        )
+        try:
+            loaded = load_manifest(source)
+            batch_name = None
+            if context.has_partition_key:
+                batch_name = f"{loaded.name}@{context.partition_key}"
+            report = resource.run_manifest(
+                loaded, as_of=_as_of(context), skip_completed=skip_completed, batch_name=batch_name
+            )
+        except _REFUSED as error:
+            # Nothing was triggered, and a retry would be refused the same way.
+            raise dg.Failure(description=str(error), allow_retries=False) from error
         metadata = batch_metadata(report)
         if not report.ok:
             raise dg.Failure(description=failure_summary(report), metadata=metadata)

@@ -211,3 +211,49 @@ def test_the_core_import_leaves_dagster_out() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert shown.stdout.strip() == "False"
+
+
+def _failure(tmp_path: Path, manifest: Path, partitions: Any, key: str) -> str:
+    """The failure description of materializing ``manifest`` as a partitioned asset, whose
+    retry policy is not used: a retry would be refused the same way."""
+    from hexbatch.integrations.dagster import HexBatchResource, hexbatch_asset
+
+    asset = hexbatch_asset(
+        manifest=manifest,
+        name="refused",
+        partitions_def=partitions,
+        retry_policy=dg.RetryPolicy(max_retries=2),
+    )
+    resource = HexBatchResource(token=TOKEN, state=str(tmp_path / "state.db"))
+    result = dg.materialize(
+        [asset], resources={"hexbatch": resource}, partition_key=key, raise_on_error=False
+    )
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    failure = result.failure_data_for_node("refused")
+    return str(failure.user_failure_data.description if failure.user_failure_data else failure)
+
+
+def test_a_partition_key_that_is_no_date_fails_the_step_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text((EXAMPLE / "daily-revenue.yaml").read_text(encoding="utf-8"))
+    regions = dg.StaticPartitionsDefinition(["eu", "us"])
+
+    description = _failure(tmp_path, manifest, regions, "eu")
+
+    assert "partition key 'eu' is not a date (YYYY-MM-DD)" in description
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_a_bad_manifest_fails_the_step_naming_file_line_and_key(tmp_path: Path) -> None:
+    manifest = tmp_path / "bad.yaml"
+    text = (EXAMPLE / "daily-revenue.yaml").read_text(encoding="utf-8")
+    manifest.write_text(text.replace("max_in_flight: 4", "max_in_fligth: 4"), encoding="utf-8")
+    daily = dg.DailyPartitionsDefinition(start_date="2025-01-01")
+
+    description = _failure(tmp_path, manifest, daily, "2025-03-01")
+
+    assert f"{manifest}:11:3: defaults.max_in_fligth: unknown key" in description
+    assert not (tmp_path / "state.db").exists()
