@@ -1,11 +1,12 @@
-"""Dagster integration (``pip install 'hexbatch[dagster]'``): a resource and an asset factory.
+"""Dagster integration (``pip install 'hexbatch[dagster]'``): a resource, an asset and an op.
 
 :class:`HexBatchResource` holds the Hex token, base URL and state store;
-:func:`hexbatch_asset` builds an asset that runs one manifest as a batch with
-hexbatch's engine, attaches each run's URL, status and duration to the
-materialization, and fails the step (:class:`dagster.Failure`) when any run did not
-complete. With a time-window partition (``DailyPartitionsDefinition``), the
-partition's day is the batch's ``as_of``: dates relative to today resolve against it.
+:func:`hexbatch_asset` builds an asset (and :func:`hexbatch_op` an op, for jobs of ops)
+that runs one manifest as a batch with hexbatch's engine, attaches each run's URL,
+status and duration to the materialization, and fails the step (:class:`dagster.Failure`)
+when any run did not complete. With a time-window partition
+(``DailyPartitionsDefinition``), the partition's day is the batch's ``as_of``: dates
+relative to today resolve against it.
 
 Retries never trigger twice: every batch is recorded in the state store, so a step
 that is retried after a crash resumes its unfinished batch (runs Hex already started
@@ -31,7 +32,13 @@ from hexbatch.errors import ConfigurationError
 from hexbatch.manifest import Manifest, ManifestError, load_manifest
 from hexbatch.outcome import BatchReport, RunOutcome
 
-__all__ = ["HexBatchResource", "batch_metadata", "failure_summary", "hexbatch_asset"]
+__all__ = [
+    "HexBatchResource",
+    "batch_metadata",
+    "failure_summary",
+    "hexbatch_asset",
+    "hexbatch_op",
+]
 
 DEFAULT_RESOURCE_KEY: Final = "hexbatch"
 _REFUSED: Final = (ManifestError, ConfigurationError, PreflightError)
@@ -152,12 +159,15 @@ def failure_summary(report: BatchReport) -> str:
     return "\n".join(lines)
 
 
-def _as_of(context: dg.AssetExecutionContext) -> date | None:
+def _as_of(context: dg.OpExecutionContext) -> date | None:
     """The day the partition stands for: its time window's start, or a key that is a date."""
     if not context.has_partition_key:
         return None
-    if isinstance(context.assets_def.partitions_def, dg.TimeWindowPartitionsDefinition):
+    try:
         start: date = context.partition_time_window.start.date()
+    except dg.DagsterInvariantViolationError:
+        pass  # not a time-window partition: the key itself may be a date
+    else:
         return start
     try:
         return date.fromisoformat(context.partition_key)
@@ -167,6 +177,28 @@ def _as_of(context: dg.AssetExecutionContext) -> date | None:
             "batch's as_of cannot be taken from it",
             allow_retries=False,
         ) from None
+
+
+def _run_step(
+    context: dg.OpExecutionContext, source: Path, resource_key: str, skip_completed: bool
+) -> dict[str, dg.MetadataValue]:
+    """Run the step's batch; its metadata, or a :class:`dagster.Failure` naming what failed."""
+    resource: HexBatchResource = getattr(context.resources, resource_key)
+    try:
+        loaded = load_manifest(source)
+        batch_name = None
+        if context.has_partition_key:
+            batch_name = f"{loaded.name}@{context.partition_key}"
+        report = resource.run_manifest(
+            loaded, as_of=_as_of(context), skip_completed=skip_completed, batch_name=batch_name
+        )
+    except _REFUSED as error:
+        # Nothing was triggered, and a retry would be refused the same way.
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+    metadata = batch_metadata(report)
+    if not report.ok:
+        raise dg.Failure(description=failure_summary(report), metadata=metadata)
+    return metadata
 
 
 def hexbatch_asset(
@@ -208,21 +240,40 @@ def hexbatch_asset(
         retry_policy=retry_policy,
     )
     def _materialize(context: dg.AssetExecutionContext) -> _Result:
-        resource: HexBatchResource = getattr(context.resources, resource_key)
-        try:
-            loaded = load_manifest(source)
-            batch_name = None
-            if context.has_partition_key:
-                batch_name = f"{loaded.name}@{context.partition_key}"
-            report = resource.run_manifest(
-                loaded, as_of=_as_of(context), skip_completed=skip_completed, batch_name=batch_name
-            )
-        except _REFUSED as error:
-            # Nothing was triggered, and a retry would be refused the same way.
-            raise dg.Failure(description=str(error), allow_retries=False) from error
-        metadata = batch_metadata(report)
-        if not report.ok:
-            raise dg.Failure(description=failure_summary(report), metadata=metadata)
+        metadata = _run_step(context.op_execution_context, source, resource_key, skip_completed)
         return dg.MaterializeResult(metadata=metadata)
 
     return _materialize
+
+
+def hexbatch_op(
+    *,
+    manifest: str | Path,
+    name: str,
+    skip_completed: bool = True,
+    resource_key: str = DEFAULT_RESOURCE_KEY,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    retry_policy: dg.RetryPolicy | None = None,
+) -> dg.OpDefinition:
+    """An op that runs ``manifest`` as one batch, for jobs built of ops: the same step as
+    :func:`hexbatch_asset` (a partitioned job's date key is ``as_of``), with the batch's
+    metadata on its output, ``None``.
+
+    Raises (in the step):
+        dagster.Failure: some run did not complete; the description lists them.
+    """
+    source = Path(manifest)
+
+    @dg.op(
+        name=name,
+        required_resource_keys={resource_key},
+        description=description or f"Runs the hexbatch manifest {source.name} as one batch.",
+        tags=tags,
+        retry_policy=retry_policy,
+    )
+    def _run(context: dg.OpExecutionContext) -> None:
+        metadata = _run_step(context, source, resource_key, skip_completed)
+        context.add_output_metadata(metadata)
+
+    return _run

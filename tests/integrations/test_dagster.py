@@ -257,3 +257,27 @@ def test_a_bad_manifest_fails_the_step_naming_file_line_and_key(tmp_path: Path) 
 
     assert f"{manifest}:11:3: defaults.max_in_fligth: unknown key" in description
     assert not (tmp_path / "state.db").exists()
+
+
+def test_the_op_of_a_partitioned_job_runs_the_batch_and_reports_each_run(
+    definitions: ModuleType, hex_sim: Simulator
+) -> None:
+    from hexbatch.integrations.dagster import hexbatch_op
+
+    manifest = Path(definitions.__file__).with_name("daily-revenue.yaml")
+    revenue = hexbatch_op(manifest=manifest, name="revenue_batch")
+
+    @dg.job(partitions_def=dg.DailyPartitionsDefinition(start_date="2025-01-01"))
+    def nightly() -> None:
+        revenue()
+
+    result = nightly.execute_in_process(
+        resources=definitions.defs.resources, partition_key="2025-05-03"
+    )
+
+    assert result.success
+    assert _triggered(hex_sim, "2025-05-01", "2025-05-02") == {"2025-05-01": 1, "2025-05-02": 1}
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = output.step_output_data.metadata
+    assert metadata["statuses"].value == {"COMPLETED": 2}
+    assert metadata["runs"].value.count("| COMPLETED |") == 2
