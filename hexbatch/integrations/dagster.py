@@ -59,9 +59,10 @@ class HexBatchResource(dg.ConfigurableResource["HexBatchResource"]):
             read when the step runs and never stored with the run's configuration.
         base_url: the Hex API base URL (default: ``HEX_API_BASE_URL``, else the
             manifest's ``hex.base_url``, else Hex's).
-        state: the state store, a path or a ``postgresql://`` URL (default: the
-            manifest's ``state:``, else ``.hexbatch/state.db`` beside the manifest). Steps
-            that may run on different machines need a shared store (PostgreSQL).
+        state: the state store, a path or a ``postgresql://`` URL (default:
+            ``HEXBATCH_STATE``, else the manifest's ``state:``, else ``.hexbatch/state.db``
+            beside the manifest). Steps that may run on different machines need a shared
+            store (PostgreSQL).
     """
 
     token: str
