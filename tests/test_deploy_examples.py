@@ -36,6 +36,11 @@ CRONJOB = DEPLOY / "k8s-cronjob.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 GUIDE = ROOT / "docs" / "deploy.md"
 DEPLOY_FILES = {NIGHTLY, WORKFLOW, CRONJOB, DOCKERFILE}
+# Materialized by Dagster in tests/integrations/test_dagster.py.
+DAGSTER_EXAMPLE = {
+    CONFIGS / "dagster" / "definitions.py",
+    CONFIGS / "dagster" / "daily-revenue.yaml",
+}
 SECRET_REF = re.compile(r"^\$\{\{\s*secrets\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
 SETTING_REF = re.compile(r"^\$\{\{\s*(?:secrets|vars)\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"`)>]+")
@@ -420,7 +425,8 @@ def test_the_guide_names_only_files_that_exist() -> None:
 
 def test_every_file_under_configs_is_exercised() -> None:
     """Each file in configs/ is a manifest (tests/plan/test_configs.py), a simulator
-    scenario (tests/simulator/test_scenario.py) or a deployment example (here)."""
+    scenario (tests/simulator/test_scenario.py), a deployment example (here) or the Dagster
+    example (tests/integrations/test_dagster.py)."""
     files = {
         path
         for path in CONFIGS.rglob("*")
@@ -429,4 +435,5 @@ def test_every_file_under_configs_is_exercised() -> None:
     }
     scenarios = set(CONFIGS.glob("*-scenario.yaml"))
 
-    assert files - set(TOP_LEVEL_MANIFESTS) - scenarios - DEPLOY_FILES == set()
+    exercised = set(TOP_LEVEL_MANIFESTS) | scenarios | DEPLOY_FILES | DAGSTER_EXAMPLE
+    assert files - exercised == set()

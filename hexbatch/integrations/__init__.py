@@ -1,0 +1,2 @@
+"""Run hexbatch from orchestrators: each integration is a module of its own, installed with
+its extra (``hexbatch[dagster]``), so the core install never imports an orchestrator."""
