@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The orchestrator extras too: hexbatch.integrations.{airflow,dagster} are type-checked and
+# tested on the real engines with the rest.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,airflow,dagster]'
 	touch $(STAMP)
 
 install: $(STAMP)

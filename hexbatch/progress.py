@@ -15,7 +15,7 @@ from hexbatch.engine import Snapshot
 from hexbatch.engine.viewmodel import BatchView
 from hexbatch.report.console import status_text
 from hexbatch.status import REPORT_ORDER
-from hexbatch.view import render_view
+from hexbatch.view import render_view, span
 
 log = structlog.get_logger("hexbatch.progress")
 
@@ -47,18 +47,7 @@ def _quota_text(snapshot: Snapshot, separator: str) -> str:
     """How long triggers waited for the token's quota, once they have."""
     if snapshot.quota_wait < 1:
         return ""
-    return f"{separator}quota wait {_span(snapshot.quota_wait)}"
-
-
-def _span(seconds: float) -> str:
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return f"{separator}quota wait {span(snapshot.quota_wait)}"
 
 
 def _rich_line(snapshot: Snapshot) -> Text:

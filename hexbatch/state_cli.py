@@ -31,7 +31,7 @@ from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cance
 from hexbatch.state.leases import Lease, LeaseHeldError, this_host
 from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
-from hexbatch.view import render_view
+from hexbatch.view import render_view, span
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -78,14 +78,8 @@ def _chosen_batch(store: StateStore, batch_id: int | None) -> BatchInfo:
 def _duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "unfinished"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{seconds:.1f}s"
+    # Under a minute a tenth of a second still tells something; above, the view's spans.
+    return f"{seconds:.1f}s" if round(seconds) < 60 else span(seconds)
 
 
 def history_line(summary: BatchSummary) -> str:

@@ -36,6 +36,12 @@ CRONJOB = DEPLOY / "k8s-cronjob.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 GUIDE = ROOT / "docs" / "deploy.md"
 DEPLOY_FILES = {NIGHTLY, WORKFLOW, CRONJOB, DOCKERFILE}
+# Materialized by Dagster in tests/integrations/test_dagster.py.
+AIRFLOW_EXAMPLE = {CONFIGS / "airflow" / "hexbatch_nightly.py"}
+DAGSTER_EXAMPLE = {
+    CONFIGS / "dagster" / "definitions.py",
+    CONFIGS / "dagster" / "daily-revenue.yaml",
+}
 SECRET_REF = re.compile(r"^\$\{\{\s*secrets\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
 SETTING_REF = re.compile(r"^\$\{\{\s*(?:secrets|vars)\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"`)>]+")
@@ -420,8 +426,8 @@ def test_the_guide_names_only_files_that_exist() -> None:
 
 def test_every_file_under_configs_is_exercised() -> None:
     """Each file in configs/ is a manifest (tests/plan/test_configs.py), a simulator
-    scenario (tests/simulator/test_scenario.py), an orchestrator's example
-    (tests/integrations/) or a deployment example (here)."""
+    scenario (tests/simulator/test_scenario.py), a deployment example (here) or an
+    orchestrator's example (tests/integrations/)."""
     files = {
         path
         for path in CONFIGS.rglob("*")
@@ -432,6 +438,8 @@ def test_every_file_under_configs_is_exercised() -> None:
         )
     }
     scenarios = set(CONFIGS.glob("*-scenario.yaml"))
-    orchestrated = {CONFIGS / "airflow" / "hexbatch_nightly.py"}
 
-    assert files - set(TOP_LEVEL_MANIFESTS) - scenarios - DEPLOY_FILES - orchestrated == set()
+    exercised = (
+        set(TOP_LEVEL_MANIFESTS) | scenarios | DEPLOY_FILES | DAGSTER_EXAMPLE | AIRFLOW_EXAMPLE
+    )
+    assert files - exercised == set()
