@@ -55,7 +55,7 @@ class NothingToRerun(HexbatchError):
 
 
 _RERUN_WHAT: Final = {
-    "failed": "no run that failed (every run ended COMPLETED or UNKNOWN)",
+    "failed": "no run that failed (every run ended COMPLETED, ALREADY_COMPLETED or UNKNOWN)",
     "unknown": "no run that ended UNKNOWN",
     "all": "no runs",
 }
@@ -272,7 +272,8 @@ def _wants_rerun(run: StoredRun, rerun: Rerun | None) -> bool:
         return True
     if rerun == "unknown":
         return final == status.UNKNOWN
-    return final not in (status.COMPLETED, status.UNKNOWN)
+    # A run settled ALREADY_COMPLETED succeeded in an earlier batch: it never failed.
+    return not status.is_success(final) and final != status.UNKNOWN
 
 
 def _resumes(latest: BatchInfo, *, new: bool, rerun: Rerun | None) -> bool:
