@@ -292,6 +292,23 @@ def stored_anchor(
     return latest.as_of
 
 
+def pinned_batch(store: StateStore, manifest: Manifest, batch_id: int) -> BatchInfo:
+    """The batch a driver was handed by id: the manifest's latest batch, finished or not.
+
+    Raises:
+        StateError: the store holds no such batch of the manifest, or a later one was
+            started since (driving the older one would resume the wrong batch).
+    """
+    latest = store.latest_batch(_name(manifest))
+    if latest is not None and latest.id == batch_id:
+        return latest
+    since = f"; batch {latest.id} was started since" if latest is not None else ""
+    raise StateError(
+        f"batch {batch_id} is not the latest batch of {_name(manifest)!r} in {store.where}"
+        f"{since}: nothing was sent"
+    )
+
+
 def open_batch(
     store: StateStore,
     manifest: Manifest,
