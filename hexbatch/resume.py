@@ -373,7 +373,10 @@ def open_batch(
         if run.final_status is not None and item.key not in again:
             done[item.key] = run.to_outcome()
         else:
-            work.append(WorkItem(item, list(run.attempts), rerun=item.key in again))
+            # A rerun asked for earlier (perhaps by another process) and not started yet
+            # is still a rerun: its last attempt's end is not this run's outcome.
+            new_attempt = item.key in again or run.rerun_pending
+            work.append(WorkItem(item, list(run.attempts), rerun=new_attempt))
     if resume:
         log.info(
             "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)

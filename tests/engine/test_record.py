@@ -133,3 +133,27 @@ async def test_record_runs_the_preflight_check_and_records_nothing_it_refuses(
 
     with StateStore(state_location) as store:
         assert store.batches() == []
+
+
+async def test_a_rerun_recorded_by_one_process_is_started_by_the_next(
+    tmp_path: Path, state_location: str
+) -> None:
+    """``rerun="failed"`` recorded without driving (or a ``--rerun`` killed before its
+    trigger): the next driver gives the failed run its new attempt instead of reporting
+    its old end again, and gives it only once."""
+    path = manifest(tmp_path, [{"id": P1, "runs": RUNS}])
+    fails_n1 = scenario([project(outcome={"rules": [{"when": {"n": 1}, "status": "ERRORED"}]})])
+    batch_id, _, first, _ = await _record_then_drive(path, fails_n1, state_location)
+
+    async with run_simulator(Scenario.from_mapping(scenario([project()]))) as served:
+        again = await _run(path, served, state_location, rerun="failed").record()
+        report = await _run(path, served, state_location, batch_id=again).execute()
+        twice = await _run(path, served, state_location, batch_id=again).execute()
+
+    assert first.counts() == {"COMPLETED": 2, "ERRORED": 1}
+    assert again == batch_id
+    assert [run.params["n"] for run in served.ledger.runs] == [1]
+    assert report.counts() == {"COMPLETED": 3}
+    by_n = {run.params["n"]: run for run in report.runs}
+    assert [attempt.status for attempt in by_n[1].attempts] == ["ERRORED", "COMPLETED"]
+    assert twice.counts() == {"COMPLETED": 3}
