@@ -5,12 +5,14 @@ workspace on its own host, the base URL as its host), e.g.::
 
     export AIRFLOW_CONN_HEX_DEFAULT='{"conn_type": "generic", "password": "hxtp_..."}'
 
-Airflow Variables say where the manifest, the state store and the reports are. The operator
-defers: the batch is driven by the triggerer and the worker slot is free while Hex runs. A
-retry of an interrupted batch resumes it from the state store (a run Hex already started is
-never triggered again); with ``skip_completed`` a retry of a batch that ended with failures
-triggers only the runs that never completed. ``as_of="{{ ds }}"`` makes ``today`` in the
-manifest's dates the run's logical date, so a backfilled or late run plans its own day.
+Airflow Variables say where the manifest, the state store and the reports are. The worker
+checks the manifest and its projects and records the batch (one per DAG run) in the state
+store, then defers: the triggerer drives the batch and the worker slot is free while Hex
+runs. A retry resumes the same batch: an interrupted one goes on where it stopped, one that
+ended with failed runs gives those runs, and only those, a new attempt; a run Hex already
+started is never triggered again. ``skip_completed`` settles, without triggering, the runs
+an earlier night already completed. ``as_of="{{ ds }}"`` makes ``today`` in the manifest's
+dates the run's logical date, so a backfilled or late run plans its own day.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ from hexbatch import status
 from hexbatch.simulator import Ledger, Scenario, run_simulator
 from hexbatch.state import StateStore
 from tests.engine.conftest import P1, manifest, project, scenario
+from tests.integrations.extras import require
 
-pytest.importorskip("airflow", reason="the Airflow extra is not installed")
+require("airflow")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = ROOT / "configs" / "airflow" / "hexbatch_nightly.py"
@@ -158,16 +159,15 @@ def _nightly(tmp_path: Path) -> Path:
     return manifest(tmp_path, [{"id": P1, "dates": LAST_THREE_DAYS}], defaults={"max_in_flight": 1})
 
 
-def _errored_on(run_date: str) -> dict[str, Any]:
-    rule = {"when": {"run_date": run_date}, "status": "ERRORED"}
-    return scenario([project(outcome={"rules": [rule]})])
+def _errored_on(run_date: str, **rule: Any) -> dict[str, Any]:
+    when = {"when": {"run_date": run_date}, "status": "ERRORED", **rule}
+    return scenario([project(outcome={"rules": [when]})])
 
 
 def _stored_runs(state: Path) -> dict[str, str]:
     with StateStore(state) as store:
-        latest = store.latest_batch("batch")
-        assert latest is not None
-        return {run.key: run.status for run in store.report(latest.id).runs}
+        (only,) = store.batches()
+        return {run.key: run.status for run in store.report(only.id).runs}
 
 
 def test_a_deferred_batch_completes_with_dates_of_the_logical_day(
@@ -184,6 +184,9 @@ def test_a_deferred_batch_completes_with_dates_of_the_logical_day(
     assert simulated.triggers() == {"2025-02-27": 1, "2025-02-28": 1, "2025-03-01": 1}
     assert len(airflow.xcom("run_urls")) == 3
     assert Path(airflow.xcom("report_dir")) == (airflow.reports / "2025-03-02").resolve()
+    batch = airflow.xcom("batch")
+    assert batch["id"] == 1
+    assert batch["name"].startswith("batch@manual__")  # one batch per DAG run
     assert (airflow.reports / "2025-03-02").is_dir()
 
 
@@ -204,21 +207,16 @@ def test_a_retry_resumes_the_batch_without_triggering_a_run_again(
     tmp_path: Path, migrated_db: Path, simulator_for: Any
 ) -> None:
     """The first try stops at the first failed run (fail_fast), leaving the batch unfinished;
-    the retry resumes it: the failed run keeps its outcome and the rest run once each."""
-    simulated = simulator_for(_errored_on("2025-02-27"))
+    the retry resumes it: the failed run gets its new attempt, the rest run once each."""
+    simulated = simulator_for(_errored_on("2025-02-27", first_attempts=1))
     airflow = AirflowRun(tmp_path, migrated_db, simulated)
 
     airflow.run(_nightly(tmp_path), retries=1, retry_delay=0, fail_fast=True)
 
-    assert airflow.task() == ("failed", 2)
+    assert airflow.task() == ("success", 2)
     assert "batch did not complete: 2 SKIPPED, 1 ERRORED" in airflow.output  # the first try
-    assert simulated.triggers() == {"2025-02-27": 1, "2025-02-28": 1, "2025-03-01": 1}
-    assert Counter(_stored_runs(airflow.state).values()) == {
-        status.ERRORED: 1,
-        status.COMPLETED: 2,
-    }
-    with StateStore(airflow.state) as store:
-        assert store.batch_count() == 1
+    assert simulated.triggers() == {"2025-02-27": 2, "2025-02-28": 1, "2025-03-01": 1}
+    assert set(_stored_runs(airflow.state).values()) == {status.COMPLETED}
 
 
 def test_without_deferral_the_worker_drives_the_same_batch(
@@ -244,9 +242,9 @@ def test_a_manifest_that_is_not_valid_fails_the_task_before_anything_runs(
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\nprojects:\n  - id: 42\n", encoding="utf-8")
 
-    airflow.run(broken, retries=0)
+    airflow.run(broken, retries=1, retry_delay=0)
 
-    assert airflow.task() == ("failed", 1)
+    assert airflow.task() == ("failed", 1)  # not retried: it would be refused the same way
     assert "running trigger in line" not in airflow.output
     assert "broken.yaml" in airflow.output
     assert simulated.triggers() == {}
@@ -264,15 +262,16 @@ def test_the_trigger_serialises_to_plain_data_without_the_token() -> None:
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert HexBatchTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert set(kwargs) == {
-        "hex_conn_id", "manifest", "state", "as_of", "skip_completed", "report_dir", "fail_fast"
+        "hex_conn_id", "manifest", "state", "as_of", "skip_completed", "report_dir", "fail_fast",
+        "batch_name", "batch_id",
     }  # fmt: skip
 
 
-def test_a_retry_after_a_failed_batch_triggers_only_what_never_completed(
+def test_a_retry_after_a_failed_batch_triggers_only_its_failed_run_again(
     tmp_path: Path, migrated_db: Path, simulator_for: Any
 ) -> None:
-    """The example DAG skips completed runs: its retry of a batch that ended with a failed
-    run starts a new batch in which only that run is triggered again."""
+    """A batch that ended with a failed run: the retry reopens the same batch and gives
+    that run, and only it, a new attempt."""
     simulated = simulator_for(_errored_on("2025-02-28"))
     airflow = AirflowRun(tmp_path, migrated_db, simulated)
 
@@ -281,6 +280,6 @@ def test_a_retry_after_a_failed_batch_triggers_only_what_never_completed(
     assert airflow.task() == ("failed", 2)
     assert simulated.triggers() == {"2025-02-27": 1, "2025-02-28": 2, "2025-03-01": 1}
     assert Counter(_stored_runs(airflow.state).values()) == {
-        status.ALREADY_COMPLETED: 2,
+        status.COMPLETED: 2,
         status.ERRORED: 1,
     }
