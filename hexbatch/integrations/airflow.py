@@ -19,9 +19,19 @@ from typing import Any
 
 import anyio
 import structlog
-from airflow.exceptions import AirflowException, AirflowFailException
 from airflow.sdk import BaseHook, BaseOperator, Context
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+try:  # Airflow 3.2 and later: the task SDK's own exceptions
+    from airflow.sdk.exceptions import (  # type: ignore[attr-defined]
+        AirflowException,
+        AirflowFailException,
+    )
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import (  # type: ignore[attr-defined,no-redef]
+        AirflowException,
+        AirflowFailException,
+    )
 
 from hexbatch.batch import PreflightError
 from hexbatch.errors import ConfigurationError, HexbatchError
