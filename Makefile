@@ -10,9 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The dagster extra too: hexbatch.integrations.dagster is type-checked and tested with the rest.
+# The orchestrator extras too: hexbatch.integrations.{airflow,dagster} are type-checked and
+# tested on the real engines with the rest.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,dagster]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,airflow,dagster]'
 	touch $(STAMP)
 
 install: $(STAMP)

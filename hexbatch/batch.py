@@ -57,6 +57,7 @@ from hexbatch.resume import (
     StoreJournal,
     check_rerun,
     open_batch,
+    pinned_batch,
     pinned_selection,
     skip_completed,
     stored_anchor,
@@ -64,7 +65,7 @@ from hexbatch.resume import (
 from hexbatch.select import resolve_selection
 from hexbatch.selection import Selection
 from hexbatch.simulator import Scenario, load_scenario, run_simulator
-from hexbatch.state import StateError, StateStore
+from hexbatch.state import BatchInfo, StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
 from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease, LeaseLostError
 from hexbatch.state.location import STATE_ENV, Location, resolve_location
@@ -109,6 +110,10 @@ class BatchOptions:
         rerun: give runs that ended failed, unknown, or all of them a new attempt.
         as_of: the day that is "today" for the manifest's dates relative to today
             (default: the date the batch started, or the one a resumed batch recorded).
+        batch_id: drive exactly this batch of the state store (as :meth:`BatchRun.record`
+            opened it, perhaps in another process): resumed while unfinished, reported as
+            stored once finished (nothing is sent), refused when a later batch of the
+            manifest was started since. Not with ``new`` or ``rerun``.
     """
 
     base_url: str | None = None
@@ -127,6 +132,7 @@ class BatchOptions:
     new: bool = False
     rerun: Rerun | None = None
     as_of: date | None = None
+    batch_id: int | None = None
 
     def state_location(self, manifest: Manifest) -> Location | None:
         """Where this batch's state store lives, or None to keep no state.
@@ -279,6 +285,12 @@ class BatchRun:
     selection: Selection | None = None
     """The projects the manifest's ``select:`` entries run: pinned by the batch resumed, else
     chosen through the API once connected (None: no such entry, or not chosen yet)."""
+    recorded: BatchInfo | None = None
+    """The batch in the state store, once opened (resumed or created)."""
+    ended_before: bool = False
+    """The batch ``options.batch_id`` names had ended before this run: it was reported as
+    stored and nothing was sent."""
+    _record_only: bool = field(default=False, init=False, repr=False)
 
     def _load(self) -> Manifest:
         manifest = (
@@ -308,7 +320,14 @@ class BatchRun:
         self.plan = plan
         location = self.options.state_location(manifest)
         if location is None:
+            if self._record_only:
+                raise ConfigurationError(
+                    "this batch keeps no state (stateless, a dry run, or simulated without a"
+                    " state store): there is no store to record it in"
+                )
             return await self._connect_and_drive(manifest, plan, settings, started, None)
+        if self.options.batch_id is not None and (self.options.new or self.options.rerun):
+            raise ConfigurationError("a batch id names the batch to drive: not with new or rerun")
         # The store is opened and the batch's lease taken before anything is sent: a
         # store that cannot be used, a batch another process drives, or a --rerun
         # with nothing to rerun ends the command before a single request reaches Hex.
@@ -318,15 +337,51 @@ class BatchRun:
             try:
                 async with heartbeat(store, lease, ttl, self._lease_lost):
                     self.lease = lease
-                    plan = self.plan = self._anchored(store, manifest, plan)
-                    rerun = None if self.options.new else self.options.rerun
-                    check_rerun(store, manifest, rerun)
-                    self.selection = pinned_selection(
-                        store, manifest, new=self.options.new, rerun=rerun
-                    )
-                    return await self._connect_and_drive(manifest, plan, settings, started, store)
+                    return await self._in_store(store, manifest, plan, settings, started)
             finally:
                 self._release(store, lease)
+
+    async def record(self) -> int:
+        """Open the batch in its state store as :meth:`execute` would (the lease, the
+        selection, the preflight check; the batch resumed or created, ``skip_completed``
+        applied) and return its id, triggering nothing.
+
+        A driver given ``BatchOptions(batch_id=…)`` then drives that batch, in another
+        process if need be (an orchestrator's worker records, its triggerer drives).
+
+        Raises:
+            ConfigurationError: the batch keeps no state (there is nothing to record it in).
+        """
+        self._record_only = True
+        try:
+            await self.execute()
+        finally:
+            self._record_only = False
+        if self.recorded is None:  # pragma: no cover - execute records or raises
+            raise StateError("the batch was not recorded")
+        return self.recorded.id
+
+    async def _in_store(
+        self,
+        store: StateStore,
+        manifest: Manifest,
+        plan: Plan,
+        settings: EngineSettings,
+        started: datetime,
+    ) -> BatchReport:
+        """The batch under its lease: the one named by ``batch_id`` reported when it has
+        ended, else resumed or started."""
+        if self.options.batch_id is not None:
+            info = pinned_batch(store, manifest, self.options.batch_id)
+            if info.finished:
+                self.recorded, self.ended_before = info, True
+                log.info("batch_ended_before", state=store.where, batch=info.id)
+                return store.report(info.id)
+        plan = self.plan = self._anchored(store, manifest, plan)
+        rerun = None if self.options.new else self.options.rerun
+        check_rerun(store, manifest, rerun)
+        self.selection = pinned_selection(store, manifest, new=self.options.new, rerun=rerun)
+        return await self._connect_and_drive(manifest, plan, settings, started, store)
 
     def _anchored(self, store: StateStore, manifest: Manifest, plan: Plan) -> Plan:
         """The plan of the batch this run drives: a batch it resumes keeps the today it
@@ -354,6 +409,9 @@ class BatchRun:
             return []
         if self.options.dry_run:
             log.info("notify_skipped", reason="a dry run runs nothing")
+            return []
+        if self.ended_before:
+            log.info("notify_skipped", reason="the batch had ended before: it was told then")
             return []
         lost = self.lease_lost
         if lost is None and self.journal is not None:
@@ -488,6 +546,10 @@ class BatchRun:
                 )
                 if self.options.skip_completed:
                     opened = skip_completed(store, opened)
+                self.recorded = opened.info
+                if self._record_only:
+                    log.info("batch_recorded", state=store.where, batch=opened.info.id)
+                    return store.report(opened.info.id)
                 return await self._drive_stored(client, settings, store, opened, manifest)
 
     async def _selected(

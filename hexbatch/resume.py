@@ -55,7 +55,7 @@ class NothingToRerun(HexbatchError):
 
 
 _RERUN_WHAT: Final = {
-    "failed": "no run that failed (every run ended COMPLETED or UNKNOWN)",
+    "failed": "no run that failed (every run ended COMPLETED, ALREADY_COMPLETED or UNKNOWN)",
     "unknown": "no run that ended UNKNOWN",
     "all": "no runs",
 }
@@ -272,7 +272,8 @@ def _wants_rerun(run: StoredRun, rerun: Rerun | None) -> bool:
         return True
     if rerun == "unknown":
         return final == status.UNKNOWN
-    return final not in (status.COMPLETED, status.UNKNOWN)
+    # A run settled ALREADY_COMPLETED succeeded in an earlier batch: it never failed.
+    return not status.is_success(final) and final != status.UNKNOWN
 
 
 def _resumes(latest: BatchInfo, *, new: bool, rerun: Rerun | None) -> bool:
@@ -289,6 +290,23 @@ def stored_anchor(
     if latest is None or not _resumes(latest, new=new, rerun=rerun):
         return None
     return latest.as_of
+
+
+def pinned_batch(store: StateStore, manifest: Manifest, batch_id: int) -> BatchInfo:
+    """The batch a driver was handed by id: the manifest's latest batch, finished or not.
+
+    Raises:
+        StateError: the store holds no such batch of the manifest, or a later one was
+            started since (driving the older one would resume the wrong batch).
+    """
+    latest = store.latest_batch(_name(manifest))
+    if latest is not None and latest.id == batch_id:
+        return latest
+    since = f"; batch {latest.id} was started since" if latest is not None else ""
+    raise StateError(
+        f"batch {batch_id} is not the latest batch of {_name(manifest)!r} in {store.where}"
+        f"{since}: nothing was sent"
+    )
 
 
 def open_batch(
@@ -355,7 +373,10 @@ def open_batch(
         if run.final_status is not None and item.key not in again:
             done[item.key] = run.to_outcome()
         else:
-            work.append(WorkItem(item, list(run.attempts), rerun=item.key in again))
+            # A rerun asked for earlier (perhaps by another process) and not started yet
+            # is still a rerun: its last attempt's end is not this run's outcome.
+            new_attempt = item.key in again or run.rerun_pending
+            work.append(WorkItem(item, list(run.attempts), rerun=new_attempt))
     if resume:
         log.info(
             "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)

@@ -37,6 +37,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 GUIDE = ROOT / "docs" / "deploy.md"
 DEPLOY_FILES = {NIGHTLY, WORKFLOW, CRONJOB, DOCKERFILE}
 # Materialized by Dagster in tests/integrations/test_dagster.py.
+AIRFLOW_EXAMPLE = {CONFIGS / "airflow" / "hexbatch_nightly.py"}
 DAGSTER_EXAMPLE = {
     CONFIGS / "dagster" / "definitions.py",
     CONFIGS / "dagster" / "daily-revenue.yaml",
@@ -425,15 +426,20 @@ def test_the_guide_names_only_files_that_exist() -> None:
 
 def test_every_file_under_configs_is_exercised() -> None:
     """Each file in configs/ is a manifest (tests/plan/test_configs.py), a simulator
-    scenario (tests/simulator/test_scenario.py), a deployment example (here) or the Dagster
-    example (tests/integrations/test_dagster.py)."""
+    scenario (tests/simulator/test_scenario.py), a deployment example (here) or an
+    orchestrator's example (tests/integrations/)."""
     files = {
         path
         for path in CONFIGS.rglob("*")
         if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(CONFIGS).parts)
+        and not any(
+            part.startswith(".") or part == "__pycache__"
+            for part in path.relative_to(CONFIGS).parts
+        )
     }
     scenarios = set(CONFIGS.glob("*-scenario.yaml"))
 
-    exercised = set(TOP_LEVEL_MANIFESTS) | scenarios | DEPLOY_FILES | DAGSTER_EXAMPLE
+    exercised = (
+        set(TOP_LEVEL_MANIFESTS) | scenarios | DEPLOY_FILES | DAGSTER_EXAMPLE | AIRFLOW_EXAMPLE
+    )
     assert files - exercised == set()

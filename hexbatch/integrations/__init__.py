@@ -1,2 +1,3 @@
 """Run hexbatch from orchestrators: each integration is a module of its own, installed with
-its extra (``hexbatch[dagster]``), so the core install never imports an orchestrator."""
+its extra (``hexbatch[airflow]``, ``hexbatch[dagster]``), so the core install never imports an
+orchestrator."""

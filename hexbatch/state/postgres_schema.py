@@ -13,7 +13,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from hexbatch.state.errors import StateError
-from hexbatch.state.schema import ADD_AS_OF, ADD_SELECTION, QUOTA_TABLES, new_fingerprint_key
+from hexbatch.state.schema import (
+    ADD_AS_OF,
+    ADD_RERUN_AFTER,
+    ADD_SELECTION,
+    QUOTA_TABLES,
+    new_fingerprint_key,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -21,7 +27,7 @@ if TYPE_CHECKING:
 SCHEMA: Final = "hexbatch"
 APPLICATION: Final = "hexbatch state store"
 # The same numbering as the SQLite schema: version 5 is the first one PostgreSQL has.
-SCHEMA_VERSION: Final = 8
+SCHEMA_VERSION: Final = 9
 # A fixed key for pg_advisory_xact_lock ("HXBT"), held while tables are created or upgraded.
 _ADVISORY_KEY: Final = 0x48584254
 
@@ -125,9 +131,19 @@ def _batch_selection(connection: psycopg.Connection[tuple[object, ...]]) -> None
     connection.execute(ADD_SELECTION)
 
 
+def _rerun_after(connection: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Version 9: a rerun asked for and not yet started (as SQLite's)."""
+    connection.execute(ADD_RERUN_AFTER)
+
+
 # Upgrades from version N to N + 1, keyed by N; each runs in the transaction that
 # holds the advisory lock. Version 5 is where PostgreSQL stores began.
-MIGRATIONS: dict[int, Step] = {5: _quota_ledger, 6: _batch_as_of, 7: _batch_selection}
+MIGRATIONS: dict[int, Step] = {
+    5: _quota_ledger,
+    6: _batch_as_of,
+    7: _batch_selection,
+    8: _rerun_after,
+}
 
 
 def prepare(connection: psycopg.Connection[tuple[object, ...]], where: str) -> None:

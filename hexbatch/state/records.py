@@ -96,6 +96,19 @@ class StoredRun:
     last_intent_at: datetime | None = None
     base_urls: list[str | None] = field(default_factory=list)
     """The Hex API URL each attempt was triggered at (None: not recorded), by attempt."""
+    rerun_after: int | None = None
+    """The number of attempts the run had when ``--rerun`` made it pending again (None:
+    no rerun asked)."""
+
+    @property
+    def rerun_pending(self) -> bool:
+        """A rerun was asked for and no new attempt recorded since: the next attempt is a
+        new one, whatever the last one ended with."""
+        return (
+            self.final_status is None
+            and self.rerun_after is not None
+            and len(self.attempts) == self.rerun_after
+        )
 
     @property
     def last_base_url(self) -> str | None:

@@ -18,7 +18,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 8
+SCHEMA_VERSION: Final = 9
 
 # The token-wide quota ledger (schema 6), the same statements on both backends.
 QUOTA_TABLES: Final = (
@@ -35,6 +35,8 @@ QUOTA_TABLES: Final = (
 ADD_AS_OF: Final = "ALTER TABLE batches ADD COLUMN as_of TEXT"
 # Each batch's pinned selection of projects (schema 8), the same statement on both backends.
 ADD_SELECTION: Final = "ALTER TABLE batches ADD COLUMN selection TEXT"
+# A rerun asked for and not yet started (schema 9), the same statement on both backends.
+ADD_RERUN_AFTER: Final = "ALTER TABLE runs ADD COLUMN rerun_after INTEGER"
 _QUOTA_TABLE_NAMES: Final = frozenset({"quota_slots", "quota_waiters", "quota_locks", "store_keys"})
 
 
@@ -71,6 +73,7 @@ CREATE TABLE runs (
     params       TEXT NOT NULL,
     final_status TEXT,
     error        TEXT,
+    rerun_after  INTEGER,
     PRIMARY KEY (batch_id, key)
 ) WITHOUT ROWID;
 
@@ -223,6 +226,13 @@ def _v7_to_v8(connection: sqlite3.Connection) -> None:
     connection.execute(ADD_SELECTION)
 
 
+def _v8_to_v9(connection: sqlite3.Connection) -> None:
+    """A run made pending again by ``--rerun`` keeps how many attempts it had then: until
+    a new attempt is recorded, whoever drives the batch next starts one, even in another
+    process (NULL: no rerun asked)."""
+    connection.execute(ADD_RERUN_AFTER)
+
+
 def batch_name_of_path(manifest: str) -> str:
     """The batch name of a manifest without ``name:``: its file name, extension dropped."""
     return PurePath(manifest).stem
@@ -237,6 +247,7 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     5: _v5_to_v6,
     6: _v6_to_v7,
     7: _v7_to_v8,
+    8: _v8_to_v9,
 }
 
 

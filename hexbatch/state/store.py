@@ -440,10 +440,13 @@ class StateStore:
         self._require(changed, f"has no run {key} in batch {batch_id}")
 
     def clear_final(self, batch_id: int, keys: Iterable[str]) -> None:
-        """Make runs pending again (``--rerun``); the batch counts as unfinished again."""
+        """Make runs pending again (``--rerun``), each to get a new attempt (however many
+        processes it takes to start it); the batch counts as unfinished again."""
         with self._db.transaction(durable=True, doing="clear final statuses") as session:
             session.executemany(
-                "UPDATE runs SET final_status = NULL, error = NULL WHERE batch_id = ? AND key = ?",
+                "UPDATE runs SET final_status = NULL, error = NULL, rerun_after = (SELECT"
+                " COUNT(*) FROM attempts a WHERE a.batch_id = runs.batch_id AND a.key = runs.key)"
+                " WHERE batch_id = ? AND key = ?",
                 ((batch_id, key) for key in keys),
             )
             session.execute("UPDATE batches SET finished_at = NULL WHERE id = ?", (batch_id,))
@@ -472,10 +475,20 @@ class StateStore:
                 index=position,
                 final_status=final_status,
                 error=error,
+                rerun_after=rerun_after,
             )
-            for key, position, project_id, project, params, final_status, error in self._read(
-                "SELECT key, position, project_id, project, params, final_status, error"
-                " FROM runs WHERE batch_id = ? ORDER BY position, key",
+            for (
+                key,
+                position,
+                project_id,
+                project,
+                params,
+                final_status,
+                error,
+                rerun_after,
+            ) in self._read(
+                "SELECT key, position, project_id, project, params, final_status, error,"
+                " rerun_after FROM runs WHERE batch_id = ? ORDER BY position, key",
                 (batch_id,),
             )
         }

@@ -136,3 +136,24 @@ def test_skip_completed_needs_a_state_store(tmp_path: Path) -> None:
     assert (dry.exit_code, simulated.exit_code) == (2, 2)
     assert "--dry-run keeps no state" in dry.output
     assert "--skip-completed" in simulated.output
+
+
+async def test_rerun_failed_never_triggers_a_run_already_completed(
+    tmp_path: Path, state_location: str
+) -> None:
+    """A run settled ALREADY_COMPLETED succeeded (in an earlier batch): ``--rerun failed``
+    gives a new attempt to the run that failed, and to it only."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(3)]}])
+    await _night(path, ALL_PASS, state_location)
+    grown = manifest(tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(4)]}])
+    await _night(
+        grown,
+        scenario([project(outcome={"rules": [{"when": {"n": 3}, "status": "ERRORED"}]})]),
+        state_location,
+        skip_completed=True,
+    )
+
+    report, triggered = await _night(grown, ALL_PASS, state_location, rerun="failed")
+
+    assert [params["n"] for params in triggered] == [3]
+    assert [run.status for run in report.runs] == [status.ALREADY_COMPLETED] * 3 + ["COMPLETED"]

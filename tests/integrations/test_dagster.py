@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-dg = pytest.importorskip("dagster")
+from tests.integrations.extras import require
+
+dg = require("dagster")
 
 from tests.crash.conftest import Simulator  # noqa: E402
 

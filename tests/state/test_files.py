@@ -11,7 +11,7 @@ import pytest
 
 from hexbatch.state import SCHEMA_VERSION, StateError, StateStore
 from hexbatch.state.schema import APPLICATION_ID, create_schema
-from tests.state.conftest import T0, new_batch
+from tests.state.conftest import T0, new_batch, planned
 
 
 def test_open_existing_missing_file(tmp_path: Path) -> None:
@@ -118,8 +118,12 @@ def test_schema_created_once(state_path: Path) -> None:
 
 
 def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 to 7)."""
+    """Turn a current store back into the layout of schema ``version`` (1 to 8)."""
     with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE runs DROP COLUMN rerun_after")
+        if version == 8:
+            connection.execute("PRAGMA user_version = 8")
+            return
         connection.execute("ALTER TABLE batches DROP COLUMN selection")
         if version == 7:
             connection.execute("PRAGMA user_version = 7")
@@ -185,6 +189,25 @@ def test_a_version_7_store_keeps_each_batchs_selection_from_then_on(tmp_path: Pa
         assert store.selection(before.id) is None
         after = new_batch(store, selection='{"schema": "hexbatch.selection/1"}')
         assert store.selection(after.id) == '{"schema": "hexbatch.selection/1"}'
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_version_8_store_upgraded_asks_no_rerun_until_one_is_asked(tmp_path: Path) -> None:
+    """Upgrading schema 8 adds each run's pending rerun: none for the runs before; a rerun
+    asked after the upgrade is kept until a new attempt is recorded."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store, planned(1))
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+        store.record_final(batch.id, "k0", "ERRORED")
+    _downgrade_to(path, 8)
+    with StateStore(path) as store:
+        assert store.runs(batch.id)[0].rerun_after is None
+        store.clear_final(batch.id, ["k0"])
+        assert store.runs(batch.id)[0].rerun_pending
+        store.record_intent(batch.id, "k0", 2, T0)
+        assert not store.runs(batch.id)[0].rerun_pending
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 

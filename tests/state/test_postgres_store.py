@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hexbatch.cli import cli
 from hexbatch.state import StateError, StateStore, postgres_schema
 from tests.postgres_server import PostgresRole, PostgresServer
-from tests.state.conftest import new_batch
+from tests.state.conftest import new_batch, planned
 
 pytestmark = pytest.mark.postgres
 
@@ -227,6 +227,7 @@ def test_a_version_6_database_keeps_its_batches_with_no_recorded_today(
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 6")
 
     with StateStore(postgres_url) as store:
@@ -251,6 +252,7 @@ def test_a_version_5_database_gains_the_quota_ledger(
     postgres_server.sql(database, "ALTER TABLE hexbatch.attempts DROP COLUMN quota_wait_ms")
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 5")
 
     with StateStore(postgres_url) as store:
@@ -271,12 +273,35 @@ def test_a_version_7_database_keeps_each_batchs_selection_from_then_on(
         before = new_batch(store)
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 7")
 
     with StateStore(postgres_url) as store:
         assert store.selection(before.id) is None
         after = new_batch(store, selection='{"entries": []}')
         assert store.selection(after.id) == '{"entries": []}'
+
+    assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
+        (postgres_schema.SCHEMA_VERSION,)
+    ]
+
+
+def test_a_version_8_database_keeps_a_rerun_asked_until_it_starts(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Schema 8 to 9 adds each run's pending rerun: none for the runs before."""
+    with StateStore(postgres_url) as store:
+        batch = new_batch(store, planned(1))
+        store.record_final(batch.id, "k0", "ERRORED")
+    database = postgres_url.rsplit("/", 1)[1]
+    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
+    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 8")
+
+    with StateStore(postgres_url) as store:
+        assert store.runs(batch.id)[0].rerun_after is None
+        store.clear_final(batch.id, ["k0"])
+        assert store.runs(batch.id)[0].rerun_after == 0
+        assert store.runs(batch.id)[0].rerun_pending
 
     assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
         (postgres_schema.SCHEMA_VERSION,)
