@@ -1,4 +1,5 @@
-"""One error family: every exception hexbatch defines is a HexbatchError."""
+"""One error family: every exception hexbatch defines is a HexbatchError, and one table
+says which exit code each means."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ import pkgutil
 import pytest
 
 import hexbatch
-from hexbatch.errors import HexbatchError
+from hexbatch.batch import PreflightError
+from hexbatch.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HexbatchError,
+    OutcomeUnknownError,
+)
+from hexbatch.exits import EXIT_CODES, EXIT_OK, EXIT_USAGE, exit_code
+from hexbatch.manifest import ManifestError
 from hexbatch.report.writer import ReportsNotWritten
+from hexbatch.resume import NothingToRerun
 from hexbatch.simulator import ScenarioError
+from hexbatch.state import StateError
+from hexbatch.state.leases import LeaseHeldError
 
 
 def _package_modules() -> list[str]:
@@ -43,6 +55,12 @@ def _exception_classes() -> list[type[BaseException]]:
 EXCEPTIONS = _exception_classes()
 
 
+def _bare(kind: type[HexbatchError]) -> HexbatchError:
+    """An instance of ``kind`` without its constructor's arguments: the table looks at the
+    type only."""
+    return kind.__new__(kind)
+
+
 def test_the_walk_finds_the_errors_outside_hexbatch_errors() -> None:
     """The walk reaches the subpackages, so the family test below covers them."""
     names = {kind.__name__ for kind in EXCEPTIONS}
@@ -60,3 +78,41 @@ def test_extra_bases_kept_for_callers_that_catch_them() -> None:
     """A scenario problem is still a ValueError, reports not written still an OSError."""
     assert issubclass(ScenarioError, ValueError)
     assert issubclass(ReportsNotWritten, OSError)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        (NothingToRerun, EXIT_OK),
+        (ManifestError, EXIT_USAGE),
+        (ScenarioError, EXIT_USAGE),
+        (ConfigurationError, EXIT_USAGE),
+        (PreflightError, EXIT_USAGE),
+        (StateError, EXIT_USAGE),
+        (LeaseHeldError, EXIT_USAGE),
+        (AuthenticationError, EXIT_USAGE),
+        (OutcomeUnknownError, EXIT_USAGE),
+        (HexbatchError, EXIT_USAGE),
+    ],
+)
+def test_exit_code_of_each_kind(kind: type[HexbatchError], code: int) -> None:
+    """Nothing to rerun ends well (0); every other error stops a command with 2."""
+    assert exit_code(_bare(kind)) == code
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [kind for kind in EXCEPTIONS if issubclass(kind, HexbatchError)],
+    ids=lambda kind: kind.__qualname__,
+)
+def test_every_family_member_has_an_exit_code(kind: type[HexbatchError]) -> None:
+    """The table ends with the family's base, so no error of the family goes unmapped."""
+    assert exit_code(_bare(kind)) in {EXIT_OK, EXIT_USAGE}
+
+
+def test_no_row_of_the_table_is_shadowed_by_an_earlier_one() -> None:
+    """A row after a row for one of its base classes would never decide anything."""
+    for position, (kind, _) in enumerate(EXIT_CODES):
+        earlier = [base for base, _ in EXIT_CODES[:position]]
+        assert not any(issubclass(kind, base) for base in earlier), kind
+    assert EXIT_CODES[-1][0] is HexbatchError
