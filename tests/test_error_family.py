@@ -6,24 +6,30 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hexbatch
-from hexbatch.batch import PreflightError
+from hexbatch.batch import BatchRun, PreflightError
+from hexbatch.cli import cli
 from hexbatch.errors import (
     AuthenticationError,
     ConfigurationError,
     HexbatchError,
+    MalformedResponseError,
     OutcomeUnknownError,
 )
 from hexbatch.exits import EXIT_CODES, EXIT_OK, EXIT_USAGE, exit_code
 from hexbatch.manifest import ManifestError
+from hexbatch.outcome import BatchReport
 from hexbatch.report.writer import ReportsNotWritten
 from hexbatch.resume import NothingToRerun
 from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError
 from hexbatch.state.leases import LeaseHeldError
+from tests.engine.conftest import P1, manifest, project, scenario
 
 
 def _package_modules() -> list[str]:
@@ -116,3 +122,24 @@ def test_no_row_of_the_table_is_shadowed_by_an_earlier_one() -> None:
         earlier = [base for base, _ in EXIT_CODES[:position]]
         assert not any(issubclass(kind, base) for base in earlier), kind
     assert EXIT_CODES[-1][0] is HexbatchError
+
+
+def test_run_maps_any_error_of_the_family_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error of the family the command has no words of its own for still ends with the
+    table's code and its message, not a traceback."""
+
+    async def refused(self: BatchRun) -> BatchReport:
+        raise MalformedResponseError("Hex answered with a page, not JSON", operation="GetProject")
+
+    monkeypatch.setattr(BatchRun, "execute", refused)
+    path = manifest(tmp_path, [{"id": P1}], sim=scenario([project()]))
+
+    result = CliRunner().invoke(
+        cli, ["run", str(path), "--simulate", "--no-progress"], env={"GITHUB_STEP_SUMMARY": ""}
+    )
+
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "error: Hex answered with a page, not JSON [GetProject]" in result.stderr
