@@ -157,7 +157,7 @@ async def test_skip_if_fresh_and_schedules(tmp_path: Path, harness_factory: Any)
     """A project refreshed 1h ago is skipped under skip_if_fresh: 6h; one refreshed 2 days
     ago runs, with a warning that Hex also runs it on its own schedule."""
     daily = [{"trigger": "SCHEDULED", "every": "24h", "start": "1h"}]
-    changes = {
+    changes: dict[str, dict[str, Any]] = {
         "Costs": {"published_results_updated_at": "1h"},
         "Revenue": {"published_results_updated_at": "48h", "schedules": daily},
     }
