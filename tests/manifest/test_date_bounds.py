@@ -92,7 +92,7 @@ def test_a_monthly_range_to_9999_is_counted_exactly(load_text: LoadText) -> None
     """The run limit counts dates by step, so 2025..9999 monthly (95,700 dates) is allowed."""
     manifest = load_text(_dates("2025-01-31", "9999-12-31", "1mo"))
     dates = manifest.projects[0].dates
-    assert dates is not None
+    assert isinstance(dates, DateRange)
     assert date_count(dates) == len(list(range_dates(dates))) == 95_700
 
 
