@@ -25,7 +25,7 @@ def _beat(store: StateStore, lost: list[str], clock: VirtualClock) -> Heartbeat:
 async def test_renews_every_sixth_of_its_ttl_until_taken_over(store: StateStore) -> None:
     """Renewals every 5 s of a 30 s TTL; once another host took the batch, the batch is
     told to stop, naming the new holder."""
-    clock, lost = VirtualClock(), []
+    clock, lost = VirtualClock(), list[str]()
     beat = _beat(store, lost, clock)
     renewals = 0
 
@@ -54,7 +54,7 @@ async def test_renews_every_sixth_of_its_ttl_until_taken_over(store: StateStore)
 
 async def test_failures_shorter_than_the_ttl_are_ridden_out(store: StateStore) -> None:
     """A database blip is logged and retried; the lease is kept."""
-    clock, lost = VirtualClock(), []
+    clock, lost = VirtualClock(), list[str]()
     beat = _beat(store, lost, clock)
     calls = 0
 
@@ -78,7 +78,7 @@ async def test_failures_shorter_than_the_ttl_are_ridden_out(store: StateStore) -
 
 async def test_no_renewal_for_a_whole_ttl_loses_the_lease(store: StateStore) -> None:
     """Cut off from the store for a TTL, a driver presumes it was taken over and stops."""
-    clock, lost = VirtualClock(), []
+    clock, lost = VirtualClock(), list[str]()
     beat = _beat(store, lost, clock)
 
     def unreachable(lease: Any) -> bool:
