@@ -20,6 +20,7 @@ and ``hexbatch history`` are also timed end to end as processes.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import tempfile
@@ -240,7 +241,7 @@ def _whole_store(store: StateStore) -> dict[str, float]:
         ),
     }
     return {
-        name: round(_timed(lambda sql=sql, params=params: read(sql, params))[0], 3)
+        name: round(_timed(functools.partial(read, sql, params))[0], 3)
         for name, (sql, params) in queries.items()
     }
 
