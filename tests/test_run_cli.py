@@ -281,7 +281,7 @@ def _one_run(tmp_path: Path) -> Path:
     return manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}], sim=scenario([project()]))
 
 
-def _run_one_simulated(tmp_path: Path, *extra: str) -> Any:
+def _run_one_simulated(tmp_path: Path, *extra: str) -> Result:
     """``hexbatch run`` of a one-run manifest against the simulator, logging JSON."""
     return _invoke(
         "run",

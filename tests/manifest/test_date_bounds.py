@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from hexbatch.manifest import DateRange, DateStep, ManifestError
@@ -28,7 +27,7 @@ def _dates(start: str, end: str, step: str) -> str:
     return HEAD + f"    dates: {{param: d, start: {start}, end: {end}, step: {step}}}\n"
 
 
-def _invoke(*args: str) -> Any:
+def _invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env={"GITHUB_STEP_SUMMARY": ""})
 
 
