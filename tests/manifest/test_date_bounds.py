@@ -50,8 +50,9 @@ def test_absurd_steps_are_located_errors(load_text: LoadText, step: str, message
 
 def test_the_longest_step_is_allowed(load_text: LoadText) -> None:
     """100 years exactly is still a step."""
-    manifest = load_text(_dates("2025-01-01", "2225-01-01", "1200mo"))
-    assert date_values(manifest.projects[0].dates) == ["2025-01-01", "2125-01-01", "2225-01-01"]  # type: ignore[arg-type]
+    dates = load_text(_dates("2025-01-01", "2225-01-01", "1200mo")).projects[0].dates
+    assert isinstance(dates, DateRange)
+    assert date_values(dates) == ["2025-01-01", "2125-01-01", "2225-01-01"]
 
 
 @pytest.mark.parametrize(
