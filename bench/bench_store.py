@@ -74,6 +74,7 @@ class _Recorder:
 def _fresh(location: str, recorder: list[_Recorder]) -> Iterator[StateStore]:
     with StateStore(location) as store:
         watch = _Recorder(store.database)
+        # A spy on this store's reads: the bound method of this one instance is replaced.
         store.database.fetch = watch.fetch  # type: ignore[method-assign]
         recorder.append(watch)
         yield store
