@@ -177,7 +177,7 @@ class _Night:
         for n, item in enumerate(items):
             at = self.start + timedelta(seconds=5 * n)
             key, project_id = item.key, item.project_id
-            final: str | None = "COMPLETED"
+            final: str | None
             error = None
             if unfinished and n >= len(items) // 2:
                 final = None
@@ -193,14 +193,15 @@ class _Night:
                         + (None,) * 3
                     )
             else:
-                number = 1
+                ended, number = "COMPLETED", 1
                 if n % RETRIED == 7:
                     self.attempt(key, project_id, 1, at, "UNABLE_TO_ALLOCATE_KERNEL")
                     number = 2
                     at += timedelta(seconds=30)
                 if n % ERRORS == 11:
-                    final, error = "ERRORED", "a cell raised an exception"
-                self.attempt(key, project_id, number, at, final)
+                    ended, error = "ERRORED", "a cell raised an exception"
+                self.attempt(key, project_id, number, at, ended)
+                final = ended
             self.runs.append(
                 (
                     self.batch_id,

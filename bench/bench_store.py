@@ -20,6 +20,7 @@ and ``hexbatch history`` are also timed end to end as processes.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ class _Recorder:
 def _fresh(location: str, recorder: list[_Recorder]) -> Iterator[StateStore]:
     with StateStore(location) as store:
         watch = _Recorder(store.database)
+        # A spy on this store's reads: the bound method of this one instance is replaced.
         store.database.fetch = watch.fetch  # type: ignore[method-assign]
         recorder.append(watch)
         yield store
@@ -240,7 +242,7 @@ def _whole_store(store: StateStore) -> dict[str, float]:
         ),
     }
     return {
-        name: round(_timed(lambda sql=sql, params=params: read(sql, params))[0], 3)
+        name: round(_timed(functools.partial(read, sql, params))[0], 3)
         for name, (sql, params) in queries.items()
     }
 

@@ -4,6 +4,18 @@
 
     HexbatchError
     ├── ConfigurationError            bad base URL, missing token, refused plain http
+    ├── ManifestError                 (hexbatch.manifest) every problem found in a manifest
+    ├── ScenarioError                 (hexbatch.simulator) a simulator scenario that cannot
+    │                                 be used; also a ValueError
+    ├── PreflightError                (hexbatch.batch) a project cannot be run: nothing
+    │                                 was triggered
+    ├── NothingToRerun                (hexbatch.resume) --rerun found no batch or no run
+    ├── StateError                    (hexbatch.state) the state store cannot serve
+    │   ├── StateLockedError          another process holds it
+    │   │   └── LeaseHeldError        a live driver holds the batch's lease
+    │   └── LeaseLostError            this driver's lease was taken over
+    ├── ReportsNotWritten             (hexbatch.report.writer) some report formats could
+    │                                 not be written; also an OSError
     └── HexAPIError                   anything that went wrong talking to Hex
         ├── RequestNotSentError       connect/DNS failure: the server never saw it,
         │   │                         so retrying is safe even for a trigger POST
@@ -23,6 +35,12 @@
             └── ServerError                  5xx
                 └── ServiceUnavailableError  503
                     └── KernelLimitError     503 on a trigger: no run was created
+
+A few more stay inside the package (a manifest value's problem while loading, an
+undelivered notification, a request the simulator refuses); they descend from
+:class:`HexbatchError` too, so one ``except HexbatchError`` catches all that hexbatch
+raises on purpose. Which exit code each means to the command line is decided in one
+place, :mod:`hexbatch.exits`.
 
 Every :class:`HexAPIError` carries the operation, HTTP status, Hex trace id and
 the project and run ids it concerned as attributes, and its message says what

@@ -15,6 +15,7 @@ import click
 
 from hexbatch.batch import BatchOptions, scenario_for
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
+from hexbatch.exits import exit_code
 from hexbatch.manifest import DateRange, ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.notify import describe, shown
@@ -24,7 +25,6 @@ from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 
-EXIT_MANIFEST_ERROR = 2
 _WIDTH = 80
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -45,12 +45,12 @@ def as_date(value: dt.datetime | None) -> dt.date | None:
 
 
 def _fail(error: ManifestError) -> NoReturn:
-    """Print every issue to stderr and exit with the manifest-error code."""
+    """Print every issue to stderr and exit with the code a manifest error means."""
     for issue in error.issues:
         click.echo(str(issue), err=True)
     count = len(error.issues)
     click.echo(f"{count} problem{'s' if count != 1 else ''} found; nothing was run.", err=True)
-    sys.exit(EXIT_MANIFEST_ERROR)
+    sys.exit(exit_code(error))
 
 
 def _load_plan(manifest_path: str, as_of: dt.datetime | None) -> Plan:
@@ -132,7 +132,7 @@ def validate(manifest: str, as_of: dt.datetime | None) -> None:
             scenario_for(plan.manifest)
         except ScenarioError as error:
             click.echo(f"{manifest}: simulate: {error}", err=True)
-            sys.exit(EXIT_MANIFEST_ERROR)
+            sys.exit(exit_code(error))
     dated = "" if plan.as_of is None else f" (dates as of {plan.as_of})"
     selectors = len(plan.manifest.selectors)
     entries = "1 select: entry" if selectors == 1 else f"{selectors} select: entries"

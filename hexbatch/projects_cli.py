@@ -16,6 +16,7 @@ from rich.text import Text
 
 from hexbatch.client import DEFAULT_BASE_URL, HexClient
 from hexbatch.errors import HexbatchError
+from hexbatch.exits import exit_code
 from hexbatch.filters import ProjectFilter
 from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
@@ -23,8 +24,6 @@ from hexbatch.outcome import iso
 from hexbatch.select_cli import filter_options, filters_from
 from hexbatch.simulator import Scenario, run_simulator
 from hexbatch.terminal import plain
-
-EXIT_ERROR = 2
 
 
 async def _fetch(
@@ -108,7 +107,7 @@ def projects(
         found = anyio.run(_fetch, base_url, token_env, simulate, wanted)
     except HexbatchError as error:
         click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(exit_code(error))
     if as_json:
         click.echo(json.dumps([_as_json(p) for p in found], indent=2))
     else:

@@ -1,8 +1,8 @@
 """The ``run`` command: a manifest in, every run's outcome out, exit code to match.
 
-Exit codes (contract): 0 every run completed; 1 some run did not complete;
-2 usage, manifest, configuration or authentication error (nothing triggered);
-130 interrupted (the partial report is still written).
+Exit codes (contract, see :mod:`hexbatch.exits`): 0 every run completed; 1 some run did
+not complete; 2 usage, manifest, configuration or authentication error (nothing
+triggered); 130 interrupted (the partial report is still written).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from rich.console import Console
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError
 from hexbatch.engine import Control, Snapshot
 from hexbatch.engine.viewmodel import BatchView
-from hexbatch.errors import ConfigurationError, sole_error
+from hexbatch.errors import HexbatchError, sole_error
+from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code
 from hexbatch.logs import LOG_FORMATS, configure_logging
 from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
@@ -34,21 +35,31 @@ from hexbatch.progress import describe, show_progress
 from hexbatch.report import render_console, write_github_step_summary, write_report_dir
 from hexbatch.report.writer import FILE_NAMES, ReportsNotWritten
 from hexbatch.resume import RERUN_CHOICES, NothingToRerun
-from hexbatch.simulator import ScenarioError
-from hexbatch.state import StateError
 from hexbatch.terminal import escape_control
 
-EXIT_OK = 0
-EXIT_FAILED_RUNS = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
-
-def _usage_error(message: str) -> NoReturn:
+def _usage_error(message: str, code: int = EXIT_USAGE) -> NoReturn:
     # Messages can carry project titles and Hex's own error text: show them as text.
     shown = "\n".join(escape_control(line) for line in message.splitlines())
     click.echo(f"error: {shown}", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
+
+
+def _stopped(run: BatchRun, error: HexbatchError) -> NoReturn:
+    """Say why the batch stopped before its report, and exit with the code ``error`` means."""
+    if isinstance(error, NothingToRerun):
+        click.echo(str(error), err=True)
+        sys.exit(exit_code(error))
+    message = str(error)
+    if isinstance(error, ManifestError):
+        for issue in error.issues:
+            click.echo(str(issue), err=True)
+        message = f"{len(error.issues)} problem(s) in the manifest; nothing was triggered"
+    elif isinstance(error, PreflightError):
+        # A batch refused tonight (a token Hex no longer accepts, a project unpublished
+        # since yesterday) is a failed night, worth the failure notifications.
+        _notify(functools.partial(run.notify_refused, error))
+    _usage_error(message, exit_code(error))
 
 
 class _Interrupts:
@@ -303,21 +314,8 @@ def run_command(manifest: str, **flags: Any) -> None:
                 as_events=flags["log_format"] == "json",
             )
         )
-    except NothingToRerun as error:
-        # Asked to rerun what does not exist: doing nothing is the right outcome, not an error.
-        click.echo(str(error), err=True)
-        sys.exit(EXIT_OK)
-    except ManifestError as error:
-        for issue in error.issues:
-            click.echo(str(issue), err=True)
-        _usage_error(f"{len(error.issues)} problem(s) in the manifest; nothing was triggered")
-    except PreflightError as error:
-        # A batch refused tonight (a token Hex no longer accepts, a project unpublished
-        # since yesterday) is a failed night, worth the failure notifications.
-        _notify(functools.partial(run.notify_refused, error))
-        _usage_error(str(error))
-    except (ConfigurationError, ScenarioError, StateError) as error:
-        _usage_error(str(error))
+    except HexbatchError as error:
+        _stopped(run, error)
     except OSError as error:  # e.g. a state store in a folder that cannot be written
         _usage_error(str(error))
     written = _write_outputs(report, flags["json_path"], flags["report_dir"])

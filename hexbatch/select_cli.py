@@ -23,6 +23,7 @@ import click
 from hexbatch.batch import BatchOptions, scenario_for
 from hexbatch.client import HexClient
 from hexbatch.errors import HexbatchError
+from hexbatch.exits import EXIT_USAGE, exit_code
 from hexbatch.filters import ProjectFilter
 from hexbatch.logs import configure_logging
 from hexbatch.manifest import Manifest
@@ -35,13 +36,12 @@ from hexbatch.simulator import ScenarioError, run_simulator
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 
-EXIT_USAGE = 2
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
-def _stop(message: str) -> NoReturn:
+def _stop(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"error: {escape_control(message)}", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
 
 
 def _pinned(manifest: Manifest, state: str | None) -> tuple[Selection, str] | None:
@@ -94,7 +94,7 @@ def select_for_plan(
         try:
             selection = anyio.run(_resolve_simulated, manifest)
         except ScenarioError as error:
-            _stop(f"{manifest.source}: simulate: {error}")
+            _stop(f"{manifest.source}: simulate: {error}", exit_code(error))
         note = f"chosen now in the simulator, {_when(selection)}"
     else:
         token = os.environ.get(manifest.token_env, "").strip()
@@ -109,7 +109,10 @@ def select_for_plan(
         try:
             selection = anyio.run(_resolve, manifest, url, token)
         except HexbatchError as error:
-            _stop(f"could not list the projects the select: entries choose: {error}")
+            _stop(
+                f"could not list the projects the select: entries choose: {error}",
+                exit_code(error),
+            )
         note = f"chosen now by Hex's filters, {_when(selection)}"
     return build_plan(manifest, planned.as_of, selection=selection), note
 

@@ -24,6 +24,7 @@ from rich.live import Live
 from hexbatch.batch_status import BatchStatus, batch_status
 from hexbatch.client import HexClient
 from hexbatch.errors import ConfigurationError
+from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_USAGE, exit_code
 from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateStore
@@ -33,8 +34,6 @@ from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
 from hexbatch.view import render_view, span
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 # Batches `history` shows unless told otherwise: a nightly store keeps one a night.
 HISTORY_LIMIT = 20
 
@@ -46,9 +45,9 @@ _BATCH = click.option(
 )
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
 
 
 @contextlib.contextmanager
@@ -64,7 +63,7 @@ def _opened(state: str, *, read_only: bool = False) -> Iterator[StateStore]:
                 click.echo(f"note: {store.note}", err=True)
             yield store
     except StateError as error:
-        _fail(str(error))
+        _fail(str(error), exit_code(error))
 
 
 def _chosen_batch(store: StateStore, batch_id: int | None) -> BatchInfo:
@@ -220,7 +219,8 @@ def cancel(state: str, batch_id: int | None) -> None:
     summary.unresolved = unresolved
     _print_summary(info, summary)
     if summary.count("failed"):
-        sys.exit(EXIT_FAILED)
+        # Some run may still be alive in Hex: not every run ended as asked.
+        sys.exit(EXIT_FAILED_RUNS)
 
 
 def _refuse_while_driven(state: str, error: LeaseHeldError) -> NoReturn:
@@ -229,7 +229,8 @@ def _refuse_while_driven(state: str, error: LeaseHeldError) -> NoReturn:
     again = f" (`kill -INT {lease.pid}` twice)" if here else ""
     _fail(
         f"{error} (in {state}). Press Ctrl-C twice in that process{again} to cancel its live "
-        "runs in Hex and record them. `hexbatch cancel` is for a batch no process is driving."
+        "runs in Hex and record them. `hexbatch cancel` is for a batch no process is driving.",
+        exit_code(error),
     )
 
 
@@ -246,7 +247,7 @@ def _run_cancel(store: StateStore, info: BatchInfo, token: str) -> CancelSummary
     try:
         return asyncio.run(cancel_all())
     except ConfigurationError as error:
-        _fail(str(error))
+        _fail(str(error), exit_code(error))
 
 
 def _print_summary(info: BatchInfo, summary: CancelSummary) -> None:

@@ -24,7 +24,8 @@ class _CompatibleClientResponse(ClientResponse):
         super().__init__(*args, **kwargs)
 
 
-aioresponses.core.ClientResponse = _CompatibleClientResponse  # type: ignore[misc]
+# aioresponses uses aiohttp's ClientResponse without exporting it: the name is replaced here.
+aioresponses.core.ClientResponse = _CompatibleClientResponse  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from tests.engine.conftest import P1, manifest, project, scenario
@@ -24,7 +23,7 @@ def _three_runs(tmp_path: Path) -> Path:
     )
 
 
-def _run(tmp_path: Path, *extra: str, terminal: bool) -> Any:
+def _run(tmp_path: Path, *extra: str, terminal: bool) -> Result:
     # TTY_COMPATIBLE makes rich treat the captured standard error as a terminal;
     # NO_COLOR keeps colour codes out of the text compared.
     env = {"GITHUB_STEP_SUMMARY": "", "TTY_COMPATIBLE": "1" if terminal else "0", "NO_COLOR": "1"}

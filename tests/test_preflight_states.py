@@ -49,6 +49,7 @@ async def test_archived_or_trashed_projects_are_refused(
     )
 
     with pytest.raises(PreflightError) as refused:
+        # A fake answering GetProject: preflight takes the concrete HexClient, not a protocol.
         await preflight(client, plan)  # type: ignore[arg-type]
 
     message = str(refused.value)

@@ -49,6 +49,7 @@ def test_a_429_the_ledger_did_not_foresee_is_named_once() -> None:
 async def test_a_failing_ledger_leaves_the_batch_to_its_own_windows() -> None:
     """The first failure is logged; from then on the ledger is not asked again."""
     ledger = _BrokenLedger()
+    # A fake of the store's ledger: StoreQuota takes the concrete Ledger, not a protocol.
     quota = StoreQuota(ledger)  # type: ignore[arg-type]
     wants = [Want("trigger", ((3, 60.0),))]
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from tests.engine.conftest import P1, manifest, project, scenario
@@ -16,7 +17,7 @@ from tests.engine.conftest import P1, manifest, project, scenario
 UNPUBLISHED = "44444444-4444-4444-8444-444444444444"
 
 
-def _invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+def _invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env={"GITHUB_STEP_SUMMARY": "", **(env or {})})
 
 
@@ -280,7 +281,7 @@ def _one_run(tmp_path: Path) -> Path:
     return manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}], sim=scenario([project()]))
 
 
-def _run_one_simulated(tmp_path: Path, *extra: str) -> Any:
+def _run_one_simulated(tmp_path: Path, *extra: str) -> Result:
     """``hexbatch run`` of a one-run manifest against the simulator, logging JSON."""
     return _invoke(
         "run",

@@ -7,10 +7,9 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from rich.console import Console
 
 from hexbatch import status as st
@@ -62,7 +61,7 @@ def serve(titles: list[str]) -> Iterator[SimulatorHandle]:
         yield handle
 
 
-def _projects(base_url: str, width: int = 200) -> Any:
+def _projects(base_url: str, width: int = 200) -> Result:
     return CliRunner().invoke(
         cli,
         ["projects", "--base-url", base_url],

@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hexbatch.errors import HexbatchError
+
 PathPart = str | int
 KeyPath = tuple[PathPart, ...]
 
@@ -44,7 +46,7 @@ class ManifestIssue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ManifestError(Exception):
+class ManifestError(HexbatchError):
     """A manifest could not be read, parsed or validated; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[ManifestIssue]) -> None:

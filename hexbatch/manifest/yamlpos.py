@@ -38,6 +38,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hexbatch.errors import HexbatchError
 from hexbatch.manifest.errors import KeyPath, ManifestIssue, format_path
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -137,7 +138,7 @@ class RewrittenNumber:
     value: int | float
 
 
-class ScalarProblem(Exception):
+class ScalarProblem(HexbatchError):
     """Raised by a string hook to report a problem with one string value."""
 
 
@@ -343,7 +344,7 @@ class _Converter:
         return size
 
 
-class _TooLarge(Exception):
+class _TooLarge(HexbatchError):
     """The document expands to more values than a manifest may hold."""
 
     def __init__(self, node: Node) -> None:
@@ -391,7 +392,7 @@ def load_yaml(text: str, file: str, on_string: StringHook | None = None) -> Yaml
     return YamlDocument(file, data, root, tuple(converter.issues), tuple(converter.rewritten))
 
 
-class LoadFailed(Exception):
+class LoadFailed(HexbatchError):
     """YAML could not be turned into data; carries the issues found."""
 
     def __init__(self, issues: list[ManifestIssue]) -> None:

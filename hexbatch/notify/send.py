@@ -26,6 +26,7 @@ import anyio
 import structlog
 
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
+from hexbatch.errors import HexbatchError
 from hexbatch.http_errors import parse_retry_after
 from hexbatch.manifest import Manifest, Notification
 from hexbatch.notify.payload import BatchEnd, notify_document, slack_message
@@ -94,7 +95,7 @@ class Delivery:
         return shown(self.notification)
 
 
-class Undelivered(Exception):
+class Undelivered(HexbatchError):
     """One try that did not deliver; ``retry`` says whether another try may help."""
 
     def __init__(self, reason: str, *, retry: bool, retry_after: float | None = None) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from hexbatch.errors import HexbatchError
 from hexbatch.outcome import BatchReport
 from hexbatch.report.formats import FORMATS, render
 from hexbatch.report.markdown import render_markdown
@@ -23,7 +24,7 @@ STEP_SUMMARY_LIMIT: Final = 1024 * 1024
 _ROW_CAPS: Final = (None, 2000, 500, 100, 20, 0)
 
 
-class ReportsNotWritten(OSError):
+class ReportsNotWritten(HexbatchError, OSError):
     """Some formats could not be written; the others were.
 
     Attributes:

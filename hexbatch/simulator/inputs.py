@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from hexbatch.errors import HexbatchError
 from hexbatch.simulator.scenario import InputSpec, Project
 
 BODY_FIELDS = frozenset(
@@ -30,7 +31,7 @@ _CELL_TYPES = {
 }
 
 
-class BadRequest(ValueError):
+class BadRequest(HexbatchError):
     """The request body is not a valid RunProject body (answered with 400)."""
 
 

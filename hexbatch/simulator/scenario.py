@@ -127,6 +127,8 @@ from pydantic import (
 )
 from yaml.constructor import SafeConstructor
 
+from hexbatch.errors import HexbatchError
+
 OPERATIONS = (
     "ListProjects",
     "GetProject",
@@ -159,7 +161,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 
-class ScenarioError(ValueError):
+class ScenarioError(HexbatchError, ValueError):
     """A scenario that cannot be used; the message names the file, line and key."""
 
 

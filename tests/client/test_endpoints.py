@@ -194,7 +194,7 @@ async def test_run_lists_can_ask_for_other_triggers_or_none(
     http: aioresponses, client: HexClient
 ) -> None:
     """The trigger filter is a choice: ALL lists everything, None sends no filter."""
-    page = {"runs": [], "nextPage": None, "previousPage": None, "traceId": "t"}
+    page: dict[str, object] = {"runs": [], "nextPage": None, "previousPage": None, "traceId": "t"}
     http.get(f"{RUNS_URL}?limit=5&offset=0&runTriggerFilter=ALL", payload=page)
     http.get(f"{RUNS_URL}?limit=5&offset=0", payload=page)
 

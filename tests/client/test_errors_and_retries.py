@@ -262,7 +262,7 @@ async def test_status_reads_retry_transient_failures(
     http: aioresponses, client: HexClient, failure: dict[str, object]
 ) -> None:
     """GETs are idempotent: 5xx, timeouts, resets and garbled bodies are retried."""
-    http.get(STATUS_URL, **failure)  # type: ignore[arg-type]
+    http.get(STATUS_URL, **failure)
     http.get(STATUS_URL, payload=run_payload())
 
     info = await client.get_run_status(PROJECT, RUN)

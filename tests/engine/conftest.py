@@ -6,6 +6,7 @@ poll every few milliseconds, so each batch takes a second or two of wall time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,12 @@ class Harness:
             return await self.run_handle.execute()
 
 
+HarnessFactory = Callable[[dict[str, Any]], Harness]
+"""Builds a Harness over a scenario (a mapping, as a scenario file holds)."""
+
+
 @pytest.fixture(name="harness_factory")
-def _harness_factory(tmp_path: Path) -> Any:
+def _harness_factory(tmp_path: Path) -> HarnessFactory:
     def build(sim: dict[str, Any]) -> Harness:
         return Harness(tmp_path, sim)
 

@@ -17,7 +17,15 @@ import pytest
 from hexbatch import status
 from hexbatch.batch import BatchOptions, run_batch
 from hexbatch.state import StateError, StateStore
-from tests.engine.conftest import P1, Harness, fast_settings, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    Harness,
+    HarnessFactory,
+    fast_settings,
+    manifest,
+    project,
+    scenario,
+)
 
 MARCH_1_LATE = dt.datetime(2025, 3, 1, 23, 59, tzinfo=dt.UTC)
 MARCH_2_EARLY = dt.datetime(2025, 3, 2, 0, 30, tzinfo=dt.UTC)
@@ -46,7 +54,7 @@ def nightly(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(name="harness_factory")
-def _harness_on_each_backend(tmp_path: Path, state_location: str) -> Any:
+def _harness_on_each_backend(tmp_path: Path, state_location: str) -> HarnessFactory:
     def build(sim: dict[str, Any]) -> Harness:
         harness = Harness(tmp_path, sim)
         harness.options["state"] = state_location
@@ -60,7 +68,7 @@ def _first_fails() -> dict[str, Any]:
     return scenario([project(outcome={"rules": [rule]})])
 
 
-async def _unfinished_batch_of_march_1(nightly: Path, harness_factory: Any) -> Any:
+async def _unfinished_batch_of_march_1(nightly: Path, harness_factory: HarnessFactory) -> Any:
     """A batch started late on March 1st that stopped after its first run failed."""
     report = await harness_factory(_first_fails()).run(
         nightly, settings=_on(MARCH_1_LATE), fail_fast=True
@@ -70,7 +78,7 @@ async def _unfinished_batch_of_march_1(nightly: Path, harness_factory: Any) -> A
 
 
 async def test_a_batch_records_the_day_it_planned_from(
-    nightly: Path, harness_factory: Any, state_location: str
+    nightly: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """The batch's as-of date is the date its dates were resolved against."""
     report = await _unfinished_batch_of_march_1(nightly, harness_factory)
@@ -83,7 +91,7 @@ async def test_a_batch_records_the_day_it_planned_from(
 
 
 async def test_a_batch_resumed_after_midnight_plans_the_same_runs(
-    nightly: Path, harness_factory: Any, state_location: str
+    nightly: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """Resumed on March 2nd, the batch of March 1st runs what it skipped, Feb 27 and 28,
     instead of being refused as a different plan."""
@@ -105,7 +113,7 @@ async def test_a_batch_resumed_after_midnight_plans_the_same_runs(
 
 
 async def test_an_as_of_other_than_the_batchs_is_a_different_plan(
-    nightly: Path, harness_factory: Any
+    nightly: Path, harness_factory: HarnessFactory
 ) -> None:
     """--as-of naming another day than the unfinished batch's is refused, nothing sent;
     naming the batch's own day resumes it."""
@@ -123,7 +131,7 @@ async def test_an_as_of_other_than_the_batchs_is_a_different_plan(
 
 
 async def test_a_new_batch_after_midnight_plans_from_the_new_day(
-    nightly: Path, harness_factory: Any, state_location: str
+    nightly: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """--new leaves the old batch and its day behind: the new one runs Feb 27 to Mar 1."""
     await _unfinished_batch_of_march_1(nightly, harness_factory)
@@ -141,7 +149,7 @@ async def test_a_new_batch_after_midnight_plans_from_the_new_day(
 
 
 async def test_a_finished_batch_is_followed_by_one_of_the_new_day(
-    nightly: Path, harness_factory: Any
+    nightly: Path, harness_factory: HarnessFactory
 ) -> None:
     """Once the night's batch finished, the next night plans from its own today."""
     await harness_factory(scenario([project()])).run(nightly, settings=_on(MARCH_1_LATE))
@@ -154,7 +162,7 @@ async def test_a_finished_batch_is_followed_by_one_of_the_new_day(
 
 
 async def test_fixed_dates_record_no_as_of(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """A batch whose dates never depend on today keeps no as-of date."""
     dates = {"param": "run_date", "start": "2025-02-26", "end": "2025-02-27"}

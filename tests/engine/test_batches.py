@@ -10,12 +10,11 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from hexbatch import status
 from hexbatch.outcome import BatchReport
 from hexbatch.simulator import Ledger
-from tests.engine.conftest import P1, P2, Harness, manifest, project, scenario
+from tests.engine.conftest import P1, P2, Harness, HarnessFactory, manifest, project, scenario
 
 
 def assert_ledger_matches(report: BatchReport, ledger: Ledger) -> None:
@@ -29,7 +28,7 @@ def assert_ledger_matches(report: BatchReport, ledger: Ledger) -> None:
         assert len(made) == len([a for a in run.attempts if a.run_id]), run
 
 
-async def test_sweep_with_mixed_outcomes(tmp_path: Path, harness_factory: Any) -> None:
+async def test_sweep_with_mixed_outcomes(tmp_path: Path, harness_factory: HarnessFactory) -> None:
     """A matrix sweep reports each combination's own outcome, in plan order."""
     sim = scenario(
         [
@@ -72,7 +71,7 @@ async def test_sweep_with_mixed_outcomes(tmp_path: Path, harness_factory: Any) -
     assert report.requests["trigger"] == 6
 
 
-async def test_backfill_with_one_bad_date(tmp_path: Path, harness_factory: Any) -> None:
+async def test_backfill_with_one_bad_date(tmp_path: Path, harness_factory: HarnessFactory) -> None:
     """A date backfill completes every day but the one the scenario breaks."""
     sim = scenario(
         [project(outcome={"rules": [{"when": {"run_date": "2025-01-05"}, "status": "ERRORED"}]})]
@@ -92,7 +91,9 @@ async def test_backfill_with_one_bad_date(tmp_path: Path, harness_factory: Any) 
     assert_ledger_matches(report, harness.ledger)
 
 
-async def test_unable_to_allocate_kernel_is_retried(tmp_path: Path, harness_factory: Any) -> None:
+async def test_unable_to_allocate_kernel_is_retried(
+    tmp_path: Path, harness_factory: HarnessFactory
+) -> None:
     """A run ending UNABLE_TO_ALLOCATE_KERNEL is triggered again and every attempt is kept."""
     sim = scenario(
         [
@@ -131,7 +132,9 @@ async def test_unable_to_allocate_kernel_is_retried(tmp_path: Path, harness_fact
     assert_ledger_matches(report, harness.ledger)
 
 
-async def test_timeout_cancels_the_run_in_hex(tmp_path: Path, harness_factory: Any) -> None:
+async def test_timeout_cancels_the_run_in_hex(
+    tmp_path: Path, harness_factory: HarnessFactory
+) -> None:
     """A run past its timeout is cancelled (DELETE), confirmed KILLED, and ends TIMED_OUT."""
     sim = scenario([project(duration=600)])
     path = manifest(tmp_path, [{"id": P1, "timeout": "300ms"}])
@@ -149,7 +152,7 @@ async def test_timeout_cancels_the_run_in_hex(tmp_path: Path, harness_factory: A
 
 
 async def test_failed_status_reads_are_retried_without_losing_the_run(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """500s and garbled bodies on status reads are retried; every run still completes."""
     faults = [
@@ -170,7 +173,7 @@ async def test_failed_status_reads_are_retried_without_losing_the_run(
 
 
 async def test_connection_reset_after_create_is_reconciled_not_duplicated(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A trigger whose connection dropped after Hex created the run adopts that run."""
     faults = [{"operation": "RunProject", "kind": "reset", "every_nth": 2}]
@@ -187,7 +190,7 @@ async def test_connection_reset_after_create_is_reconciled_not_duplicated(
 
 
 async def test_gateway_error_before_create_is_retriggered_once(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A 502 that created nothing is settled by the run list, then the trigger is resent."""
     faults = [{"operation": "RunProject", "kind": "error", "status": 502, "every_nth": 3}]
@@ -205,7 +208,7 @@ async def test_gateway_error_before_create_is_retriggered_once(
 
 
 async def test_server_rate_limits_throttle_without_losing_anything(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """With client budgets looser than the server's, 429s slow the batch but lose nothing."""
     limits = {"requests": {"count": 8, "per": 30}, "run_project": {"count": 3, "per": 30}}
@@ -228,7 +231,9 @@ async def test_server_rate_limits_throttle_without_losing_anything(
     assert_ledger_matches(report, harness.ledger)
 
 
-async def test_matching_client_budgets_get_no_429(tmp_path: Path, harness_factory: Any) -> None:
+async def test_matching_client_budgets_get_no_429(
+    tmp_path: Path, harness_factory: HarnessFactory
+) -> None:
     """When the manifest's limits match the server's, the server never has to say 429."""
     limits = {"requests": {"count": 10, "per": 20}, "run_project": {"count": 3, "per": 20}}
     sim = scenario([project()], limits=limits)
@@ -250,7 +255,9 @@ async def test_matching_client_budgets_get_no_429(tmp_path: Path, harness_factor
     assert harness.ledger.total_throttled == 0
 
 
-async def test_kernel_limit_pauses_triggering(tmp_path: Path, harness_factory: Any) -> None:
+async def test_kernel_limit_pauses_triggering(
+    tmp_path: Path, harness_factory: HarnessFactory
+) -> None:
     """Past Hex's kernel limit the batch waits for kernels instead of failing runs."""
     sim = scenario([project()], limits={"kernel_limit": 2})
     path = manifest(
@@ -268,7 +275,7 @@ async def test_kernel_limit_pauses_triggering(tmp_path: Path, harness_factory: A
 
 
 async def test_in_flight_caps_hold_globally_and_per_project(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """No more runs are alive than max_in_flight, nor per project than its own cap."""
     sim = scenario([project(), project(P2)])
@@ -296,7 +303,7 @@ async def test_in_flight_caps_hold_globally_and_per_project(
 
 
 async def test_an_entry_keeps_its_cap_when_another_entry_names_the_same_project(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """max_in_flight belongs to the entry: a second entry of the project cannot lift it."""
     sim = scenario([project(duration=20)])
@@ -324,7 +331,7 @@ async def test_an_entry_keeps_its_cap_when_another_entry_names_the_same_project(
         assert ended_at[1] <= later.created_at
 
 
-async def test_fail_fast_skips_the_rest(tmp_path: Path, harness_factory: Any) -> None:
+async def test_fail_fast_skips_the_rest(tmp_path: Path, harness_factory: HarnessFactory) -> None:
     """After the first failure nothing new starts; the unstarted runs end SKIPPED."""
     sim = scenario(
         [project(duration=5, outcome={"rules": [{"when": {"n": 0}, "status": "ERRORED"}]})]
@@ -343,7 +350,7 @@ async def test_fail_fast_skips_the_rest(tmp_path: Path, harness_factory: Any) ->
     assert len(harness.ledger.runs) == 1
 
 
-async def test_dry_run_creates_no_runs(tmp_path: Path, harness_factory: Any) -> None:
+async def test_dry_run_creates_no_runs(tmp_path: Path, harness_factory: HarnessFactory) -> None:
     """--dry-run sends every trigger with dryRun: Hex validates, nothing runs."""
     sim = scenario([project()])
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])

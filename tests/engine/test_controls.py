@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import anyio
 from rich.console import Console
@@ -14,11 +13,20 @@ import hexbatch
 from hexbatch import status
 from hexbatch.engine import Snapshot
 from hexbatch.progress import describe, show_progress
-from tests.engine.conftest import P1, P2, Harness, fast_settings, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    P2,
+    Harness,
+    HarnessFactory,
+    fast_settings,
+    manifest,
+    project,
+    scenario,
+)
 
 
 async def test_fail_fast_with_cancel_cancels_the_live_runs(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """--cancel-on-fail-fast: the first failure cancels the other live runs in Hex."""
     failing = project(P1, duration=5, outcome={"default": "ERRORED"})
@@ -104,7 +112,7 @@ async def test_progress_is_live_on_a_terminal() -> None:
 
 
 async def test_a_batch_stopped_before_it_starts_triggers_nothing(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """An interrupt during the preflight check leaves every run SKIPPED and Hex untouched."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -120,7 +128,7 @@ async def test_a_batch_stopped_before_it_starts_triggers_nothing(
 
 
 async def test_stop_reaches_triggers_queued_behind_another(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """After --fail-fast stops the batch, triggers waiting for the project's turn are not sent."""
     slow_triggers = [{"operation": "RunProject", "kind": "latency", "delay": 30, "every_nth": 1}]
@@ -138,7 +146,7 @@ async def test_stop_reaches_triggers_queued_behind_another(
 
 
 async def test_a_token_without_run_scope_stops_at_the_first_trigger(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A 403 on a trigger means no trigger can work: one request, then everything stops."""
     sim = scenario([project()])
@@ -158,7 +166,7 @@ async def test_a_token_without_run_scope_stops_at_the_first_trigger(
     }
 
 
-async def test_a_dry_run_keeps_no_state(tmp_path: Path, harness_factory: Any) -> None:
+async def test_a_dry_run_keeps_no_state(tmp_path: Path, harness_factory: HarnessFactory) -> None:
     """--dry-run neither creates nor resumes a batch in the state store."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
 
@@ -168,7 +176,7 @@ async def test_a_dry_run_keeps_no_state(tmp_path: Path, harness_factory: Any) ->
 
 
 async def test_preflight_lists_the_workspace_for_many_projects(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A bulk refresh of many projects is checked with one ListProjects page, not one each."""
     ids = [f"99999999-9999-4999-8999-{n:012d}" for n in range(8)]

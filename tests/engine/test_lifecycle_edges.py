@@ -22,7 +22,7 @@ from hexbatch.manifest import load_manifest
 from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
 from hexbatch.state import StateError
-from tests.engine.conftest import P1, Harness, manifest, project, scenario
+from tests.engine.conftest import P1, Harness, HarnessFactory, manifest, project, scenario
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ async def _when(condition: Any, action: Any) -> None:
 
 
 async def test_a_stop_reaches_triggers_waiting_for_the_trigger_budget(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """Runs waiting for the trigger budget when the batch stops are never sent."""
     path = manifest(
@@ -72,7 +72,7 @@ async def test_a_stop_reaches_triggers_waiting_for_the_trigger_budget(
 
 
 async def test_a_cancelling_interrupt_ends_the_preflight_check(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """The second interrupt does not wait for a slow preflight: nothing runs, all SKIPPED."""
     slow = [{"operation": "GetProject", "kind": "latency", "delay": 6000, "every_nth": 1}]
@@ -94,7 +94,7 @@ async def test_a_cancelling_interrupt_ends_the_preflight_check(
 
 
 async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A run that ended just before its timeout, unseen yet, is not reported TIMED_OUT."""
     ends_first = project(pending=2, duration=24, outcome={"default": "ERRORED"})  # 0.26 s

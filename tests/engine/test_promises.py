@@ -19,7 +19,16 @@ from hexbatch.engine import Control
 from hexbatch.outcome import BatchReport
 from hexbatch.simulator import Scenario, SimulatorHandle, run_simulator
 from hexbatch.state import StateStore
-from tests.engine.conftest import P1, P2, Harness, fast_settings, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    P2,
+    Harness,
+    HarnessFactory,
+    fast_settings,
+    manifest,
+    project,
+    scenario,
+)
 
 
 async def _when(condition: Any, action: Any, after: float = 0.0) -> None:
@@ -184,7 +193,7 @@ async def test_an_interrupt_while_settling_cancels_the_run_when_one_last_look_fi
 
 
 async def test_the_first_interrupt_ends_triggers_waiting_an_hour_for_their_budget(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A stop reaches triggers waiting for a 1-per-hour budget at once, not an hour later."""
     path = manifest(
@@ -209,7 +218,7 @@ async def test_the_first_interrupt_ends_triggers_waiting_an_hour_for_their_budge
 
 
 async def test_fail_fast_ends_triggers_waiting_for_their_budget(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """--fail-fast after a failure does not wait an hour for the next trigger slot."""
     sim_data = scenario([project(duration=5, outcome={"default": "ERRORED"})])
@@ -264,7 +273,7 @@ async def test_a_trigger_refused_with_429_leaves_no_intent_when_the_batch_stops(
 
 
 async def test_a_retry_after_longer_than_the_timeout_fails_the_trigger_and_names_the_wait(
-    tmp_path: Path, harness_factory: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, harness_factory: HarnessFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Hex asks for a wait of hours: the trigger ends TRIGGER_FAILED at once, saying so."""
     sim_data = scenario(
@@ -288,7 +297,7 @@ async def test_a_retry_after_longer_than_the_timeout_fails_the_trigger_and_names
 
 
 async def test_a_read_blocked_by_a_429_never_waits_past_the_run_deadline(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """Reads throttled for an hour: the run times out at its deadline, it does not hang."""
     sim_data = scenario(
@@ -309,7 +318,7 @@ async def test_a_read_blocked_by_a_429_never_waits_past_the_run_deadline(
 
 
 async def test_a_known_run_is_followed_through_a_long_read_outage(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """48 failed status requests in a row (12 reads with their retries): still COMPLETED."""
     outage = [{"operation": "GetRunStatus", "kind": "error", "status": 502, "every_nth": 1,
@@ -326,7 +335,7 @@ async def test_a_known_run_is_followed_through_a_long_read_outage(
 
 
 async def test_a_404_right_after_creation_is_lag_not_the_end(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """Status reads 404 while the run is young (read-after-write lag): it still completes."""
     lag = [{"operation": "GetRunStatus", "kind": "not_found", "delay": 30, "every_nth": 1}]
@@ -340,7 +349,7 @@ async def test_a_404_right_after_creation_is_lag_not_the_end(
 
 
 async def test_only_a_persistent_404_ends_a_run_unknown(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """Several 404s in a row over the lost_after span: UNKNOWN, and the reason says so."""
     gone = [{"operation": "GetRunStatus", "kind": "not_found", "every_nth": 1}]

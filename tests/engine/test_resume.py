@@ -14,7 +14,15 @@ import pytest
 from hexbatch import status
 from hexbatch.resume import NothingToRerun
 from hexbatch.state import StateStore
-from tests.engine.conftest import P1, Harness, fast_settings, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    Harness,
+    HarnessFactory,
+    fast_settings,
+    manifest,
+    project,
+    scenario,
+)
 
 UNKNOWN_FAULTS = [
     {"operation": "RunProject", "kind": "error", "status": 502, "every_nth": 1},
@@ -27,7 +35,7 @@ def _errors_on(n: int) -> dict[str, Any]:
 
 
 @pytest.fixture(name="harness_factory")
-def _harness_on_each_backend(tmp_path: Path, state_location: str) -> Any:
+def _harness_on_each_backend(tmp_path: Path, state_location: str) -> HarnessFactory:
     """Every batch of these tests keeps its state in ``state_location`` (each backend)."""
 
     def build(sim: dict[str, Any]) -> Harness:
@@ -44,7 +52,7 @@ def _batches(state: str) -> list[Any]:
 
 
 async def test_a_finished_batch_is_followed_by_a_new_one(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """Once every run has its final status, the next run starts a new batch."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -62,7 +70,7 @@ async def test_a_finished_batch_is_followed_by_a_new_one(
 
 
 async def test_rerun_failed_retriggers_only_the_failures(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """--rerun failed gives the failed run a new attempt and leaves the completed one alone."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -81,7 +89,7 @@ async def test_rerun_failed_retriggers_only_the_failures(
 
 
 async def test_rerun_all_gives_every_run_a_new_attempt(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """--rerun all triggers every run again and keeps the earlier attempts."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}, {"n": 2}]}])
@@ -96,7 +104,7 @@ async def test_rerun_all_gives_every_run_a_new_attempt(
 
 
 async def test_unknown_triggers_rerun_only_when_asked(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """A trigger whose outcome cannot be established ends UNKNOWN; --rerun unknown retries it."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
@@ -116,7 +124,7 @@ async def test_unknown_triggers_rerun_only_when_asked(
 
 
 async def test_new_starts_a_fresh_batch_even_when_one_is_unfinished(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """--new leaves an unfinished batch behind and starts over."""
     path = manifest(
@@ -136,7 +144,7 @@ async def test_new_starts_a_fresh_batch_even_when_one_is_unfinished(
 
 
 async def test_a_rerun_gets_its_retries_again(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """Retries spent by the first batch do not starve a --rerun of its own retries."""
     no_kernel = {"when": {"n": 1}, "status": "UNABLE_TO_ALLOCATE_KERNEL"}
@@ -161,7 +169,7 @@ async def test_a_rerun_gets_its_retries_again(
 
 
 async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """A batch with a run in flight at one Hex URL refuses to resume against another."""
     from datetime import UTC, datetime
@@ -186,7 +194,7 @@ async def test_runs_in_flight_elsewhere_are_not_followed_at_a_new_url(
 
 
 async def test_rerun_with_nothing_to_rerun_does_nothing(
-    tmp_path: Path, harness_factory: Any, state_location: str
+    tmp_path: Path, harness_factory: HarnessFactory, state_location: str
 ) -> None:
     """After a clean batch, `--rerun failed` triggers nothing and starts no batch."""
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])

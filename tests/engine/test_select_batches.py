@@ -16,7 +16,7 @@ from hexbatch.batch import PreflightError
 from hexbatch.cli import cli
 from hexbatch.selection import Selection
 from hexbatch.state import StateError, StateStore
-from tests.engine.conftest import Harness, manifest, project, scenario
+from tests.engine.conftest import Harness, HarnessFactory, manifest, project, scenario
 
 
 def pid(n: int) -> str:
@@ -48,7 +48,7 @@ NIGHTLY = {"select": {"categories": ["nightly"], "statuses": ["Production"]}}
 
 
 async def test_exactly_the_matching_projects_are_triggered(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """categories [nightly] and statuses [Production] trigger Costs and Revenue, once per
     parameter set each, labelled by their titles; nothing else is triggered."""
@@ -90,7 +90,7 @@ def test_run_simulate_triggers_exactly_the_matching_projects(tmp_path: Path) -> 
 
 
 @pytest.fixture(name="stored")
-def _stored(tmp_path: Path, state_location: str) -> Any:
+def _stored(tmp_path: Path, state_location: str) -> HarnessFactory:
     def build(sim: dict[str, Any]) -> Harness:
         harness = Harness(tmp_path, sim)
         harness.options["state"] = state_location
@@ -153,11 +153,11 @@ async def test_changed_filters_do_not_resume_the_batch(
     assert sorted(run.project for run in report.runs) == ["Churn", "Costs", "Revenue"]
 
 
-async def test_skip_if_fresh_and_schedules(tmp_path: Path, harness_factory: Any) -> None:
+async def test_skip_if_fresh_and_schedules(tmp_path: Path, harness_factory: HarnessFactory) -> None:
     """A project refreshed 1h ago is skipped under skip_if_fresh: 6h; one refreshed 2 days
     ago runs, with a warning that Hex also runs it on its own schedule."""
     daily = [{"trigger": "SCHEDULED", "every": "24h", "start": "1h"}]
-    changes = {
+    changes: dict[str, dict[str, Any]] = {
         "Costs": {"published_results_updated_at": "1h"},
         "Revenue": {"published_results_updated_at": "48h", "schedules": daily},
     }
@@ -181,7 +181,7 @@ async def test_skip_if_fresh_and_schedules(tmp_path: Path, harness_factory: Any)
 
 
 async def test_an_empty_selection_runs_nothing_and_says_so(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """A bulk refresh of a category nobody uses is not an error: nothing runs."""
     path = manifest(tmp_path, [{"select": {"categories": ["nobody"]}}])
@@ -198,7 +198,9 @@ async def test_an_empty_selection_runs_nothing_and_says_so(
     ]
 
 
-async def test_a_refused_listing_triggers_nothing(tmp_path: Path, harness_factory: Any) -> None:
+async def test_a_refused_listing_triggers_nothing(
+    tmp_path: Path, harness_factory: HarnessFactory
+) -> None:
     """A token Hex refuses stops the batch at the selection, naming the cause."""
     path = manifest(tmp_path, [NIGHTLY])
     harness: Harness = harness_factory(scenario(workspace()))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from hexbatch.engine.versions import VersionWatch
 from hexbatch.manifest.loader import DEFAULT_POLL, DEFAULT_RETRIES, DEFAULT_RUN
-from hexbatch.manifest.model import ProjectSpec
+from hexbatch.manifest.model import ProjectSpec, VersionChange
 
 
-def _project(policy: str) -> ProjectSpec:
+def _project(policy: VersionChange) -> ProjectSpec:
     spec = ProjectSpec(
         id="p",
         name="revenue",
@@ -20,13 +20,18 @@ def _project(policy: str) -> ProjectSpec:
         retries=DEFAULT_RETRIES,
         run=DEFAULT_RUN,
     )
-    return dataclasses.replace(spec, on_version_change=policy)  # type: ignore[arg-type]
+    return dataclasses.replace(spec, on_version_change=policy)
 
 
 def test_only_stop_halts_and_only_on_a_new_version() -> None:
     """The first version is the batch's; seeing it again changes nothing; a new one halts
     a stop project and is merely recorded for the others."""
-    for policy, halted in (("continue", False), ("warn", False), ("stop", True)):
+    cases: tuple[tuple[VersionChange, bool], ...] = (
+        ("continue", False),
+        ("warn", False),
+        ("stop", True),
+    )
+    for policy, halted in cases:
         watch = VersionWatch()
         project = _project(policy)
         watch.observe(project, "7")

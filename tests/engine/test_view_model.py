@@ -16,11 +16,11 @@ from hexbatch.engine.core import trigger_waits
 from hexbatch.engine.gate import KernelGate
 from hexbatch.engine.viewmodel import FailedRun, ProjectRow, WaitReason
 from hexbatch.limits import Window, WindowLimiter
-from tests.engine.conftest import P1, P2, Harness, manifest, project, scenario
+from tests.engine.conftest import P1, P2, Harness, HarnessFactory, manifest, project, scenario
 
 
 async def test_the_view_model_counts_each_project_and_keeps_failures(
-    tmp_path: Path, harness_factory: Any
+    tmp_path: Path, harness_factory: HarnessFactory
 ) -> None:
     """After a batch, each project's row adds up and every failure is listed with its error."""
     failing = project(P1, outcome={"default": "ERRORED"})

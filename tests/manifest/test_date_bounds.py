@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from hexbatch.manifest import DateRange, DateStep, ManifestError
@@ -28,7 +27,7 @@ def _dates(start: str, end: str, step: str) -> str:
     return HEAD + f"    dates: {{param: d, start: {start}, end: {end}, step: {step}}}\n"
 
 
-def _invoke(*args: str) -> Any:
+def _invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env={"GITHUB_STEP_SUMMARY": ""})
 
 
@@ -51,8 +50,9 @@ def test_absurd_steps_are_located_errors(load_text: LoadText, step: str, message
 
 def test_the_longest_step_is_allowed(load_text: LoadText) -> None:
     """100 years exactly is still a step."""
-    manifest = load_text(_dates("2025-01-01", "2225-01-01", "1200mo"))
-    assert date_values(manifest.projects[0].dates) == ["2025-01-01", "2125-01-01", "2225-01-01"]  # type: ignore[arg-type]
+    dates = load_text(_dates("2025-01-01", "2225-01-01", "1200mo")).projects[0].dates
+    assert isinstance(dates, DateRange)
+    assert date_values(dates) == ["2025-01-01", "2125-01-01", "2225-01-01"]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_a_monthly_range_to_9999_is_counted_exactly(load_text: LoadText) -> None
     """The run limit counts dates by step, so 2025..9999 monthly (95,700 dates) is allowed."""
     manifest = load_text(_dates("2025-01-31", "9999-12-31", "1mo"))
     dates = manifest.projects[0].dates
-    assert dates is not None
+    assert isinstance(dates, DateRange)
     assert date_count(dates) == len(list(range_dates(dates))) == 95_700
 
 

@@ -289,7 +289,7 @@ def test_the_json_schema_accepts_the_relative_forms(value: str) -> None:
     validator = jsonschema.Draft202012Validator(
         manifest_json_schema(), format_checker=jsonschema.FormatChecker()
     )
-    document = {
+    document: dict[str, Any] = {
         "version": 1,
         "projects": [
             {
@@ -299,5 +299,5 @@ def test_the_json_schema_accepts_the_relative_forms(value: str) -> None:
         ],
     }
     assert validator.is_valid(document)
-    document["projects"][0]["dates"]["start"] = "tomorrow"  # type: ignore[index]
+    document["projects"][0]["dates"]["start"] = "tomorrow"
     assert not validator.is_valid(document)

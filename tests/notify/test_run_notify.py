@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch import status as st
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError, run_batch
@@ -61,7 +61,7 @@ def _receiver_env(receiver: Receiver) -> dict[str, str]:
     }
 
 
-def _run(*args: str, env: dict[str, str] | None = None) -> Any:
+def _run(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(
         cli, ["run", *args, "--no-progress"], env={"GITHUB_STEP_SUMMARY": "", **(env or {})}
     )

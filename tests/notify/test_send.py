@@ -19,6 +19,7 @@ from hexbatch.clock import VirtualClock
 from hexbatch.errors import ConfigurationError
 from hexbatch.logs import configure_logging
 from hexbatch.manifest import Notification, SourceLocation
+from hexbatch.manifest.model import NotifyWhen
 from hexbatch.notify import (
     BatchEnd,
     NotifySettings,
@@ -40,6 +41,9 @@ def _settings(clock: VirtualClock | None = None, **extra: Any) -> NotifySettings
     return NotifySettings(clock=clock, sleep=clock.sleep, rng=random.Random(5), **extra)
 
 
+WHENS: tuple[NotifyWhen, ...] = ("failure", "success", "finish")
+
+
 def _failed() -> BatchEnd:
     return BatchEnd(small_report(), "nightly", batch_id=7)
 
@@ -49,13 +53,13 @@ def _succeeded() -> BatchEnd:
     return BatchEnd(BatchReport("m.yaml", T0, T0 + timedelta(seconds=1), runs), "nightly")
 
 
-def _webhook(url: str, *on: str, timeout: float = 10.0, index: int = 0) -> Notification:
+def _webhook(url: str, *on: NotifyWhen, timeout: float = 10.0, index: int = 0) -> Notification:
     return Notification(
         "webhook", url=url, on=frozenset(on or ("finish",)), timeout=timeout, index=index
     )
 
 
-def _command(*argv: str, on: str = "finish", timeout: float = 10.0) -> Notification:
+def _command(*argv: str, on: NotifyWhen = "finish", timeout: float = 10.0) -> Notification:
     return Notification("command", command=argv, on=frozenset({on}), timeout=timeout)
 
 
@@ -106,8 +110,7 @@ async def test_on_chooses_which_ends_are_told(
 ) -> None:
     """failure fires when some run did not complete, success when all did, finish always."""
     notifications = [
-        _webhook(receiver.url(f"/{when}"), when, index=n)
-        for n, when in enumerate(["failure", "success", "finish"])
+        _webhook(receiver.url(f"/{when}"), when, index=n) for n, when in enumerate(WHENS)
     ]
 
     sent = await send_notifications(notifications, end, _settings())

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from tests.engine.conftest import P1, manifest, project, scenario
@@ -21,7 +20,7 @@ projects:
 """
 
 
-def _invoke(*args: str) -> Any:
+def _invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env={"GITHUB_STEP_SUMMARY": ""})
 
 

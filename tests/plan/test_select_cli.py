@@ -8,11 +8,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from hexbatch.simulator import Scenario, SimulatorHandle, load_scenario, run_simulator
@@ -28,7 +27,7 @@ EXEC, BOARD, KPI_TREE, VIEW = (
 )
 
 
-def _invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+def _invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     environment = {"GITHUB_STEP_SUMMARY": "", "HEX_API_TOKEN": "", "HEXBATCH_STATE": ""}
     return CliRunner().invoke(cli, list(args), env={**environment, **(env or {})})
 

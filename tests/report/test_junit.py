@@ -132,7 +132,9 @@ def test_control_characters_are_replaced_so_the_xml_stays_valid() -> None:
     text = render_junit(BatchReport("m", T0, T0, [run]))
 
     SCHEMA.validate(text)
-    assert _parse(text).find("testsuite/testcase/failure").get("message") == "bad\ufffd"  # type: ignore[union-attr]
+    failure = _parse(text).find("testsuite/testcase/failure")
+    assert failure is not None
+    assert failure.get("message") == "bad\ufffd"
 
 
 def test_an_empty_batch_is_a_valid_empty_report() -> None:

@@ -286,7 +286,9 @@ async def test_list_lag_respects_every_nth(make_client: MakeClient, clock: FakeC
 
 async def _until_disconnected(client: Client) -> None:
     """Wait until the server has seen the client's connection close (its handler cancelled)."""
-    server = client.server.runner.server
+    runner = client.server.runner
+    assert runner is not None
+    server = runner.server
     assert server is not None
     for _ in range(500):
         if not server.connections:

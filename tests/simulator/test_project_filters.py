@@ -170,7 +170,7 @@ async def test_a_disabled_schedule_starts_no_runs(make_client: MakeClient) -> No
     client = await make_client(scenario_with(projects=projects), clock=clock)
     clock.advance(35)
 
-    scheduled = ledger_of(client.server.app).scheduled
+    scheduled = ledger_of(client.app).scheduled
 
     assert {run.project_id for run in scheduled} == {_pid(1)}
     assert len(scheduled) == 4
@@ -180,7 +180,7 @@ async def test_the_ledger_keeps_each_project_query(client: Client) -> None:
     """Repeated parameters are kept with every value."""
     await client.get("/api/v1/projects?statuses=A&statuses=B&limit=5", headers=AUTH)
 
-    queries = ledger_of(client.server.app).project_queries
+    queries = ledger_of(client.app).project_queries
 
     assert queries == [{"statuses": ["A", "B"], "limit": ["5"]}]
 

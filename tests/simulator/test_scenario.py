@@ -229,10 +229,13 @@ def test_a_scenario_alias_bomb_is_refused_before_anything_expands(
 def test_expanded_size_counts_every_alias_once_per_use() -> None:
     """The measure counts the nodes an expansion would build, without building them."""
     root = yaml.compose("a: &x [1, 2]\nb: [*x, *x]\n")
+    bomb = yaml.compose(_bomb(7))
+    assert root is not None
+    assert bomb is not None
 
     # mapping 1 + keys a, b 2 + [1, 2] 3 + the outer list 1 + two uses of [1, 2] 6
     assert expanded_size(root) == 13
-    assert expanded_size(yaml.compose(_bomb(7))) == MAX_EXPANDED_NODES + 1
+    assert expanded_size(bomb) == MAX_EXPANDED_NODES + 1
 
 
 def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:

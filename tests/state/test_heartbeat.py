@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import anyio
+import pytest
 
 from hexbatch.clock import VirtualClock
 from hexbatch.state import StateError, StateStore
 from hexbatch.state.heartbeat import Heartbeat
-from hexbatch.state.leases import Claimant
+from hexbatch.state.leases import Claimant, Lease
 
 
 def _claimant(host: str) -> Claimant:
@@ -22,14 +22,16 @@ def _beat(store: StateStore, lost: list[str], clock: VirtualClock) -> Heartbeat:
     return Heartbeat(store, lease, 30.0, lost.append, clock=clock, sleep=clock.sleep)
 
 
-async def test_renews_every_sixth_of_its_ttl_until_taken_over(store: StateStore) -> None:
+async def test_renews_every_sixth_of_its_ttl_until_taken_over(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Renewals every 5 s of a 30 s TTL; once another host took the batch, the batch is
     told to stop, naming the new holder."""
-    clock, lost = VirtualClock(), []
+    clock, lost = VirtualClock(), list[str]()
     beat = _beat(store, lost, clock)
     renewals = 0
 
-    def renew_then_steal(lease: Any) -> bool:
+    def renew_then_steal(lease: Lease) -> bool:
         nonlocal renewals
         renewals += 1
         if renewals == 4:
@@ -41,7 +43,7 @@ async def test_renews_every_sixth_of_its_ttl_until_taken_over(store: StateStore)
             )
         return StateStore.renew_lease(store, lease)
 
-    store.renew_lease = renew_then_steal  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "renew_lease", renew_then_steal)
     with anyio.fail_after(5):
         await beat.run()
 
@@ -52,13 +54,15 @@ async def test_renews_every_sixth_of_its_ttl_until_taken_over(store: StateStore)
     ]
 
 
-async def test_failures_shorter_than_the_ttl_are_ridden_out(store: StateStore) -> None:
+async def test_failures_shorter_than_the_ttl_are_ridden_out(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A database blip is logged and retried; the lease is kept."""
-    clock, lost = VirtualClock(), []
+    clock, lost = VirtualClock(), list[str]()
     beat = _beat(store, lost, clock)
     calls = 0
 
-    def flaky(lease: Any) -> bool:
+    def flaky(lease: Lease) -> bool:
         nonlocal calls
         calls += 1
         if calls in (2, 3):
@@ -67,7 +71,7 @@ async def test_failures_shorter_than_the_ttl_are_ridden_out(store: StateStore) -
             return False  # then taken over, which ends the loop
         return StateStore.renew_lease(store, lease)
 
-    store.renew_lease = flaky  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "renew_lease", flaky)
     with anyio.fail_after(5):
         await beat.run()
 
@@ -76,15 +80,17 @@ async def test_failures_shorter_than_the_ttl_are_ridden_out(store: StateStore) -
     assert "could not be renewed" not in lost[0]
 
 
-async def test_no_renewal_for_a_whole_ttl_loses_the_lease(store: StateStore) -> None:
+async def test_no_renewal_for_a_whole_ttl_loses_the_lease(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Cut off from the store for a TTL, a driver presumes it was taken over and stops."""
-    clock, lost = VirtualClock(), []
+    clock, lost = VirtualClock(), list[str]()
     beat = _beat(store, lost, clock)
 
-    def unreachable(lease: Any) -> bool:
+    def unreachable(lease: Lease) -> bool:
         raise StateError("could not connect to server")
 
-    store.renew_lease = unreachable  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "renew_lease", unreachable)
     with anyio.fail_after(5):
         await beat.run()
 

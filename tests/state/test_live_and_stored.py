@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from hexbatch.state import StateError, StateStore
@@ -18,7 +18,7 @@ from tests.engine.conftest import P1, P2, manifest, project, scenario
 from tests.state.simulated import QUICK, TOKEN, serve
 
 
-def _invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+def _invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env={"GITHUB_STEP_SUMMARY": "", **(env or {})})
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
@@ -14,6 +15,9 @@ from hexbatch.cli import cli
 from hexbatch.state import StateError, StateStore, postgres_schema
 from tests.postgres_server import PostgresRole, PostgresServer
 from tests.state.conftest import new_batch, planned
+
+if TYPE_CHECKING:
+    import psycopg
 
 pytestmark = pytest.mark.postgres
 
@@ -157,9 +161,9 @@ def test_migrations_run_once_in_order_and_keep_the_data(
         batch = new_batch(store)
     steps: list[int] = []
 
-    def add_a_column(connection: object) -> None:
+    def add_a_column(connection: psycopg.Connection[tuple[object, ...]]) -> None:
         steps.append(postgres_schema.SCHEMA_VERSION)
-        connection.execute("ALTER TABLE batches ADD COLUMN note TEXT")  # type: ignore[attr-defined]
+        connection.execute("ALTER TABLE batches ADD COLUMN note TEXT")
 
     current = postgres_schema.SCHEMA_VERSION
     monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", current + 1)

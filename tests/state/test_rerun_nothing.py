@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hexbatch.cli import cli
 from hexbatch.state import StateStore
 from tests.engine.conftest import P1, manifest, project, scenario
 
 
-def _run(path: Path, state: Path, *extra: str) -> Any:
+def _run(path: Path, state: Path, *extra: str) -> Result:
     return CliRunner().invoke(
         cli,
         [
