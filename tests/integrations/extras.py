@@ -14,4 +14,5 @@ def require(module: str) -> ModuleType:
     """The module, or a skip of the calling test module when it is not installed."""
     if os.environ.get("HEXBATCH_REQUIRE_EXTRAS"):
         return importlib.import_module(module)
-    return pytest.importorskip(module, reason=f"the {module} extra is not installed")
+    found: ModuleType = pytest.importorskip(module, reason=f"the {module} extra is not installed")
+    return found

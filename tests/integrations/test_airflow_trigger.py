@@ -33,6 +33,11 @@ class _Trigger(integration.HexBatchTrigger):
         return self.state
 
 
+async def _first_event(trigger: integration.HexBatchTrigger) -> Any:
+    """The one event the trigger fires, as the triggerer waits for it."""
+    return await anext(trigger.run())
+
+
 async def _cancel_while_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task_state: str | None
 ) -> tuple[Any, BatchJob, dict[str, Any]]:
@@ -52,7 +57,7 @@ async def _cancel_while_running(
         job = await record(BatchJob(str(path), state=str(tmp_path / "state.db")), *credentials)
         trigger = _Trigger(**job.to_kwargs())
         trigger.state = task_state
-        running = asyncio.create_task(anext(trigger.run()))
+        running = asyncio.create_task(_first_event(trigger))
         with anyio.fail_after(10):
             while simulator.ledger.requests["RunProject"] < 2:  # noqa: ASYNC110 - no event
                 await asyncio.sleep(0.01)
@@ -61,7 +66,7 @@ async def _cancel_while_running(
                 await running
         if task_state != "failed":  # let the runs end in Hex, then drive the batch again
             ahead[0] = 20.0
-        event = await anext(_Trigger(**job.to_kwargs()).run())
+        event = await _first_event(_Trigger(**job.to_kwargs()))
     return simulator, job, event.payload
 
 
@@ -110,11 +115,12 @@ async def test_the_task_state_is_read_for_the_triggers_own_task_instance(
     trigger = integration.HexBatchTrigger(manifest="m.yaml")
     ti = SimpleNamespace(dag_id="d", task_id="batch", run_id="run-1", map_index=-1)
 
-    trigger.task_instance = ti
+    # A triggerer sets the task instance it runs the trigger for; these stand in for it.
+    monkeypatch.setattr(trigger, "task_instance", ti)
     plain = await trigger.task_state()
-    trigger.task_instance = SimpleNamespace(**{**vars(ti), "map_index": 2})
+    monkeypatch.setattr(trigger, "task_instance", SimpleNamespace(**{**vars(ti), "map_index": 2}))
     mapped = await trigger.task_state()
-    trigger.task_instance = None
+    monkeypatch.setattr(trigger, "task_instance", None)
     unknown = await trigger.task_state()
 
     assert (plain, mapped, unknown) == ("success", "failed", None)
@@ -129,7 +135,8 @@ async def test_a_task_state_airflow_cannot_give_is_unknown(monkeypatch: pytest.M
 
     monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(refuse))
     trigger = integration.HexBatchTrigger(manifest="m.yaml")
-    trigger.task_instance = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)
+    ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)
+    monkeypatch.setattr(trigger, "task_instance", ti)
 
     assert await trigger.task_state() is None
 

@@ -182,6 +182,7 @@ def test_a_step_killed_mid_batch_is_resumed_without_a_second_trigger(
         encoding="utf-8",
     )
     slow = Simulator(scenario)
+    assert definitions.__file__ is not None
     try:
         monkeypatch.setenv("HEX_API_BASE_URL", slow.base_url)
         step = subprocess.Popen(
@@ -266,10 +267,12 @@ def test_the_op_of_a_partitioned_job_runs_the_batch_and_reports_each_run(
 ) -> None:
     from hexbatch.integrations.dagster import hexbatch_op
 
+    assert definitions.__file__ is not None
     manifest = Path(definitions.__file__).with_name("daily-revenue.yaml")
     revenue = hexbatch_op(manifest=manifest, name="revenue_batch")
 
-    @dg.job(partitions_def=dg.DailyPartitionsDefinition(start_date="2025-01-01"))
+    # Dagster types the job decorator's overloads loosely: the job is checked by running it.
+    @dg.job(partitions_def=dg.DailyPartitionsDefinition(start_date="2025-01-01"))  # type: ignore[untyped-decorator]
     def nightly() -> None:
         revenue()
 
