@@ -27,6 +27,7 @@ from hexbatch.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from hexbatch.request_failures import OPERATION_KINDS, RequestKind
 
 _TEXT_LIMIT = 300
 # X-RateLimit-Reset above this is an epoch timestamp rather than a delay (1e9 s is
@@ -179,7 +180,9 @@ def http_error(
             **context,
         )
     if status == 503:
-        error_type = KernelLimitError if operation == "RunProject" else ServiceUnavailableError
+        # A trigger's 503 is the user's kernel limit: no run was created.
+        is_trigger = OPERATION_KINDS.get(operation) is RequestKind.TRIGGER
+        error_type = KernelLimitError if is_trigger else ServiceUnavailableError
         return error_type(message, retry_after=retry_after, **context)
     if status >= 500:
         return ServerError(message, **context)
