@@ -12,6 +12,8 @@ failures; a trigger is retried only when it provably created no run (the
 request never left, 429, or 503 kernel limit). Anything else after a trigger
 was sent raises :class:`~hexbatch.errors.OutcomeUnknownError`: the caller must
 reconcile against the project's run list rather than risk a duplicate run.
+What each failure of each kind of request means is one table,
+:mod:`hexbatch.request_failures`.
 """
 
 from __future__ import annotations
