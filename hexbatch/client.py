@@ -565,6 +565,7 @@ class HexClient:
         cancel_if: Callable[[], bool] | None = None,
         reservation: Reservation | None = None,
     ) -> Any:
+        """Send a request, and send it again as long as the failure table allows."""
         kind = kind_of(operation)
         context: dict[str, Any] = {
             "operation": operation,

@@ -9,17 +9,8 @@ import anyio
 import structlog
 
 from hexbatch import status
-from hexbatch.engine.run_state import (
-    AttemptEnd,
-    RunState,
-    ended_as,
-    retry_backoff,
-    run_id_of,
-)
-from hexbatch.errors import (
-    HexAPIError,
-    NotFoundError,
-)
+from hexbatch.engine.run_state import AttemptEnd, RunState, ended_as, retry_backoff, run_id_of
+from hexbatch.errors import HexAPIError, NotFoundError
 from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt
 

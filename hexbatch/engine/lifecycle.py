@@ -32,11 +32,7 @@ import anyio
 
 from hexbatch import status
 from hexbatch.engine.follow import Follower
-from hexbatch.engine.run_state import (
-    AttemptEnd,
-    TriggerIntent,
-    retry_backoff,
-)
+from hexbatch.engine.run_state import AttemptEnd, TriggerIntent, retry_backoff
 from hexbatch.engine.trigger import Triggerer
 from hexbatch.models import RunInfo
 from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome

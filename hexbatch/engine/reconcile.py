@@ -13,9 +13,7 @@ from hexbatch.engine.run_state import (
     may_be_new,
     retry_backoff,
 )
-from hexbatch.errors import (
-    HexAPIError,
-)
+from hexbatch.errors import HexAPIError
 from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt
 from hexbatch.state.errors import StateError

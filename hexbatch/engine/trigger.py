@@ -17,9 +17,7 @@ from hexbatch.engine.run_state import (
     retry_backoff,
     snapshot_ids,
 )
-from hexbatch.errors import (
-    HexAPIError,
-)
+from hexbatch.errors import HexAPIError
 from hexbatch.models import RunCreated
 from hexbatch.outcome import Attempt
 from hexbatch.request_failures import Failure, Meaning, RequestKind, failure_of, meaning_of
