@@ -12,6 +12,8 @@ failures; a trigger is retried only when it provably created no run (the
 request never left, 429, or 503 kernel limit). Anything else after a trigger
 was sent raises :class:`~hexbatch.errors.OutcomeUnknownError`: the caller must
 reconcile against the project's run list rather than risk a duplicate run.
+What each failure of each kind of request means is one table,
+:mod:`hexbatch.request_failures`.
 """
 
 from __future__ import annotations
@@ -34,13 +36,11 @@ from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
 from hexbatch.errors import (
     ConfigurationError,
     HexAPIError,
-    KernelLimitError,
     MalformedResponseError,
     OutcomeUnknownError,
     RateLimitedError,
     RequestNotSentError,
     SendCancelled,
-    ServerError,
     UnprocessableError,
 )
 from hexbatch.filters import ProjectFilter
@@ -49,6 +49,16 @@ from hexbatch.limits import WindowLimiter, acquire_together
 from hexbatch.limits_seen import LimitsSeen, observe
 from hexbatch.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
 from hexbatch.redact import Secret, redact
+from hexbatch.request_failures import (
+    Failure,
+    RequestKind,
+    failure_of,
+    failure_of_status,
+    kind_of,
+    may_send_again,
+    must_reconcile,
+    retry_after,
+)
 from hexbatch.retry import RetryDecision, RetryPolicy, call_with_retries
 from hexbatch.version import package_version
 
@@ -60,7 +70,7 @@ API_RUNS: Final = "API"
 """The ``runTriggerFilter`` hexbatch lists runs with: its own kind, not scheduled runs."""
 # Reads that may carry a run's state changes (stateEvents) when asked: the header
 # costs no request, so every status and list read asks.
-_EXPANDED_KINDS: Final = frozenset({"status", "list"})
+_EXPANDED_KINDS: Final = frozenset({RequestKind.STATUS, RequestKind.LIST})
 # A mapping, or pairs where a parameter repeats (an array's values, one pair each).
 QueryParams = Mapping[str, Any] | Sequence[tuple[str, str]]
 
@@ -128,9 +138,9 @@ class Reservation:
     """Seconds the trigger waited for its budget slots (quota: this process's windows and
     the token's ledger)."""
 
-    def take(self, kind: str) -> bool:
+    def take(self, kind: RequestKind) -> bool:
         """Use a reserved slot for a request of ``kind``; False when none is left."""
-        if kind == "trigger":
+        if kind is RequestKind.TRIGGER:
             taken, self.trigger = self.trigger, False
             return taken
         if self.reads < 1:
@@ -170,23 +180,81 @@ def normalize_base_url(base_url: str, *, allow_insecure_http: bool = False) -> s
     return base_url.strip().rstrip("/")
 
 
-def _classify(*, idempotent: bool, retry_kernel_limit: bool) -> Any:
+def _retry_rule(
+    kind: RequestKind, *, wait_for_kernels: bool
+) -> Callable[[Exception], RetryDecision]:
+    """Whether a failed request of ``kind`` is sent again, as the failure table says.
+
+    ``wait_for_kernels`` False leaves a trigger's 503 (busy kernels) to the caller.
+    """
+
     def classify(error: Exception) -> RetryDecision:
-        if isinstance(error, SendCancelled):
+        if not isinstance(error, HexAPIError):
             return RetryDecision(False)
-        if isinstance(error, RequestNotSentError):
-            return RetryDecision(True)
-        if isinstance(error, RateLimitedError):
-            return RetryDecision(True, error.retry_after)
-        if isinstance(error, KernelLimitError):
-            return RetryDecision(retry_kernel_limit, error.retry_after)
-        if idempotent and isinstance(
-            error, OutcomeUnknownError | ServerError | MalformedResponseError
-        ):
-            return RetryDecision(True, getattr(error, "retry_after", None))
-        return RetryDecision(False)
+        failure = failure_of(error)
+        if failure is Failure.UNAVAILABLE and kind is RequestKind.TRIGGER and not wait_for_kernels:
+            return RetryDecision(False)
+        return RetryDecision(may_send_again(kind, failure), retry_after(error))
 
     return classify
+
+
+def _run_body(
+    input_params: Mapping[str, Any] | None,
+    *,
+    dry_run: bool,
+    update_published_results: bool | None,
+    use_cached_sql_results: bool | None,
+    view_id: str | None,
+    notifications: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    """The RunProject request body: only the fields that were given."""
+    if view_id is not None and input_params:
+        raise ConfigurationError("a run takes either view_id or input_params, not both")
+    body: dict[str, Any] = {}
+    if input_params:
+        body["inputParams"] = dict(input_params)
+    if dry_run:
+        body["dryRun"] = True
+    if update_published_results is not None:
+        body["updatePublishedResults"] = update_published_results
+    if use_cached_sql_results is not None:
+        body["useCachedSqlResults"] = use_cached_sql_results
+    if view_id is not None:
+        body["viewId"] = view_id
+    if notifications:
+        body["notifications"] = [dict(item) for item in notifications]
+    return body
+
+
+def _run_created(data: Any, project_id: str) -> RunCreated:
+    """The new run a trigger's answer names."""
+    try:
+        return RunCreated.from_json(data)
+    except MalformedResponseError as error:
+        if not must_reconcile(RequestKind.TRIGGER, Failure.UNREADABLE):
+            raise
+        # Hex accepted the trigger, so a run probably exists, but its id is unreadable.
+        raise OutcomeUnknownError(
+            f"the trigger was accepted but the answer is unreadable: {error.message}",
+            operation="RunProject",
+            project_id=project_id,
+        ) from error
+
+
+def _log_retry(context: Mapping[str, Any]) -> Callable[[Exception, int, float], None]:
+    """The log line written before a failed request is sent again."""
+
+    def on_retry(error: Exception, retry: int, wait: float) -> None:
+        log.warning(
+            "request_retrying",
+            **context,
+            retry=retry + 1,
+            wait_s=round(wait, 3),
+            error=redact(str(error)),
+        )
+
+    return on_retry
 
 
 class HexClient:
@@ -295,9 +363,7 @@ class HexClient:
             params: list[tuple[str, str]] = [("limit", str(page_size)), *wanted]
             if after:
                 params.append(("after", after))
-            data = await self._json(
-                "ListProjects", "GET", "/projects", kind="projects", params=params
-            )
+            data = await self._json("ListProjects", "GET", "/projects", params=params)
             page = ProjectsPage.from_json(data)
             yield list(page.projects)
             if not page.after or not page.projects:
@@ -307,7 +373,7 @@ class HexClient:
     async def get_project(self, project_id: str) -> Project:
         """One project's metadata (title, published or not)."""
         data = await self._json(
-            "GetProject", "GET", f"/projects/{project_id}", kind="projects", project_id=project_id
+            "GetProject", "GET", f"/projects/{project_id}", project_id=project_id
         )
         return Project.from_json(data)
 
@@ -338,41 +404,25 @@ class HexClient:
         ``reservation`` (from :meth:`reserve_trigger`) replaces the first try's wait
         for the budgets; a retry waits for them again.
         """
-        if view_id is not None and input_params:
-            raise ConfigurationError("a run takes either view_id or input_params, not both")
-        body: dict[str, Any] = {}
-        if input_params:
-            body["inputParams"] = dict(input_params)
-        if dry_run:
-            body["dryRun"] = True
-        if update_published_results is not None:
-            body["updatePublishedResults"] = update_published_results
-        if use_cached_sql_results is not None:
-            body["useCachedSqlResults"] = use_cached_sql_results
-        if view_id is not None:
-            body["viewId"] = view_id
-        if notifications:
-            body["notifications"] = [dict(item) for item in notifications]
+        body = _run_body(
+            input_params,
+            dry_run=dry_run,
+            update_published_results=update_published_results,
+            use_cached_sql_results=use_cached_sql_results,
+            view_id=view_id,
+            notifications=notifications,
+        )
         data = await self._json(
             "RunProject",
             "POST",
             f"/projects/{project_id}/runs",
-            kind="trigger",
             body=body,
             project_id=project_id,
             retry_kernel_limit=retry_kernel_limit,
             cancel_if=cancel_if,
             reservation=reservation,
         )
-        try:
-            return RunCreated.from_json(data)
-        except MalformedResponseError as error:
-            # Hex accepted the trigger, so a run probably exists, but its id is unreadable.
-            raise OutcomeUnknownError(
-                f"the trigger was accepted but the answer is unreadable: {error.message}",
-                operation="RunProject",
-                project_id=project_id,
-            ) from error
+        return _run_created(data, project_id)
 
     async def get_run_status(self, project_id: str, run_id: str) -> RunInfo:
         """A run's current status."""
@@ -380,7 +430,6 @@ class HexClient:
             "GetRunStatus",
             "GET",
             f"/projects/{project_id}/runs/{run_id}",
-            kind="status",
             project_id=project_id,
             run_id=run_id,
         )
@@ -413,7 +462,6 @@ class HexClient:
             "GetProjectRuns",
             "GET",
             f"/projects/{project_id}/runs",
-            kind="list",
             params=params,
             project_id=project_id,
             reservation=reservation,
@@ -461,7 +509,6 @@ class HexClient:
                 "CancelRun",
                 "DELETE",
                 f"/projects/{project_id}/runs/{run_id}",
-                kind="cancel",
                 project_id=project_id,
                 run_id=run_id,
             )
@@ -509,7 +556,6 @@ class HexClient:
         method: str,
         path: str,
         *,
-        kind: str,
         expect_json: bool = False,
         body: Mapping[str, Any] | None = None,
         params: QueryParams | None = None,
@@ -519,7 +565,8 @@ class HexClient:
         cancel_if: Callable[[], bool] | None = None,
         reservation: Reservation | None = None,
     ) -> Any:
-        idempotent = method != "POST"
+        """Send a request, and send it again as long as the failure table allows."""
+        kind = kind_of(operation)
         context: dict[str, Any] = {
             "operation": operation,
             "project_id": project_id,
@@ -527,68 +574,38 @@ class HexClient:
         }
 
         async def attempt() -> Any:
-            return await self._send(
-                method,
-                path,
-                kind=kind,
-                expect_json=expect_json,
-                body=body,
-                params=params,
-                cancel_if=cancel_if,
-                reserved=reservation is not None and reservation.take(kind),
-                **context,
-            )
-
-        def on_retry(error: Exception, retry: int, wait: float) -> None:
-            log.warning(
-                "request_retrying",
-                operation=operation,
-                project_id=project_id,
-                run_id=run_id,
-                retry=retry + 1,
-                wait_s=round(wait, 3),
-                error=redact(str(error)),
-            )
+            if self._session is None:
+                raise ConfigurationError("use the client inside 'async with HexClient(...)'")
+            if not (reservation is not None and reservation.take(kind)):
+                await self._admit(kind)  # reserved slots were taken together, just before
+            if cancel_if is not None and cancel_if():
+                raise SendCancelled(
+                    "withdrawn before sending", operation=operation, project_id=project_id
+                )
+            return await self._send(method, path, kind, body, params, expect_json, context)
 
         return await call_with_retries(
             attempt,
             policy=self._retry,
-            classify=_classify(idempotent=idempotent, retry_kernel_limit=retry_kernel_limit),
+            classify=_retry_rule(kind, wait_for_kernels=retry_kernel_limit),
             clock=self._clock,
             sleep=self._sleep,
             rng=self._rng,
-            on_retry=on_retry,
+            on_retry=_log_retry(context),
         )
 
     async def _send(
         self,
         method: str,
         path: str,
-        *,
-        kind: str,
-        expect_json: bool,
+        kind: RequestKind,
         body: Mapping[str, Any] | None,
         params: QueryParams | None,
-        operation: str,
-        project_id: str | None,
-        run_id: str | None,
-        cancel_if: Callable[[], bool] | None = None,
-        reserved: bool = False,
+        expect_json: bool,
+        context: dict[str, Any],
     ) -> Any:
-        if self._session is None:
-            raise ConfigurationError("use the client inside 'async with HexClient(...)'")
-        if not reserved:  # reserved slots were taken together, right before this request
-            await self._admit(kind)
-        if cancel_if is not None and cancel_if():
-            raise SendCancelled(
-                "withdrawn before sending", operation=operation, project_id=project_id
-            )
-        self.stats.add(kind)
-        context: dict[str, Any] = {
-            "operation": operation,
-            "project_id": project_id,
-            "run_id": run_id,
-        }
+        """Send one request whose budget slots are taken, and read its answer."""
+        self.stats.add(kind.value)
         headers = {
             "Authorization": f"Bearer {self._token.reveal()}",
             "User-Agent": f"hexbatch/{package_version()}",
@@ -597,9 +614,9 @@ class HexClient:
         if kind in _EXPANDED_KINDS:
             headers["enable-expanded-stats"] = "true"
         try:
-            # A POST that went out is never abandoned half-way by a cancellation: its
+            # A trigger that went out is never abandoned half-way by a cancellation: its
             # answer (the new run's id) must be read.
-            with anyio.CancelScope(shield=method == "POST"):
+            with anyio.CancelScope(shield=kind is RequestKind.TRIGGER):
                 raw, status, response_headers = await self._exchange(
                     method, path, body, params, headers
                 )
@@ -612,12 +629,14 @@ class HexClient:
             raise OutcomeUnknownError(
                 f"the request was sent but {what} before an answer arrived", **context
             ) from error
-        self.stats.observe_limits(kind, response_headers, self._wall())
-        return self._interpret(status, raw, response_headers, kind, expect_json, context)
+        self.stats.observe_limits(kind.value, response_headers, self._wall())
+        if 200 <= status < 300:
+            return _decoded(raw, status, kind, expect_json, context)
+        raise self._http_failure(status, raw, response_headers, kind, context)
 
-    async def _admit(self, kind: str) -> None:
+    async def _admit(self, kind: RequestKind) -> None:
         """Wait for the budgets a request of ``kind`` counts against, and take its slots."""
-        if kind == "trigger":
+        if kind is RequestKind.TRIGGER:
             # Both budgets admit a trigger at the same instant, right before it leaves.
             await acquire_together(self.trigger_budget, self.request_budget)
         elif self.request_budget is not None:
@@ -643,48 +662,52 @@ class HexClient:
         ) as response:
             return await response.read(), response.status, dict(response.headers)
 
-    def _interpret(
+    def _http_failure(
         self,
         status: int,
         raw: bytes,
         headers: Mapping[str, str],
-        kind: str,
-        expect_json: bool,
+        kind: RequestKind,
         context: dict[str, Any],
-    ) -> Any:
-        if 200 <= status < 300:
-            if not expect_json:
-                return None
-            try:
-                return json.loads(raw)
-            except ValueError as bad_json:
-                error_type = OutcomeUnknownError if kind == "trigger" else MalformedResponseError
-                raise error_type(
-                    f"HTTP {status} with a body that is not JSON", status=status, **context
-                ) from bad_json
+    ) -> HexAPIError:
+        """The error an HTTP error answer means (and a 429 slows its budget)."""
         error = http_error(status, raw, headers, **context)
         if isinstance(error, RateLimitedError):
             self.stats.add("throttled")
             # Slow down the budget that was exceeded: a trigger's 429 is the trigger
             # limit (when there is a trigger budget), any other the request limit.
-            budget = self.trigger_budget if kind == "trigger" else None
+            budget = self.trigger_budget if kind is RequestKind.TRIGGER else None
             budget = budget or self.request_budget
             if budget is not None:
                 budget.penalize(error.retry_after)
-        if (
-            kind == "trigger"
-            and isinstance(error, ServerError)
-            and not isinstance(error, KernelLimitError)
-        ):
+        if must_reconcile(kind, failure_of_status(status)):
             # A 500/502/504 after the body went out says nothing about whether the
             # run was created; only reconciliation can tell.
-            raise OutcomeUnknownError(
+            doubt = OutcomeUnknownError(
                 f"Hex answered {status} to a trigger; a run may or may not exist: {error.message}",
                 status=status,
                 trace_id=error.trace_id,
                 **context,
-            ) from error
-        raise error
+            )
+            doubt.__cause__ = error
+            return doubt
+        return error
+
+
+def _decoded(
+    raw: bytes, status: int, kind: RequestKind, expect_json: bool, context: dict[str, Any]
+) -> Any:
+    """A success answer's JSON (None when none is expected)."""
+    if not expect_json:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as bad_json:
+        in_doubt = must_reconcile(kind, Failure.NOT_JSON)
+        error_type = OutcomeUnknownError if in_doubt else MalformedResponseError
+        raise error_type(
+            f"HTTP {status} with a body that is not JSON", status=status, **context
+        ) from bad_json
 
 
 __all__ = [

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 
 from hexbatch.errors import (
     AuthenticationError,
@@ -27,6 +27,7 @@ from hexbatch.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from hexbatch.request_failures import OPERATION_KINDS, Failure, RequestKind, failure_of_status
 
 _TEXT_LIMIT = 300
 # X-RateLimit-Reset above this is an epoch timestamp rather than a delay (1e9 s is
@@ -35,6 +36,15 @@ _EPOCH_THRESHOLD = 1e9
 # ... and above this one it counts milliseconds (1e12 ms is 2001 too; as seconds it
 # would be the year 33658).
 _EPOCH_MS_THRESHOLD = 1e12
+# The error class of each failure an HTTP status can be whose error carries nothing more.
+_ERROR_TYPES: Final[Mapping[Failure, type[HexHTTPError]]] = {
+    Failure.BAD_REQUEST: BadRequestError,
+    Failure.UNAUTHENTICATED: AuthenticationError,
+    Failure.FORBIDDEN: PermissionDeniedError,
+    Failure.NOT_FOUND: NotFoundError,
+    Failure.SERVER_ERROR: ServerError,
+    Failure.OTHER_STATUS: HexHTTPError,
+}
 
 
 def parse_body(raw: bytes) -> tuple[Mapping[str, Any] | None, str]:
@@ -156,19 +166,12 @@ def http_error(
         "project_id": project_id,
         "run_id": run_id,
     }
-    retry_after = parse_retry_after(headers.get("Retry-After"))
-    if status == 400:
-        return BadRequestError(message, **context)
-    if status == 401:
-        return AuthenticationError(message, **context)
-    if status == 403:
-        return PermissionDeniedError(message, **context)
-    if status == 404:
-        return NotFoundError(message, **context)
-    if status == 422:
+    failure = failure_of_status(status)
+    if failure is Failure.UNPROCESSABLE:
         invalid, not_found = _param_problems(data or {})
         return UnprocessableError(message, invalid=invalid, not_found=not_found, **context)
-    if status == 429:
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if failure is Failure.RATE_LIMITED:
         reset = parse_reset(headers.get("X-RateLimit-Reset"))
         return RateLimitedError(
             message,
@@ -178,9 +181,9 @@ def http_error(
             reset=reset,
             **context,
         )
-    if status == 503:
-        error_type = KernelLimitError if operation == "RunProject" else ServiceUnavailableError
+    if failure is Failure.UNAVAILABLE:
+        # A trigger's 503 is the user's kernel limit: no run was created.
+        is_trigger = OPERATION_KINDS.get(operation) is RequestKind.TRIGGER
+        error_type = KernelLimitError if is_trigger else ServiceUnavailableError
         return error_type(message, retry_after=retry_after, **context)
-    if status >= 500:
-        return ServerError(message, **context)
-    return HexHTTPError(message, **context)
+    return _ERROR_TYPES[failure](message, **context)

@@ -17,7 +17,8 @@ from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
 from hexbatch.engine.journal import NullJournal
-from hexbatch.engine.lifecycle import RunLifecycle, _Intent, _new_since
+from hexbatch.engine.lifecycle import RunLifecycle
+from hexbatch.engine.run_state import TriggerIntent, may_be_new
 from hexbatch.manifest import load_manifest
 from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
@@ -35,10 +36,10 @@ def test_only_runs_that_may_be_new_are_adoption_candidates() -> None:
     """A run that ended without ever starting may be of any age, so it is never adopted."""
     earliest = NOW - timedelta(seconds=15)
 
-    assert _new_since(_info(status.RUNNING, NOW), earliest)
-    assert not _new_since(_info(status.COMPLETED, NOW - timedelta(hours=1)), earliest)
-    assert _new_since(_info(status.PENDING, None), earliest)
-    assert not _new_since(_info(status.UNABLE_TO_ALLOCATE_KERNEL, None), earliest)
+    assert may_be_new(_info(status.RUNNING, NOW), earliest)
+    assert not may_be_new(_info(status.COMPLETED, NOW - timedelta(hours=1)), earliest)
+    assert may_be_new(_info(status.PENDING, None), earliest)
+    assert not may_be_new(_info(status.UNABLE_TO_ALLOCATE_KERNEL, None), earliest)
 
 
 async def _when(condition: Any, action: Any) -> None:
@@ -209,7 +210,7 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
         BatchContext(client=cast(HexClient, client), settings=settings), WorkItem(spec)
     )
 
-    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
+    found = await lifecycle._reconcile(TriggerIntent(1, NOW, 0.0, frozenset()))
 
     if adopted:
         assert isinstance(found, RunInfo)
@@ -271,7 +272,7 @@ async def test_a_run_another_batch_claimed_is_looked_up_and_never_adopted(
     listing = _Listing("ours", "in-snapshot", "old-batch's", "new")
     lifecycle = _reconciling(tmp_path, listing, journal)
 
-    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset({"in-snapshot"})))
+    found = await lifecycle._reconcile(TriggerIntent(1, NOW, 0.0, frozenset({"in-snapshot"})))
 
     assert isinstance(found, RunInfo)
     assert found.run_id == "new"
@@ -284,7 +285,7 @@ async def test_when_only_claimed_runs_are_listed_none_is_adopted(tmp_path: Path)
     journal = _RecordsOfOtherBatches({"old-batch's"})
     lifecycle = _reconciling(tmp_path, _Listing("old-batch's"), journal)
 
-    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
+    found = await lifecycle._reconcile(TriggerIntent(1, NOW, 0.0, frozenset()))
 
     assert found is None
     assert journal.asked == [{"old-batch's"}]
@@ -298,7 +299,7 @@ async def test_a_store_that_cannot_tell_whether_a_run_is_claimed_adopts_nothing(
     journal = _RecordsOfOtherBatches(set(), StateError("state.db failed while trying to read"))
     lifecycle = _reconciling(tmp_path, _Listing("new"), journal)
 
-    found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
+    found = await lifecycle._reconcile(TriggerIntent(1, NOW, 0.0, frozenset()))
 
     assert not isinstance(found, RunInfo)
     assert found is not None
