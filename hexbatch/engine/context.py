@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import anyio
 
-from hexbatch.client import HexClient
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
 from hexbatch.engine.control import Control
 from hexbatch.engine.gate import KernelGate
+from hexbatch.engine.hexapi import HexService
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.statuses import StatusBoard
 from hexbatch.engine.versions import VersionWatch
@@ -74,7 +74,7 @@ class EngineSettings:
 class BatchContext:
     """The shared state of a running batch."""
 
-    client: HexClient
+    client: HexService
     settings: EngineSettings
     journal: Journal = field(default_factory=NullJournal)
     control: Control = field(default_factory=Control)

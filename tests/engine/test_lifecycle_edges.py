@@ -6,13 +6,13 @@ import itertools
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import pytest
 
 from hexbatch import status
-from hexbatch.client import HexClient, Timeouts
+from hexbatch.client import Timeouts
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
@@ -23,6 +23,7 @@ from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
 from hexbatch.state import StateError
 from tests.engine.conftest import P1, Harness, HarnessFactory, manifest, project, scenario
+from tests.engine.fakes import UnusedHex
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -111,7 +112,7 @@ async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
     assert report.requests.get("cancel", 0) == 0
 
 
-class _TimedClient:
+class _TimedClient(UnusedHex):
     """A run that starts at 1 s and ends at 11 s of virtual time, read as Hex would show it."""
 
     def __init__(self, clock: Any) -> None:
@@ -141,9 +142,6 @@ class _TimedClient:
 
 async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Path) -> None:
     """History says the run takes 10 s: it is read just after 11 s, not at its next backoff."""
-    from typing import cast
-
-    from hexbatch.client import HexClient
     from hexbatch.clock import VirtualClock
     from hexbatch.engine import EngineSettings, WorkItem
     from hexbatch.engine.context import BatchContext
@@ -162,7 +160,7 @@ async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Pa
         now=lambda: NOW + timedelta(seconds=clock()),
         durations={spec.key: 10.0},
     )
-    context = BatchContext(client=cast(HexClient, client), settings=settings)
+    context = BatchContext(client=client, settings=settings)
     attempt = Attempt(triggered_at=NOW, run_id="r1", status=status.PENDING)
     lifecycle = RunLifecycle(context, WorkItem(spec, [attempt]))
 
@@ -173,7 +171,7 @@ async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Pa
     assert all(read < 11.0 for read in client.reads[:-1])
 
 
-class _LateListing:
+class _LateListing(UnusedHex):
     """A run list where the ambiguous trigger's run shows up only at ``appears_at``."""
 
     timeouts = Timeouts(total=60.0)
@@ -183,7 +181,7 @@ class _LateListing:
         self.appears_at = appears_at
         self.listed_at: list[float] = []
 
-    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+    async def list_runs(self, project_id: str, *, max_runs: int | None = None) -> list[RunInfo]:
         self.listed_at.append(self.clock())
         if self.clock() < self.appears_at:
             return []
@@ -205,9 +203,7 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
     settings = EngineSettings(
         clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
     )
-    lifecycle = RunLifecycle(
-        BatchContext(client=cast(HexClient, client), settings=settings), WorkItem(spec)
-    )
+    lifecycle = RunLifecycle(BatchContext(client=client, settings=settings), WorkItem(spec))
 
     found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
 
@@ -220,7 +216,7 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
     assert all(b - a <= 10.0 + 1e-9 for a, b in itertools.pairwise(client.listed_at))
 
 
-class _Listing:
+class _Listing(UnusedHex):
     """A run list that always shows the same runs."""
 
     timeouts = Timeouts(total=60.0)
@@ -231,7 +227,7 @@ class _Listing:
             for run_id in run_ids
         ]
 
-    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+    async def list_runs(self, project_id: str, *, max_runs: int | None = None) -> list[RunInfo]:
         return list(self.runs)
 
 
@@ -257,7 +253,7 @@ def _reconciling(tmp_path: Path, listing: _Listing, journal: NullJournal) -> Run
     settings = EngineSettings(
         clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
     )
-    context = BatchContext(client=cast(HexClient, listing), settings=settings, journal=journal)
+    context = BatchContext(client=listing, settings=settings, journal=journal)
     context.claimed.add("ours")
     return RunLifecycle(context, WorkItem(spec))
 
