@@ -235,7 +235,10 @@ class RunLifecycle:
             self.item.attempts.append(Attempt(triggered_at=intent.at))
         attempt = self.item.attempts[intent.number - 1]
         found: RunInfo | _Final | None = None
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.ctx.settings.cancel_grace):
+        with (
+            anyio.CancelScope(shield=True),
+            self.ctx.settings.time.move_on_after(self.ctx.settings.cancel_grace),
+        ):
             found = await self._reconcile(intent, final_look=True)
         if isinstance(found, RunInfo):
             self._adopt(attempt, found)
@@ -807,7 +810,7 @@ class RunLifecycle:
         ctx, settings = self.ctx, self.ctx.settings
         run_log = self.log.bind(run_id=run_id)
         confirmed: RunInfo | None = None
-        with anyio.CancelScope(shield=True), anyio.move_on_after(settings.cancel_grace):
+        with anyio.CancelScope(shield=True), settings.time.move_on_after(settings.cancel_grace):
             try:
                 await ctx.client.cancel_run(self.spec.project_id, run_id)
                 for check in range(_CONFIRM_READS):

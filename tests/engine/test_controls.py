@@ -6,11 +6,11 @@ import io
 from collections import Counter
 from pathlib import Path
 
-import anyio
 from rich.console import Console
 
 import hexbatch
 from hexbatch import status
+from hexbatch.clock import VirtualClock
 from hexbatch.engine import Snapshot
 from hexbatch.progress import describe, show_progress
 from tests.engine.conftest import (
@@ -91,11 +91,15 @@ async def test_progress_prints_periodic_lines_when_not_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=200)
 
-    with anyio.move_on_after(0.35):
-        await show_progress(lambda: _snapshot(COMPLETED=5), console, interval=0.1)
+    clock = VirtualClock()
+
+    with clock.move_on_after(0.35):
+        await show_progress(
+            lambda: _snapshot(COMPLETED=5), console, interval=0.1, time=clock.source()
+        )
 
     lines = [line for line in out.getvalue().splitlines() if line]
-    assert len(lines) >= 2
+    assert len(lines) == 3  # at 0.1, 0.2 and 0.3 s of the batch's own time
     assert lines[0].startswith("progress: 5/10 finished (COMPLETED 5)")
 
 
@@ -104,8 +108,12 @@ async def test_progress_is_live_on_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120)
 
-    with anyio.move_on_after(0.2):
-        await show_progress(lambda: _snapshot(COMPLETED=5, ERRORED=1), console, interval=0.05)
+    clock = VirtualClock()
+
+    with clock.move_on_after(0.2):
+        await show_progress(
+            lambda: _snapshot(COMPLETED=5, ERRORED=1), console, interval=0.05, time=clock.source()
+        )
 
     assert "6/10 finished" in out.getvalue()
     assert "ERRORED" in out.getvalue()

@@ -154,12 +154,7 @@ async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Pa
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "2s", "max": "30s"}}])
     (spec,) = build_plan(load_manifest(path)).items
     client = _TimedClient(clock)
-    settings = EngineSettings(
-        clock=clock,
-        sleep=clock.sleep,
-        now=lambda: NOW + timedelta(seconds=clock()),
-        durations={spec.key: 10.0},
-    )
+    settings = EngineSettings(time=clock.source(NOW), durations={spec.key: 10.0})
     context = BatchContext(client=client, settings=settings)
     attempt = Attempt(triggered_at=NOW, run_id="r1", status=status.PENDING)
     lifecycle = RunLifecycle(context, WorkItem(spec, [attempt]))
@@ -200,9 +195,7 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
     (spec,) = build_plan(load_manifest(path)).items
     client = _LateListing(clock, appears_at)
-    settings = EngineSettings(
-        clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
-    )
+    settings = EngineSettings(time=clock.source(NOW))
     lifecycle = RunLifecycle(BatchContext(client=client, settings=settings), WorkItem(spec))
 
     found = await lifecycle._reconcile(_Intent(1, NOW, 0.0, frozenset()))
@@ -250,9 +243,7 @@ def _reconciling(tmp_path: Path, listing: _Listing, journal: NullJournal) -> Run
     clock = VirtualClock()
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
     (spec,) = build_plan(load_manifest(path)).items
-    settings = EngineSettings(
-        clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
-    )
+    settings = EngineSettings(time=clock.source(NOW))
     context = BatchContext(client=listing, settings=settings, journal=journal)
     context.claimed.add("ours")
     return RunLifecycle(context, WorkItem(spec))
