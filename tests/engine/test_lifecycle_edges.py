@@ -22,7 +22,15 @@ from hexbatch.manifest import load_manifest
 from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
 from hexbatch.state import StateError
-from tests.engine.conftest import P1, Harness, HarnessFactory, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    Harness,
+    HarnessFactory,
+    InProcessHarness,
+    manifest,
+    project,
+    scenario,
+)
 from tests.engine.fakes import UnusedHex
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -94,16 +102,14 @@ async def test_a_cancelling_interrupt_ends_the_preflight_check(
     assert harness.ledger.runs == []
 
 
-async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(tmp_path: Path) -> None:
     """A run that ended just before its timeout, unseen yet, is not reported TIMED_OUT."""
     ends_first = project(pending=2, duration=24, outcome={"default": "ERRORED"})  # 0.26 s
     path = manifest(
         tmp_path,
         [{"id": P1, "timeout": "400ms", "poll": {"initial": "250ms", "max": "2s"}}],
     )
-    harness: Harness = harness_factory(scenario([ends_first]))
+    harness = InProcessHarness(scenario([ends_first]))
 
     report = await harness.run(path)
 
