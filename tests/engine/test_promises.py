@@ -348,11 +348,13 @@ async def test_a_404_right_after_creation_is_lag_not_the_end(tmp_path: Path) -> 
     assert run.status == status.COMPLETED
 
 
-async def test_only_a_persistent_404_ends_a_run_unknown(tmp_path: Path) -> None:
+async def test_only_a_persistent_404_ends_a_run_unknown(
+    tmp_path: Path, harness_factory: HarnessFactory
+) -> None:
     """Several 404s in a row over the lost_after span: UNKNOWN, and the reason says so."""
     gone = [{"operation": "GetRunStatus", "kind": "not_found", "every_nth": 1}]
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
-    harness = InProcessHarness(scenario([project(duration=1000)], faults=gone))
+    harness: Harness = harness_factory(scenario([project(duration=1000)], faults=gone))
 
     report = await harness.run(path, settings=fast_settings(lost_after=0.5))
 
