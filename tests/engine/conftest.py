@@ -10,7 +10,7 @@ milliseconds, so each batch takes a second or two of wall time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from hexbatch.batch import BatchOptions, BatchRun
 from hexbatch.clock import SteppingClock
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.manifest import load_manifest
-from hexbatch.outcome import BatchReport
+from hexbatch.outcome import Attempt, BatchReport
 from hexbatch.plan import build_plan
 from hexbatch.retry import Backoff, RetryPolicy
 from hexbatch.simulator import Ledger, Scenario, run_simulator
@@ -156,20 +156,20 @@ class InProcessHarness:
     """Runs a manifest's plan through the engine against an in-process Hex, in virtual time.
 
     What the batch around the engine does (state store, preflight, budgets, the HTTP
-    client) is left out: :class:`Harness` covers it.
+    client) is left out: :class:`Harness` covers it. ``hex`` is there before the batch
+    runs, so a test can make Hex's state first (an earlier process's run, say).
     """
 
-    def __init__(self, sim: dict[str, Any]) -> None:
+    def __init__(self, sim: dict[str, Any], *, token: str | None = None) -> None:
         self.scenario = Scenario.from_mapping(sim)
         self.clock = SteppingClock()
+        self.time = self.clock.source()
         self.control = Control()
-        self.hex: InProcessHex | None = None
+        self.hex = InProcessHex(self.scenario, self.time, token=token)
 
     @property
     def ledger(self) -> Ledger:
-        """The simulated Hex's ledger (once a run started)."""
-        if self.hex is None:
-            raise AssertionError("the batch has not run")
+        """The simulated Hex's ledger."""
         return self.hex.ledger
 
     async def run(
@@ -177,27 +177,29 @@ class InProcessHarness:
         manifest_path: Path,
         *,
         settings: EngineSettings | None = None,
-        token: str | None = None,
         fail_fast: bool = False,
         cancel_on_fail_fast: bool = False,
         dry_run: bool = False,
+        resumed: Mapping[int, list[Attempt]] | None = None,
     ) -> BatchReport:
+        """Run the plan; ``resumed`` gives runs (by plan position) an earlier process's
+        attempts, as a resumed batch hands them to the engine."""
         manifest = load_manifest(manifest_path, env={})
-        time = self.clock.source()
         settings = replace(
             settings or fast_settings(),
-            time=time,
+            time=self.time,
             max_in_flight=manifest.max_in_flight,
             fail_fast=fail_fast,
             cancel_on_fail_fast=cancel_on_fail_fast,
             dry_run=dry_run,
         )
-        self.hex = hex_api = InProcessHex(self.scenario, time, token=token)
-        work = [WorkItem(spec) for spec in build_plan(manifest, time.now().date()).items]
-        started = time.now()
-        engine = Engine(hex_api, settings, control=self.control)
+        plan = build_plan(manifest, self.time.now().date())
+        earlier = resumed or {}
+        work = [WorkItem(spec, list(earlier.get(n, []))) for n, spec in enumerate(plan.items)]
+        started = self.time.now()
+        engine = Engine(self.hex, settings, control=self.control)
         async with self.clock.running():
             outcomes = await engine.run(work)
         return BatchReport(
-            str(manifest_path), started, time.now(), outcomes, hex_api.stats.as_dict()
+            str(manifest_path), started, self.time.now(), outcomes, self.hex.stats.as_dict()
         )

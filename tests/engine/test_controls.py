@@ -153,9 +153,9 @@ async def test_a_token_without_run_scope_stops_at_the_first_trigger(tmp_path: Pa
     sim = scenario([project()])
     sim["tokens"].append({"value": "hxtp_reader_only", "name": "reader", "read_only": True})
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(5)]}])
-    harness = InProcessHarness(sim)
+    harness = InProcessHarness(sim, token="hxtp_reader_only")
 
-    report = await harness.run(path, token="hxtp_reader_only")
+    report = await harness.run(path)
 
     assert isinstance(harness.control.fatal, hexbatch.PermissionDeniedError)
     assert harness.ledger.runs == []
