@@ -11,7 +11,9 @@ __version__ = _package_version()
 
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError, run_batch
 from hexbatch.client import HexClient, RequestStats, Timeouts
+from hexbatch.clock import TimeSource
 from hexbatch.engine import Control, Engine, EngineSettings
+from hexbatch.engine.hexapi import HexService
 from hexbatch.errors import (
     AuthenticationError,
     BadRequestError,
@@ -57,6 +59,7 @@ __all__ = [
     "HexAPIError",
     "HexClient",
     "HexHTTPError",
+    "HexService",
     "HexbatchError",
     "KernelLimitError",
     "MalformedResponseError",
@@ -82,6 +85,7 @@ __all__ = [
     "Selection",
     "ServerError",
     "ServiceUnavailableError",
+    "TimeSource",
     "Timeouts",
     "UnprocessableError",
     "Window",

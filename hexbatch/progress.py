@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-import anyio
 import structlog
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from hexbatch.clock import TimeSource
 from hexbatch.engine import Snapshot
 from hexbatch.engine.viewmodel import BatchView
 from hexbatch.report.console import status_text
@@ -71,6 +71,8 @@ async def show_progress(
     interval: float | None = None,
     as_events: bool = False,
     view: Callable[[], BatchView | None] | None = None,
+    *,
+    time: TimeSource | None = None,
 ) -> None:
     """Show progress until cancelled: live on a terminal, else a line every ``interval``.
 
@@ -78,19 +80,21 @@ async def show_progress(
     screen, marked finished, once cancelled; without it a single live line is shown.
     With ``as_events`` (JSON logs) the periodic lines are ``batch_progress`` log
     events instead of text, so the log stream stays one JSON object per line.
+    ``time`` paces the redraws (the batch's own time source; real time by default).
     """
+    sleep = (time or TimeSource()).sleep
     if console.is_terminal and not as_events and view is not None:
-        await show_view(view, console, interval)
+        await show_view(view, console, interval, time=time)
     elif console.is_terminal and not as_events:
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             while True:
                 current = snapshot()
                 if current is not None:
                     live.update(_rich_line(current))
-                await anyio.sleep(interval or 0.25)
+                await sleep(interval or 0.25)
     else:
         while True:
-            await anyio.sleep(interval or 10.0)
+            await sleep(interval or 10.0)
             current = snapshot()
             if current is None:
                 continue
@@ -110,9 +114,14 @@ async def show_progress(
 
 
 async def show_view(
-    view: Callable[[], BatchView | None], console: Console, interval: float | None = None
+    view: Callable[[], BatchView | None],
+    console: Console,
+    interval: float | None = None,
+    *,
+    time: TimeSource | None = None,
 ) -> None:
     """Redraw the live view in place until cancelled, then leave its final state on screen."""
+    sleep = (time or TimeSource()).sleep
     with Live(console=console, auto_refresh=False, transient=False) as live:
         try:
             while True:
@@ -120,7 +129,7 @@ async def show_view(
                 if current is not None:
                     live.update(render_view(current, console), refresh=True)
                 # At most four redraws a second: enough to watch, cheap on a slow link.
-                await anyio.sleep(interval or 0.25)
+                await sleep(interval or 0.25)
         finally:
             final = view()
             if final is not None:

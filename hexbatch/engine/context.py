@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import anyio
 
-from hexbatch.client import HexClient
-from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
+from hexbatch.clock import Clock, Sleep, TimeSource, WallClock, utc_now
 from hexbatch.engine.control import Control
 from hexbatch.engine.gate import KernelGate
+from hexbatch.engine.hexapi import HexService
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.statuses import StatusBoard
 from hexbatch.engine.versions import VersionWatch
 from hexbatch.retry import RetryPolicy
 
-
-def utc_now() -> datetime:
-    """The current wall-clock time in UTC."""
-    return datetime.now(UTC)
+__all__ = ["BatchContext", "EngineSettings", "utc_now"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +45,8 @@ class EngineSettings:
             whose id Hex gave is believed gone; a 404 right after creation is lag.
         cancel_grace: seconds allowed for cancelling runs in Hex (timeouts, interrupts).
         request_retry: how the client retries a failed request before the engine sees it.
-        clock, sleep, rng, now: time and randomness (virtual in tests).
+        time: every clock, sleep, timer and random draw of the batch (virtual in tests);
+            ``clock``, ``sleep``, ``rng`` and ``now`` read its parts.
     """
 
     max_in_flight: int = 10
@@ -64,17 +61,34 @@ class EngineSettings:
     lost_after: float = 60.0
     cancel_grace: float = 30.0
     request_retry: RetryPolicy = field(default_factory=RetryPolicy)
-    clock: Clock = monotonic
-    sleep: Sleep = real_sleep
-    rng: random.Random = field(default_factory=random.Random)
-    now: Callable[[], datetime] = utc_now
+    time: TimeSource = field(default_factory=TimeSource)
+
+    @property
+    def clock(self) -> Clock:
+        """Monotonic seconds."""
+        return self.time.clock
+
+    @property
+    def sleep(self) -> Sleep:
+        """Waits on :attr:`clock`."""
+        return self.time.sleep
+
+    @property
+    def rng(self) -> random.Random:
+        """The random generator for jitter."""
+        return self.time.rng
+
+    @property
+    def now(self) -> WallClock:
+        """The wall clock."""
+        return self.time.now
 
 
 @dataclass(slots=True)
 class BatchContext:
     """The shared state of a running batch."""
 
-    client: HexClient
+    client: HexService
     settings: EngineSettings
     journal: Journal = field(default_factory=NullJournal)
     control: Control = field(default_factory=Control)

@@ -18,10 +18,10 @@ import anyio
 import structlog
 
 from hexbatch import status
-from hexbatch.client import HexClient
 from hexbatch.engine.context import BatchContext, EngineSettings
 from hexbatch.engine.control import Control
 from hexbatch.engine.dispatch import Dispatcher
+from hexbatch.engine.hexapi import HexService
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.lifecycle import RunLifecycle
 from hexbatch.engine.viewmodel import (
@@ -84,7 +84,8 @@ class Engine:
     """Runs a list of work items against Hex and returns their outcomes.
 
     Args:
-        client: an entered :class:`HexClient` (its budgets apply to every request).
+        client: the Hex API: an entered :class:`~hexbatch.client.HexClient` (its budgets
+            apply to every request), or an in-process one in tests.
         settings: scheduling knobs, time sources and earlier durations.
         journal: where intents, run ids and statuses are recorded, and which run ids
             earlier batches claimed (none of them is ever adopted).
@@ -93,7 +94,7 @@ class Engine:
 
     def __init__(
         self,
-        client: HexClient,
+        client: HexService,
         settings: EngineSettings | None = None,
         *,
         journal: Journal | None = None,

@@ -228,7 +228,7 @@ class Follower(RunState):
         ctx, settings = self.ctx, self.ctx.settings
         run_log = self.log.bind(run_id=run_id)
         confirmed: RunInfo | None = None
-        with anyio.CancelScope(shield=True), anyio.move_on_after(settings.cancel_grace):
+        with anyio.CancelScope(shield=True), settings.time.move_on_after(settings.cancel_grace):
             try:
                 await ctx.client.cancel_run(self.spec.project_id, run_id)
                 for check in range(_CONFIRM_READS):

@@ -117,7 +117,10 @@ class RunLifecycle(Triggerer, Follower):
             self.item.attempts.append(Attempt(triggered_at=intent.at))
         attempt = self.item.attempts[intent.number - 1]
         found: RunInfo | AttemptEnd | None = None
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.ctx.settings.cancel_grace):
+        with (
+            anyio.CancelScope(shield=True),
+            self.ctx.settings.time.move_on_after(self.ctx.settings.cancel_grace),
+        ):
             found = await self._reconcile(intent, final_look=True)
         if isinstance(found, RunInfo):
             self._adopt(attempt, found)

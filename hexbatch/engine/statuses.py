@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from hexbatch.client import HexClient
 from hexbatch.clock import Clock
+from hexbatch.engine.hexapi import HexService
 from hexbatch.engine.schedule import (
     PollPlan,
     budget_interval,
@@ -58,7 +58,7 @@ class _Project:
 class StatusBoard:
     """Shared, batched status reads for every run the engine follows."""
 
-    def __init__(self, client: HexClient, clock: Clock, *, batch_from: int = BATCH_FROM) -> None:
+    def __init__(self, client: HexService, clock: Clock, *, batch_from: int = BATCH_FROM) -> None:
         self._client = client
         self._clock = clock
         self._batch_from = batch_from

@@ -21,12 +21,15 @@ Clock = Callable[[], float]
 class SimClock:
     """The simulator's notion of now, in real (clock) seconds, plus scaling helpers."""
 
-    def __init__(self, time_scale: float, clock: Clock | None = None) -> None:
-        """Anchor the clock to the current wall time; ``time_scale`` scales scenario seconds."""
+    def __init__(
+        self, time_scale: float, clock: Clock | None = None, *, wall: datetime | None = None
+    ) -> None:
+        """Anchor the clock to ``wall`` (default: the current wall time); ``time_scale``
+        scales scenario seconds."""
         self._clock = clock or time.monotonic
         self.time_scale = time_scale
         self._anchor = self._clock()
-        self._wall_anchor = datetime.now(UTC)
+        self._wall_anchor = wall or datetime.now(UTC)
 
     def now(self) -> float:
         """Current clock reading in seconds."""

@@ -1,12 +1,17 @@
-"""Helpers for end-to-end batch tests against the simulator over real loopback HTTP.
+"""Helpers for batch tests against the simulator: in process, or over real loopback HTTP.
 
-Scenarios run at time_scale 0.01 (a scenario minute lasts 0.6 s) and manifests
-poll every few milliseconds, so each batch takes a second or two of wall time.
+:class:`InProcessHarness` runs a manifest's plan through the engine against
+:class:`~hexbatch.simulator.inprocess.InProcessHex` on a virtual clock: no socket,
+no real sleep, the same outcome every time. :class:`Harness` runs the whole batch
+(state store, client, budgets) against the HTTP simulator; its scenarios run at
+time_scale 0.01 (a scenario minute lasts 0.6 s) and manifests poll every few
+milliseconds, so each batch takes a second or two of wall time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +19,14 @@ import pytest
 import yaml
 
 from hexbatch.batch import BatchOptions, BatchRun
-from hexbatch.engine import Control, EngineSettings
-from hexbatch.outcome import BatchReport
+from hexbatch.clock import SteppingClock
+from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
+from hexbatch.manifest import load_manifest
+from hexbatch.outcome import Attempt, BatchReport
+from hexbatch.plan import build_plan
 from hexbatch.retry import Backoff, RetryPolicy
 from hexbatch.simulator import Ledger, Scenario, run_simulator
+from hexbatch.simulator.inprocess import InProcessHex
 
 # Retries as the client does them, on a millisecond scale.
 FAST_RETRIES = RetryPolicy(attempts=4, backoff=Backoff(initial=0.005, max=0.05), budget=5.0)
@@ -141,3 +150,56 @@ def _harness_factory(tmp_path: Path) -> HarnessFactory:
         return Harness(tmp_path, sim)
 
     return build
+
+
+class InProcessHarness:
+    """Runs a manifest's plan through the engine against an in-process Hex, in virtual time.
+
+    What the batch around the engine does (state store, preflight, budgets, the HTTP
+    client) is left out: :class:`Harness` covers it. ``hex`` is there before the batch
+    runs, so a test can make Hex's state first (an earlier process's run, say).
+    """
+
+    def __init__(self, sim: dict[str, Any], *, token: str | None = None) -> None:
+        self.scenario = Scenario.from_mapping(sim)
+        self.clock = SteppingClock()
+        self.time = self.clock.source()
+        self.control = Control()
+        self.hex = InProcessHex(self.scenario, self.time, token=token)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The simulated Hex's ledger."""
+        return self.hex.ledger
+
+    async def run(
+        self,
+        manifest_path: Path,
+        *,
+        settings: EngineSettings | None = None,
+        fail_fast: bool = False,
+        cancel_on_fail_fast: bool = False,
+        dry_run: bool = False,
+        resumed: Mapping[int, list[Attempt]] | None = None,
+    ) -> BatchReport:
+        """Run the plan; ``resumed`` gives runs (by plan position) an earlier process's
+        attempts, as a resumed batch hands them to the engine."""
+        manifest = load_manifest(manifest_path, env={})
+        settings = replace(
+            settings or fast_settings(),
+            time=self.time,
+            max_in_flight=manifest.max_in_flight,
+            fail_fast=fail_fast,
+            cancel_on_fail_fast=cancel_on_fail_fast,
+            dry_run=dry_run,
+        )
+        plan = build_plan(manifest, self.time.now().date())
+        earlier = resumed or {}
+        work = [WorkItem(spec, list(earlier.get(n, []))) for n, spec in enumerate(plan.items)]
+        started = self.time.now()
+        engine = Engine(self.hex, settings, control=self.control)
+        async with self.clock.running():
+            outcomes = await engine.run(work)
+        return BatchReport(
+            str(manifest_path), started, self.time.now(), outcomes, self.hex.stats.as_dict()
+        )

@@ -16,6 +16,7 @@ import pytest
 
 from hexbatch import status
 from hexbatch.batch import BatchOptions, run_batch
+from hexbatch.clock import TimeSource
 from hexbatch.state import StateError, StateStore
 from tests.engine.conftest import (
     P1,
@@ -39,7 +40,7 @@ def _clock_from(moment: dt.datetime) -> Callable[[], dt.datetime]:
 
 
 def _on(moment: dt.datetime) -> Any:
-    return fast_settings(now=_clock_from(moment))
+    return fast_settings(time=TimeSource(now=_clock_from(moment)))
 
 
 def _run_dates(report: Any) -> list[str]:

@@ -6,11 +6,11 @@ import io
 from collections import Counter
 from pathlib import Path
 
-import anyio
 from rich.console import Console
 
 import hexbatch
 from hexbatch import status
+from hexbatch.clock import VirtualClock
 from hexbatch.engine import Snapshot
 from hexbatch.progress import describe, show_progress
 from tests.engine.conftest import (
@@ -18,6 +18,7 @@ from tests.engine.conftest import (
     P2,
     Harness,
     HarnessFactory,
+    InProcessHarness,
     fast_settings,
     manifest,
     project,
@@ -25,9 +26,7 @@ from tests.engine.conftest import (
 )
 
 
-async def test_fail_fast_with_cancel_cancels_the_live_runs(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_fail_fast_with_cancel_cancels_the_live_runs(tmp_path: Path) -> None:
     """--cancel-on-fail-fast: the first failure cancels the other live runs in Hex."""
     failing = project(P1, duration=5, outcome={"default": "ERRORED"})
     slow = project(P2, duration=3000)
@@ -36,13 +35,12 @@ async def test_fail_fast_with_cancel_cancels_the_live_runs(
         [{"id": P1, "runs": [{"n": 0}]}, {"id": P2, "runs": [{"n": n} for n in range(1, 5)]}],
         defaults={"max_in_flight": 4},
     )
-    harness: Harness = harness_factory(scenario([failing, slow]))
+    harness = InProcessHarness(scenario([failing, slow]))
 
     report = await harness.run(path, fail_fast=True, cancel_on_fail_fast=True)
 
     counts = Counter(r.status for r in report.runs)
     assert counts == {status.ERRORED: 1, status.CANCELLED: 3, status.SKIPPED: 1}
-    assert harness.ledger is not None
     killed = [r for r in harness.ledger.snapshot()["runs"] if r["status"] == "KILLED"]
     assert len(killed) == 3
 
@@ -91,11 +89,15 @@ async def test_progress_prints_periodic_lines_when_not_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=200)
 
-    with anyio.move_on_after(0.35):
-        await show_progress(lambda: _snapshot(COMPLETED=5), console, interval=0.1)
+    clock = VirtualClock()
+
+    with clock.move_on_after(0.35):
+        await show_progress(
+            lambda: _snapshot(COMPLETED=5), console, interval=0.1, time=clock.source()
+        )
 
     lines = [line for line in out.getvalue().splitlines() if line]
-    assert len(lines) >= 2
+    assert len(lines) == 3  # at 0.1, 0.2 and 0.3 s of the batch's own time
     assert lines[0].startswith("progress: 5/10 finished (COMPLETED 5)")
 
 
@@ -104,8 +106,12 @@ async def test_progress_is_live_on_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120)
 
-    with anyio.move_on_after(0.2):
-        await show_progress(lambda: _snapshot(COMPLETED=5, ERRORED=1), console, interval=0.05)
+    clock = VirtualClock()
+
+    with clock.move_on_after(0.2):
+        await show_progress(
+            lambda: _snapshot(COMPLETED=5, ERRORED=1), console, interval=0.05, time=clock.source()
+        )
 
     assert "6/10 finished" in out.getvalue()
     assert "ERRORED" in out.getvalue()
@@ -127,37 +133,31 @@ async def test_a_batch_stopped_before_it_starts_triggers_nothing(
     assert harness.ledger.runs == []
 
 
-async def test_stop_reaches_triggers_queued_behind_another(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_stop_reaches_triggers_queued_behind_another(tmp_path: Path) -> None:
     """After --fail-fast stops the batch, triggers waiting for the project's turn are not sent."""
     slow_triggers = [{"operation": "RunProject", "kind": "latency", "delay": 30, "every_nth": 1}]
     sim = scenario([project(duration=1, outcome={"default": "ERRORED"})], faults=slow_triggers)
     path = manifest(
         tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(6)]}], defaults={"max_in_flight": 6}
     )
-    harness: Harness = harness_factory(sim)
+    harness = InProcessHarness(sim)
 
     report = await harness.run(path, fail_fast=True)
 
-    assert harness.ledger is not None
     assert len(harness.ledger.runs) <= 2  # the first, and at most the one already in flight
     assert Counter(r.status for r in report.runs)[status.SKIPPED] >= 4
 
 
-async def test_a_token_without_run_scope_stops_at_the_first_trigger(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_a_token_without_run_scope_stops_at_the_first_trigger(tmp_path: Path) -> None:
     """A 403 on a trigger means no trigger can work: one request, then everything stops."""
     sim = scenario([project()])
     sim["tokens"].append({"value": "hxtp_reader_only", "name": "reader", "read_only": True})
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": n} for n in range(5)]}])
-    harness: Harness = harness_factory(sim)
+    harness = InProcessHarness(sim, token="hxtp_reader_only")
 
-    report = await harness.run(path, token="hxtp_reader_only")
+    report = await harness.run(path)
 
     assert isinstance(harness.control.fatal, hexbatch.PermissionDeniedError)
-    assert harness.ledger is not None
     assert harness.ledger.runs == []
     assert harness.ledger.requests["RunProject"] == 1
     assert Counter(r.status for r in report.runs) == {

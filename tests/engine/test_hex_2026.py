@@ -7,7 +7,16 @@ from typing import Any
 
 from hexbatch import status
 from hexbatch.manifest.loader import DEFAULT_LIMITS, DEFAULT_POLL
-from tests.engine.conftest import P1, P2, Harness, HarnessFactory, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    P2,
+    Harness,
+    HarnessFactory,
+    InProcessHarness,
+    manifest,
+    project,
+    scenario,
+)
 from tests.engine.test_batches import assert_ledger_matches
 
 TIME_SCALE = 0.01
@@ -107,16 +116,14 @@ def _republished(policy: str, tmp_path: Path) -> tuple[dict[str, Any], Path]:
     return sim, path
 
 
-async def test_a_republish_is_recorded_and_the_batch_goes_on_by_default(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_a_republish_is_recorded_and_the_batch_goes_on_by_default(tmp_path: Path) -> None:
     """With warn (the default) and continue, every run completes on whichever version was
     published when it was triggered, and each attempt says which."""
     for policy in ("warn", "continue"):
         sim, path = _republished(policy, tmp_path)
-        harness: Harness = harness_factory(sim)
+        harness = InProcessHarness(sim)
 
-        report = await harness.run(path, state=tmp_path / f"{policy}.db")
+        report = await harness.run(path)
 
         assert report.counts() == {"COMPLETED": 6}
         versions = [run.attempts[0].project_version for run in report.runs]

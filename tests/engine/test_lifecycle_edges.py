@@ -6,13 +6,13 @@ import itertools
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import pytest
 
 from hexbatch import status
-from hexbatch.client import HexClient, Timeouts
+from hexbatch.client import Timeouts
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
@@ -23,7 +23,16 @@ from hexbatch.manifest import load_manifest
 from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
 from hexbatch.state import StateError
-from tests.engine.conftest import P1, Harness, HarnessFactory, manifest, project, scenario
+from tests.engine.conftest import (
+    P1,
+    Harness,
+    HarnessFactory,
+    InProcessHarness,
+    manifest,
+    project,
+    scenario,
+)
+from tests.engine.fakes import UnusedHex
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -94,16 +103,14 @@ async def test_a_cancelling_interrupt_ends_the_preflight_check(
     assert harness.ledger.runs == []
 
 
-async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(tmp_path: Path) -> None:
     """A run that ended just before its timeout, unseen yet, is not reported TIMED_OUT."""
     ends_first = project(pending=2, duration=24, outcome={"default": "ERRORED"})  # 0.26 s
     path = manifest(
         tmp_path,
         [{"id": P1, "timeout": "400ms", "poll": {"initial": "250ms", "max": "2s"}}],
     )
-    harness: Harness = harness_factory(scenario([ends_first]))
+    harness = InProcessHarness(scenario([ends_first]))
 
     report = await harness.run(path)
 
@@ -112,7 +119,7 @@ async def test_a_run_that_ends_at_its_deadline_keeps_its_own_status(
     assert report.requests.get("cancel", 0) == 0
 
 
-class _TimedClient:
+class _TimedClient(UnusedHex):
     """A run that starts at 1 s and ends at 11 s of virtual time, read as Hex would show it."""
 
     def __init__(self, clock: Any) -> None:
@@ -142,9 +149,6 @@ class _TimedClient:
 
 async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Path) -> None:
     """History says the run takes 10 s: it is read just after 11 s, not at its next backoff."""
-    from typing import cast
-
-    from hexbatch.client import HexClient
     from hexbatch.clock import VirtualClock
     from hexbatch.engine import EngineSettings, WorkItem
     from hexbatch.engine.context import BatchContext
@@ -157,13 +161,8 @@ async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Pa
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "2s", "max": "30s"}}])
     (spec,) = build_plan(load_manifest(path)).items
     client = _TimedClient(clock)
-    settings = EngineSettings(
-        clock=clock,
-        sleep=clock.sleep,
-        now=lambda: NOW + timedelta(seconds=clock()),
-        durations={spec.key: 10.0},
-    )
-    context = BatchContext(client=cast(HexClient, client), settings=settings)
+    settings = EngineSettings(time=clock.source(NOW), durations={spec.key: 10.0})
+    context = BatchContext(client=client, settings=settings)
     attempt = Attempt(triggered_at=NOW, run_id="r1", status=status.PENDING)
     lifecycle = RunLifecycle(context, WorkItem(spec, [attempt]))
 
@@ -174,7 +173,7 @@ async def test_a_run_with_a_known_duration_is_read_right_at_its_end(tmp_path: Pa
     assert all(read < 11.0 for read in client.reads[:-1])
 
 
-class _LateListing:
+class _LateListing(UnusedHex):
     """A run list where the ambiguous trigger's run shows up only at ``appears_at``."""
 
     timeouts = Timeouts(total=60.0)
@@ -184,7 +183,7 @@ class _LateListing:
         self.appears_at = appears_at
         self.listed_at: list[float] = []
 
-    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+    async def list_runs(self, project_id: str, *, max_runs: int | None = None) -> list[RunInfo]:
         self.listed_at.append(self.clock())
         if self.clock() < self.appears_at:
             return []
@@ -203,12 +202,8 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
     (spec,) = build_plan(load_manifest(path)).items
     client = _LateListing(clock, appears_at)
-    settings = EngineSettings(
-        clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
-    )
-    lifecycle = RunLifecycle(
-        BatchContext(client=cast(HexClient, client), settings=settings), WorkItem(spec)
-    )
+    settings = EngineSettings(time=clock.source(NOW))
+    lifecycle = RunLifecycle(BatchContext(client=client, settings=settings), WorkItem(spec))
 
     found = await lifecycle._reconcile(TriggerIntent(1, NOW, 0.0, frozenset()))
 
@@ -221,7 +216,7 @@ async def test_no_run_is_concluded_only_after_the_request_timeout_plus_skew(
     assert all(b - a <= 10.0 + 1e-9 for a, b in itertools.pairwise(client.listed_at))
 
 
-class _Listing:
+class _Listing(UnusedHex):
     """A run list that always shows the same runs."""
 
     timeouts = Timeouts(total=60.0)
@@ -232,7 +227,7 @@ class _Listing:
             for run_id in run_ids
         ]
 
-    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+    async def list_runs(self, project_id: str, *, max_runs: int | None = None) -> list[RunInfo]:
         return list(self.runs)
 
 
@@ -255,10 +250,8 @@ def _reconciling(tmp_path: Path, listing: _Listing, journal: NullJournal) -> Run
     clock = VirtualClock()
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
     (spec,) = build_plan(load_manifest(path)).items
-    settings = EngineSettings(
-        clock=clock, sleep=clock.sleep, now=lambda: NOW + timedelta(seconds=clock())
-    )
-    context = BatchContext(client=cast(HexClient, listing), settings=settings, journal=journal)
+    settings = EngineSettings(time=clock.source(NOW))
+    context = BatchContext(client=listing, settings=settings, journal=journal)
     context.claimed.add("ours")
     return RunLifecycle(context, WorkItem(spec))
 

@@ -1,7 +1,8 @@
 """The promise at its edges: interrupts, other clients' runs, budget waits and read outages.
 
-Each test drives a real batch over loopback HTTP against the simulator, with the
-fault that once broke "nothing lost, nothing twice".
+Each test drives a batch against the simulator, with the fault that once broke
+"nothing lost, nothing twice": over loopback HTTP, or in process (in virtual time)
+where only the engine's decision is in question.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.engine.conftest import (
     P2,
     Harness,
     HarnessFactory,
+    InProcessHarness,
     fast_settings,
     manifest,
     project,
@@ -334,13 +336,11 @@ async def test_a_known_run_is_followed_through_a_long_read_outage(
     assert report.requests["status"] > 48
 
 
-async def test_a_404_right_after_creation_is_lag_not_the_end(
-    tmp_path: Path, harness_factory: HarnessFactory
-) -> None:
+async def test_a_404_right_after_creation_is_lag_not_the_end(tmp_path: Path) -> None:
     """Status reads 404 while the run is young (read-after-write lag): it still completes."""
     lag = [{"operation": "GetRunStatus", "kind": "not_found", "delay": 30, "every_nth": 1}]
     path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
-    harness: Harness = harness_factory(scenario([project(pending=0.2, duration=50)], faults=lag))
+    harness = InProcessHarness(scenario([project(pending=0.2, duration=50)], faults=lag))
 
     report = await harness.run(path, settings=fast_settings(lost_after=5.0))
 

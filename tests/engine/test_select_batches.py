@@ -159,7 +159,13 @@ async def test_skip_if_fresh_and_schedules(tmp_path: Path, harness_factory: Harn
     daily = [{"trigger": "SCHEDULED", "every": "24h", "start": "1h"}]
     changes: dict[str, dict[str, Any]] = {
         "Costs": {"published_results_updated_at": "1h"},
-        "Revenue": {"published_results_updated_at": "48h", "schedules": daily},
+        # Real time passes at time_scale 1 (freshness is judged by the wall clock): short runs.
+        "Revenue": {
+            "published_results_updated_at": "48h",
+            "schedules": daily,
+            "pending": 0.05,
+            "duration": 0.1,
+        },
     }
     path = manifest(tmp_path, [{**NIGHTLY, "skip_if_fresh": "6h"}])
     harness: Harness = harness_factory(scenario(workspace(**changes), time_scale=1.0))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 import yaml
 
 from hexbatch.batch import BatchOptions, run_batch
-from hexbatch.client import HexClient
+from hexbatch.client import Reservation
 from hexbatch.clock import VirtualClock
 from hexbatch.engine.statuses import StatusBoard
 from hexbatch.errors import ServerError
@@ -18,6 +17,7 @@ from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import PollSettings
 from hexbatch.models import RunInfo, RunsPage
 from hexbatch.simulator import Scenario, run_simulator
+from tests.engine.fakes import UnusedHex
 
 PROJECT = "11111111-1111-4111-8111-111111111111"
 POLL = PollSettings(initial=2.0, max=30.0, multiplier=1.5)
@@ -27,7 +27,7 @@ def _info(run_id: str, status: str = "RUNNING") -> RunInfo:
     return RunInfo(PROJECT, run_id, None, status, None, None, None, None, "API", None)
 
 
-class FakeClient:
+class FakeClient(UnusedHex):
     """Answers status and list reads from a dict of statuses, counting requests."""
 
     def __init__(self, statuses: dict[str, str], *, budget: WindowLimiter | None = None) -> None:
@@ -41,7 +41,9 @@ class FakeClient:
         self.reads += 1
         return _info(run_id, self.statuses[run_id])
 
-    async def list_runs_page(self, project_id: str, **_: Any) -> RunsPage:
+    async def list_runs_page(
+        self, project_id: str, *, limit: int = 25, reservation: Reservation | None = None
+    ) -> RunsPage:
         self.lists += 1
         if self.fail_lists:
             raise ServerError("list failed", status=500)
@@ -49,7 +51,7 @@ class FakeClient:
 
 
 def _board(client: FakeClient, clock: VirtualClock) -> StatusBoard:
-    return StatusBoard(cast(HexClient, client), clock)
+    return StatusBoard(client, clock)
 
 
 def test_a_lone_run_backs_off_on_its_own() -> None:

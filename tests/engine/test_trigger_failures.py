@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from hexbatch import errors, status
-from hexbatch.client import HexClient, Reservation, Timeouts
+from hexbatch.client import Reservation, Timeouts
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
@@ -21,13 +21,14 @@ from hexbatch.outcome import Attempt
 from hexbatch.plan import build_plan
 from hexbatch.request_failures import Meaning, RequestKind, failure_of, meaning_of
 from tests.engine.conftest import P1, manifest
+from tests.engine.fakes import UnusedHex
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 ROUNDS = 3
 
 
-class _FailingTriggers:
-    """A client whose every trigger fails with ``error``; later run lists show ``appears``."""
+class _FailingTriggers(UnusedHex):
+    """A Hex whose every trigger fails with ``error``; later run lists show ``appears``."""
 
     timeouts = Timeouts(total=60.0)
 
@@ -36,20 +37,16 @@ class _FailingTriggers:
         self.appears = appears
         self.sent = 0
 
-    def advised_trigger_wait(self) -> tuple[float, str]:
-        return 0.0, ""
-
-    async def reserve_trigger(self, *, reads: int = 0) -> Reservation:
-        return Reservation(reads=reads)
-
-    async def list_runs_page(self, project_id: str, **_: Any) -> RunsPage:
+    async def list_runs_page(
+        self, project_id: str, *, limit: int = 25, reservation: Reservation | None = None
+    ) -> RunsPage:
         return RunsPage(runs=(), next_page=None)  # the snapshot: nothing before the trigger
 
     async def run_project(self, project_id: str, *_: Any, **__: Any) -> RunCreated:
         self.sent += 1
         raise self.error
 
-    async def list_runs(self, project_id: str, *, max_runs: int) -> list[RunInfo]:
+    async def list_runs(self, project_id: str, *, max_runs: int | None = None) -> list[RunInfo]:
         return [
             RunInfo(project_id, run_id, None, status.PENDING, None, None, None, None, "API", None)
             for run_id in self.appears
@@ -62,13 +59,8 @@ async def _trigger(
     clock = VirtualClock()
     path = manifest(tmp_path, [{"id": P1, "poll": {"initial": "1s", "max": "10s"}}])
     (spec,) = build_plan(load_manifest(path)).items
-    settings = EngineSettings(
-        clock=clock,
-        sleep=clock.sleep,
-        now=lambda: NOW + timedelta(seconds=clock()),
-        trigger_rounds=ROUNDS,
-    )
-    context = BatchContext(client=cast(HexClient, client), settings=settings)
+    settings = EngineSettings(time=clock.source(NOW), trigger_rounds=ROUNDS)
+    context = BatchContext(client=client, settings=settings)
     return await RunLifecycle(context, WorkItem(spec))._trigger(), context
 
 

@@ -59,13 +59,12 @@ def test_the_engine_seeds_versions_from_resumed_attempts_oldest_first(tmp_path: 
     """A batch resumed after its project was re-published (stop) withholds the rest: the
     engine reads the versions its earlier attempts recorded, in trigger order."""
     from datetime import UTC, datetime, timedelta
-    from typing import cast
 
-    from hexbatch.client import HexClient
     from hexbatch.engine import Engine, WorkItem
     from hexbatch.manifest import load_manifest
     from hexbatch.outcome import Attempt
     from hexbatch.plan import build_plan
+    from tests.engine.fakes import UnusedHex
 
     path = tmp_path / "m.yaml"
     path.write_text(
@@ -77,7 +76,7 @@ def test_the_engine_seeds_versions_from_resumed_attempts_oldest_first(tmp_path: 
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     later = Attempt(t0 + timedelta(minutes=5), run_id="b", status="COMPLETED", project_version="8")
     earlier = Attempt(t0, run_id="a", status="COMPLETED", project_version="7")
-    engine = Engine(cast(HexClient, object()))
+    engine = Engine(UnusedHex())
 
     engine._seed_versions([WorkItem(first, [later]), WorkItem(second, [earlier]), WorkItem(third)])
 
