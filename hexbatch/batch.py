@@ -64,7 +64,7 @@ from hexbatch.resume import (
 )
 from hexbatch.select import resolve_selection
 from hexbatch.selection import Selection
-from hexbatch.simulator import Scenario, load_scenario, run_simulator
+from hexbatch.simulated import simulated_hex
 from hexbatch.state import BatchInfo, StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
 from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease, LeaseLostError
@@ -163,17 +163,6 @@ class BatchOptions:
         return self.lease_ttl or manifest.lease_ttl or DEFAULT_TTL_S
 
 
-def scenario_for(manifest: Manifest) -> Scenario:
-    """The simulator scenario a manifest asks for, or the built-in demo."""
-    section = manifest.simulate
-    if not section:
-        return Scenario.default()
-    path = section.get("scenario")
-    if isinstance(path, str):
-        return load_scenario(path)
-    return Scenario.from_mapping(dict(section), source=f"{manifest.source} (simulate:)")
-
-
 @dataclass(slots=True)
 class Connection:
     """Where a batch sends its requests."""
@@ -187,7 +176,7 @@ class Connection:
 async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Connection]:
     """The Hex endpoint and token for this batch; starts the simulator when asked."""
     if options.simulate:
-        async with run_simulator(scenario_for(manifest)) as simulator:
+        async with simulated_hex(manifest) as simulator:
             log.info("simulator_started", base_url=simulator.base_url)
             yield Connection(simulator.base_url, simulator.token, simulated=True)
         return

@@ -13,7 +13,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from hexbatch.batch import BatchOptions, scenario_for
+from hexbatch.batch import BatchOptions
+from hexbatch.errors import ScenarioError
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
 from hexbatch.exits import exit_code
 from hexbatch.manifest import DateRange, ManifestError, load_manifest
@@ -21,7 +22,7 @@ from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.notify import describe, shown
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.select_cli import select_for_plan, selection_lines
-from hexbatch.simulator import ScenarioError
+from hexbatch.simulated import scenario_for
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 

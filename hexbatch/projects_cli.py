@@ -22,7 +22,7 @@ from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
 from hexbatch.outcome import iso
 from hexbatch.select_cli import filter_options, filters_from
-from hexbatch.simulator import Scenario, run_simulator
+from hexbatch.simulated import simulated_hex
 from hexbatch.terminal import plain
 
 
@@ -30,7 +30,7 @@ async def _fetch(
     base_url: str | None, token_env: str, simulate: bool, wanted: ProjectFilter
 ) -> list[Project]:
     if simulate:
-        async with run_simulator(Scenario.default()) as simulator:
+        async with simulated_hex(None) as simulator:
             return await _list(simulator.base_url, simulator.token, wanted)
     token = os.environ.get(token_env, "").strip()
     if not token:

@@ -20,9 +20,9 @@ from typing import Any, NoReturn, TypeVar
 import anyio
 import click
 
-from hexbatch.batch import BatchOptions, scenario_for
+from hexbatch.batch import BatchOptions
 from hexbatch.client import HexClient
-from hexbatch.errors import HexbatchError
+from hexbatch.errors import HexbatchError, ScenarioError
 from hexbatch.exits import EXIT_USAGE, exit_code
 from hexbatch.filters import ProjectFilter
 from hexbatch.logs import configure_logging
@@ -32,7 +32,7 @@ from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import pinned_selection
 from hexbatch.select import resolve_selection
 from hexbatch.selection import Selection
-from hexbatch.simulator import ScenarioError, run_simulator
+from hexbatch.simulated import simulated_hex
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 
@@ -75,7 +75,7 @@ async def _resolve(manifest: Manifest, base_url: str, token: str) -> Selection:
 
 
 async def _resolve_simulated(manifest: Manifest) -> Selection:
-    async with run_simulator(scenario_for(manifest)) as simulator:
+    async with simulated_hex(manifest) as simulator:
         return await _resolve(manifest, simulator.base_url, simulator.token)
 
 
