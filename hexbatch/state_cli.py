@@ -22,13 +22,12 @@ from rich.console import Console
 from rich.live import Live
 
 from hexbatch.batch_status import BatchStatus, batch_status
-from hexbatch.client import HexClient
+from hexbatch.cancel import CancelSummary, cancel_everywhere
 from hexbatch.errors import ConfigurationError
 from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_USAGE, exit_code
 from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateStore
-from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
 from hexbatch.state.leases import Lease, LeaseHeldError, this_host
 from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
@@ -236,16 +235,8 @@ def _refuse_while_driven(state: str, error: LeaseHeldError) -> NoReturn:
 
 def _run_cancel(store: StateStore, info: BatchInfo, token: str) -> CancelSummary:
     """Cancel the runs at each Hex URL where the batch has some in flight, one URL at a time."""
-
-    async def cancel_all() -> CancelSummary:
-        summary = CancelSummary()
-        for url in urls_to_cancel_at(store, info.id):
-            async with HexClient(url, token) as client:
-                summary.results.extend((await cancel_in_flight(store, info.id, client)).results)
-        return summary
-
     try:
-        return asyncio.run(cancel_all())
+        return asyncio.run(cancel_everywhere(store, info.id, token))
     except ConfigurationError as error:
         _fail(str(error), exit_code(error))
 
