@@ -26,6 +26,7 @@ import anyio
 import structlog
 
 from hexbatch.client import HexClient
+from hexbatch.config import Config, Flags, config_for
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.engine.context import utc_now
 from hexbatch.errors import (
@@ -67,13 +68,12 @@ from hexbatch.selection import Selection
 from hexbatch.simulated import simulated_hex
 from hexbatch.state import BatchInfo, StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
-from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease, LeaseLostError
-from hexbatch.state.location import STATE_ENV, Location, resolve_location
+from hexbatch.state.leases import Claimant, Lease, LeaseLostError
+from hexbatch.state.location import Location
 from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
 
-DEFAULT_STATE: Final = Path(".hexbatch") / "state.db"
 # Above this many projects, the preflight check lists the workspace instead of
 # asking for each project on its own.
 _LIST_FROM: Final = 5
@@ -134,6 +134,21 @@ class BatchOptions:
     as_of: date | None = None
     batch_id: int | None = None
 
+    def config(self, manifest: Manifest) -> Config:
+        """This batch's configuration: these options over the environment (``env``) over
+        the manifest (see :func:`~hexbatch.config.resolve_config`)."""
+        flags = Flags(
+            base_url=self.base_url,
+            state=self.state,
+            max_in_flight=self.max_in_flight,
+            lease_ttl=self.lease_ttl,
+            priority=self.priority,
+            simulate=self.simulate,
+            keeps_state=not (self.stateless or self.dry_run),
+            allow_insecure_http=self.allow_insecure_http,
+        )
+        return config_for(flags, manifest, self.env)
+
     def state_location(self, manifest: Manifest) -> Location | None:
         """Where this batch's state store lives, or None to keep no state.
 
@@ -146,21 +161,11 @@ class BatchOptions:
         run keeps none either: nothing ran, so it must neither finish a real batch
         nor feed durations to later ones.
         """
-        if self.stateless or self.dry_run or (self.simulate and self.state is None):
-            return None
-        if self.state is not None:
-            return resolve_location(self.state)
-        env = os.environ if self.env is None else self.env
-        folder = manifest.source.resolve().parent
-        if env.get(STATE_ENV):
-            return resolve_location(env[STATE_ENV])
-        if manifest.state is not None:
-            return resolve_location(manifest.state, relative_to=folder)
-        return folder / DEFAULT_STATE
+        return self.config(manifest).state
 
     def lease_ttl_s(self, manifest: Manifest) -> float:
         """Seconds a driver may go silent before its batch may be taken over."""
-        return self.lease_ttl or manifest.lease_ttl or DEFAULT_TTL_S
+        return self.config(manifest).lease_ttl_s
 
 
 @dataclass(slots=True)
@@ -180,15 +185,15 @@ async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Co
             log.info("simulator_started", base_url=simulator.base_url)
             yield Connection(simulator.base_url, simulator.token, simulated=True)
         return
+    config = options.config(manifest)
     env = os.environ if options.env is None else options.env
-    token = env.get(manifest.token_env, "").strip()
+    token = env.get(config.token_env, "").strip()
     if not token:
         raise ConfigurationError(
-            f"no Hex API token: set the environment variable {manifest.token_env} "
+            f"no Hex API token: set the environment variable {config.token_env} "
             "(or run against the built-in simulator with --simulate)"
         )
-    # load_manifest already applied HEX_API_BASE_URL to manifest.base_url.
-    base_url = options.base_url or manifest.base_url
+    base_url = config.base_url
     yield Connection(base_url, token)
 
 

@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from hexbatch.batch import BatchOptions
+from hexbatch.config import Flags, config_for
 from hexbatch.errors import ScenarioError
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
 from hexbatch.exits import exit_code
@@ -165,7 +165,7 @@ def _history(planned: Plan, state: str | None, *, completed: bool = False) -> _H
     """
     keys = [item.key for item in planned.items]
     try:
-        location = BatchOptions(state=state).state_location(planned.manifest)
+        location = config_for(Flags(state=state), planned.manifest).state
         if location is None or (isinstance(location, Path) and not location.exists()):
             return _History()
         with StateStore.open_existing(location, read_only=True) as store:

@@ -23,6 +23,7 @@ from rich.live import Live
 
 from hexbatch.batch_status import BatchStatus, batch_status
 from hexbatch.cancel import CancelSummary, cancel_everywhere
+from hexbatch.config import Flags, config_for
 from hexbatch.errors import ConfigurationError
 from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_USAGE, exit_code
 from hexbatch.outcome import iso
@@ -206,12 +207,14 @@ def cancel(state: str, batch_id: int | None) -> None:
         except LeaseHeldError as error:
             _refuse_while_driven(state, error)
         try:
-            token = os.environ.get(info.token_env)
-            if not token:
+            # The batch's own variable: the one its runs were triggered with.
+            config = config_for(Flags(token_env=info.token_env, keeps_state=False))
+            if not config.token_present:
                 _fail(
-                    f"{info.token_env} is not set: export the Hex API token of batch {info.id} "
-                    "in it to cancel its runs"
+                    f"{config.token_env} is not set: export the Hex API token of batch "
+                    f"{info.id} in it to cancel its runs"
                 )
+            token = os.environ[config.token_env].strip()
             summary = _run_cancel(store, info, token)
         finally:
             store.release_lease(lease)

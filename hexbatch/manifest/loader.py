@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from hexbatch import status
+from hexbatch.config import DEFAULT_TOKEN_ENV, manifest_base_url
 from hexbatch.limits import Window
 from hexbatch.manifest.dates import date_count, step_date
 from hexbatch.manifest.document import (
@@ -36,9 +37,7 @@ from hexbatch.manifest.errors import (
     format_path,
 )
 from hexbatch.manifest.model import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_TOKEN_ENV,
+    DEFAULT_LIMITS,
     DateRange,
     Limits,
     Manifest,
@@ -63,10 +62,6 @@ DEFAULT_RUN = RunOptions(
     update_published_results=False, use_cached_sql_results=True, view_id=None, notifications=()
 )
 DEFAULT_ON_VERSION_CHANGE: VersionChange = "warn"
-DEFAULT_LIMITS = Limits(
-    requests=(Window(30, 60.0), Window(1800, 3600.0)),
-    triggers=(Window(20, 60.0), Window(60, 3600.0)),
-)
 DEFAULT_NOTIFY_TIMEOUT = 10.0
 # A plan larger than this is almost certainly a mistake (a date range in the wrong century).
 MAX_RUNS = 1_000_000
@@ -287,9 +282,7 @@ def _build(
     if issues:
         raise ManifestError(sorted(issues, key=lambda issue: (issue.line, issue.column)))
     hex_settings = parsed.hex
-    base_url = (hex_settings.base_url if hex_settings else None) or DEFAULT_BASE_URL
-    if env.get(BASE_URL_ENV):
-        base_url = env[BASE_URL_ENV].rstrip("/")
+    base_url = manifest_base_url(hex_settings.base_url if hex_settings else None, env)
     return Manifest(
         source=Path(document.file),
         sha256=digest,
