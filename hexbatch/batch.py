@@ -206,39 +206,12 @@ async def preflight(client: HexClient, plan: Plan, *, checked: Set[str] = frozen
     """
     problems: list[str] = []
     projects = {i.project_id: i.project_name for i in plan.items if i.project_id not in checked}
-    listed: dict[str, Project] = {}
-    if len(projects) > _LIST_FROM:
-        # One ListProjects page covers 100 projects; a GetProject each would cost a
-        # request per project, minutes of budget for a bulk refresh of hundreds.
-        try:
-            listed = {p.id.lower(): p for p in await client.list_projects()}
-        except HexAPIError as error:
-            log.warning("preflight_list_failed", error=str(error))
+    listed = await _listed(client) if len(projects) > _LIST_FROM else {}
 
     async def check(project_id: str, name: str) -> None:
-        try:
-            project = listed.get(project_id.lower()) or await client.get_project(project_id)
-        except (AuthenticationError, PermissionDeniedError) as error:
-            problems.append(str(error))
-        except NotFoundError:
-            problems.append(
-                f"{name} ({project_id}): not found; check the id and that the project is "
-                "shared with the token's user"
-            )
-        except HexAPIError as error:
-            problems.append(f"{name} ({project_id}): {error}")
-        else:
-            if project.trashed or project.archived:
-                state = "in the trash" if project.trashed else "archived"
-                problems.append(
-                    f"{name} ({project_id}): {project.title!r} is {state} in Hex; restore it "
-                    "(or remove it from the manifest) before running it"
-                )
-            elif not project.published:
-                problems.append(
-                    f"{name} ({project_id}): {project.title!r} is not published; publish it in "
-                    "Hex (only the published version can be run)"
-                )
+        problem = await _problem(client, listed.get(project_id.lower()), project_id, name)
+        if problem is not None:
+            problems.append(problem)
 
     async with anyio.create_task_group() as group:
         for project_id, name in projects.items():
@@ -246,6 +219,47 @@ async def preflight(client: HexClient, plan: Plan, *, checked: Set[str] = frozen
     if problems:
         unique = list(dict.fromkeys(problems))
         raise PreflightError("nothing was triggered:\n  " + "\n  ".join(unique))
+
+
+async def _listed(client: HexClient) -> dict[str, Project]:
+    """The workspace's projects by lower-case id; empty (each is then asked for on its own)
+    when the list cannot be had."""
+    # One ListProjects page covers 100 projects; a GetProject each would cost a
+    # request per project, minutes of budget for a bulk refresh of hundreds.
+    try:
+        return {p.id.lower(): p for p in await client.list_projects()}
+    except HexAPIError as error:
+        log.warning("preflight_list_failed", error=str(error))
+        return {}
+
+
+async def _problem(
+    client: HexClient, listed: Project | None, project_id: str, name: str
+) -> str | None:
+    """Why the project cannot be run, or None when it can (``listed``: as Hex listed it)."""
+    try:
+        project = listed or await client.get_project(project_id)
+    except (AuthenticationError, PermissionDeniedError) as error:
+        return str(error)
+    except NotFoundError:
+        return (
+            f"{name} ({project_id}): not found; check the id and that the project is "
+            "shared with the token's user"
+        )
+    except HexAPIError as error:
+        return f"{name} ({project_id}): {error}"
+    if project.trashed or project.archived:
+        state = "in the trash" if project.trashed else "archived"
+        return (
+            f"{name} ({project_id}): {project.title!r} is {state} in Hex; restore it "
+            "(or remove it from the manifest) before running it"
+        )
+    if not project.published:
+        return (
+            f"{name} ({project_id}): {project.title!r} is not published; publish it in "
+            "Hex (only the published version can be run)"
+        )
+    return None
 
 
 @dataclass

@@ -236,23 +236,35 @@ def plan(
         max_in_flight=planned.manifest.max_in_flight,
         trigger_windows=windows,
     )
+    completed = history.completed if skip_completed else None
     if as_json:
-        document = planned.as_json()
-        document["estimate"] = _estimate_json(bound, estimate)
-        if skip_completed:
-            document["already_completed"] = dict(sorted(history.completed.items()))
-        document["notify"] = [describe(notification) for notification in planned.manifest.notify]
-        click.echo(json.dumps(document, ensure_ascii=False))
+        click.echo(json.dumps(_plan_json(planned, bound, estimate, completed), ensure_ascii=False))
         return
     for line in [*selection_lines(planned, source), *render_table(planned)]:
         click.echo(line)
-    if skip_completed:
-        click.echo(_skipped_text(planned, history.completed))
+    if completed is not None:
+        click.echo(_skipped_text(planned, completed))
     click.echo(bound.text())
     if estimate is not None:
         click.echo(estimate.text())
     for line in render_notify(planned):
         click.echo(line)
+
+
+def _plan_json(
+    planned: Plan,
+    bound: TriggerBound,
+    estimate: Estimate | None,
+    completed: Mapping[str, int] | None,
+) -> dict[str, Any]:
+    """The hexbatch.plan/1 document ``plan --json`` prints (``completed``: with
+    --skip-completed, the runs it would skip)."""
+    document = planned.as_json()
+    document["estimate"] = _estimate_json(bound, estimate)
+    if completed is not None:
+        document["already_completed"] = dict(sorted(completed.items()))
+    document["notify"] = [describe(notification) for notification in planned.manifest.notify]
+    return document
 
 
 def _skipped_text(planned: Plan, completed: Mapping[str, int]) -> str:
