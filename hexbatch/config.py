@@ -74,9 +74,12 @@ def resolve_config(
     *,
     folder: Path | None = None,
 ) -> Config:
-    """The configuration ``flags``, ``env`` and ``manifest`` give; reads nothing else.
+    """The configuration ``flags``, ``env`` and ``manifest`` give; reads nothing else (but
+    ``~`` in a state path, expanded as a shell would).
 
-    Precedence, for every setting: flags > environment > manifest > defaults.
+    Precedence, for every setting: flags > environment > manifest > defaults. A loaded
+    manifest's ``base_url`` already follows it for the environment it was loaded with
+    (:func:`manifest_base_url`).
 
     * base URL: ``--base-url`` > ``HEX_API_BASE_URL`` > the manifest's ``hex.base_url``
       > Hex's own API.

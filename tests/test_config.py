@@ -17,6 +17,7 @@ WRITTEN = "https://written.example/api/v1"
 FROM_ENV = "https://from-env.example/api/v1"
 FLAG = "https://flag.example/api/v1"
 FOLDER = Path("/batches/nightly")
+TOKEN = "hxtp_not_kept"
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +81,10 @@ def test_base_url(
 @pytest.mark.parametrize(
     ("flag", "manifest", "env", "expected", "present"),
     [
-        ("MINE", "written", {"MINE": "t"}, "MINE", True),
-        (None, "written", {"NIGHTLY_TOKEN": "t", "HEX_API_TOKEN": "t"}, "NIGHTLY_TOKEN", True),
-        (None, "written", {"HEX_API_TOKEN": "t"}, "NIGHTLY_TOKEN", False),
-        (None, "plain", {"HEX_API_TOKEN": "t"}, "HEX_API_TOKEN", True),
+        ("MINE", "written", {"MINE": TOKEN}, "MINE", True),
+        (None, "written", {"NIGHTLY_TOKEN": TOKEN, "HEX_API_TOKEN": TOKEN}, "NIGHTLY_TOKEN", True),
+        (None, "written", {"HEX_API_TOKEN": TOKEN}, "NIGHTLY_TOKEN", False),
+        (None, "plain", {"HEX_API_TOKEN": TOKEN}, "HEX_API_TOKEN", True),
         (None, "plain", {"HEX_API_TOKEN": "  "}, "HEX_API_TOKEN", False),  # blank is no token
         (None, None, {}, "HEX_API_TOKEN", False),
     ],
@@ -101,7 +102,7 @@ def test_token_variable(
     config = _resolve(manifest, written, plain, env, token_env=flag)
 
     assert (config.token_env, config.token_present) == (expected, present)
-    assert "t" not in {str(value) for value in _fields(config)}
+    assert TOKEN not in {str(value) for value in _fields(config)}
 
 
 def _fields(config: Config) -> list[object]:
