@@ -51,14 +51,18 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _opened(state: str, *, read_only: bool = False) -> Iterator[StateStore]:
-    """Open an existing store; any StateError, now or while it is used, exits 2.
+def _opened(state: str | None, *, read_only: bool = False) -> Iterator[StateStore]:
+    """Open the existing store ``state`` names (None: the one ``HEXBATCH_STATE`` names); any
+    StateError, now or while it is used, exits 2.
 
     ``read_only`` (commands that only read) also opens a store that cannot be
     written, e.g. on read-only media, and says so on stderr.
     """
     try:
-        with StateStore.open_existing(state, read_only=read_only) as store:
+        location = config_for(Flags(state=state)).state
+        if location is None:
+            _fail(f"give the state store (a path or a postgresql:// URL), or set {STATE_ENV}")
+        with StateStore.open_existing(location, read_only=read_only) as store:
             if store.note:
                 click.echo(f"note: {store.note}", err=True)
             yield store
@@ -304,7 +308,7 @@ def _status_text(status: BatchStatus, now: datetime) -> str:
 
 
 @click.command()
-@click.argument("state", type=str, required=False, envvar=STATE_ENV)
+@click.argument("state", type=str, required=False)
 @_BATCH
 @click.option("--json", "as_json", is_flag=True, help="Print a hexbatch.status/1 document.")
 @click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
@@ -320,8 +324,6 @@ def status(
 ) -> None:
     """Show a batch's progress from STATE (default: $HEXBATCH_STATE), from any machine:
     runs per status, live runs and their age, the process driving it, the estimated end."""
-    if state is None:
-        _fail(f"give the state store (a path or a postgresql:// URL), or set {STATE_ENV}")
     console = Console()
     if watch and not as_json and console.is_terminal:
         _watch_view(state, batch_id, interval, console)
@@ -341,7 +343,7 @@ def status(
         time.sleep(interval)
 
 
-def _watch_view(state: str, batch_id: int | None, interval: float, console: Console) -> None:
+def _watch_view(state: str | None, batch_id: int | None, interval: float, console: Console) -> None:
     """``status --watch`` on a terminal: the same live view ``run`` draws, until finished."""
     with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
