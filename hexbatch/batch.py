@@ -26,6 +26,7 @@ import anyio
 import structlog
 
 from hexbatch.client import HexClient
+from hexbatch.config import Config, Flags, config_for
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.engine.context import utc_now
 from hexbatch.errors import (
@@ -64,16 +65,15 @@ from hexbatch.resume import (
 )
 from hexbatch.select import resolve_selection
 from hexbatch.selection import Selection
-from hexbatch.simulator import Scenario, load_scenario, run_simulator
+from hexbatch.simulated import simulated_hex
 from hexbatch.state import BatchInfo, StateError, StateStore
 from hexbatch.state.heartbeat import heartbeat
-from hexbatch.state.leases import DEFAULT_TTL_S, Claimant, Lease, LeaseLostError
-from hexbatch.state.location import STATE_ENV, Location, resolve_location
+from hexbatch.state.leases import Claimant, Lease, LeaseLostError
+from hexbatch.state.location import Location
 from hexbatch.version import package_version
 
 log = structlog.get_logger("hexbatch.batch")
 
-DEFAULT_STATE: Final = Path(".hexbatch") / "state.db"
 # Above this many projects, the preflight check lists the workspace instead of
 # asking for each project on its own.
 _LIST_FROM: Final = 5
@@ -134,6 +134,21 @@ class BatchOptions:
     as_of: date | None = None
     batch_id: int | None = None
 
+    def config(self, manifest: Manifest) -> Config:
+        """This batch's configuration: these options over the environment (``env``) over
+        the manifest (see :func:`~hexbatch.config.resolve_config`)."""
+        flags = Flags(
+            base_url=self.base_url,
+            state=self.state,
+            max_in_flight=self.max_in_flight,
+            lease_ttl=self.lease_ttl,
+            priority=self.priority,
+            simulate=self.simulate,
+            keeps_state=not (self.stateless or self.dry_run),
+            allow_insecure_http=self.allow_insecure_http,
+        )
+        return config_for(flags, manifest, self.env)
+
     def state_location(self, manifest: Manifest) -> Location | None:
         """Where this batch's state store lives, or None to keep no state.
 
@@ -146,32 +161,11 @@ class BatchOptions:
         run keeps none either: nothing ran, so it must neither finish a real batch
         nor feed durations to later ones.
         """
-        if self.stateless or self.dry_run or (self.simulate and self.state is None):
-            return None
-        if self.state is not None:
-            return resolve_location(self.state)
-        env = os.environ if self.env is None else self.env
-        folder = manifest.source.resolve().parent
-        if env.get(STATE_ENV):
-            return resolve_location(env[STATE_ENV])
-        if manifest.state is not None:
-            return resolve_location(manifest.state, relative_to=folder)
-        return folder / DEFAULT_STATE
+        return self.config(manifest).state
 
     def lease_ttl_s(self, manifest: Manifest) -> float:
         """Seconds a driver may go silent before its batch may be taken over."""
-        return self.lease_ttl or manifest.lease_ttl or DEFAULT_TTL_S
-
-
-def scenario_for(manifest: Manifest) -> Scenario:
-    """The simulator scenario a manifest asks for, or the built-in demo."""
-    section = manifest.simulate
-    if not section:
-        return Scenario.default()
-    path = section.get("scenario")
-    if isinstance(path, str):
-        return load_scenario(path)
-    return Scenario.from_mapping(dict(section), source=f"{manifest.source} (simulate:)")
+        return self.config(manifest).lease_ttl_s
 
 
 @dataclass(slots=True)
@@ -187,19 +181,19 @@ class Connection:
 async def connect(manifest: Manifest, options: BatchOptions) -> AsyncIterator[Connection]:
     """The Hex endpoint and token for this batch; starts the simulator when asked."""
     if options.simulate:
-        async with run_simulator(scenario_for(manifest)) as simulator:
+        async with simulated_hex(manifest) as simulator:
             log.info("simulator_started", base_url=simulator.base_url)
             yield Connection(simulator.base_url, simulator.token, simulated=True)
         return
+    config = options.config(manifest)
     env = os.environ if options.env is None else options.env
-    token = env.get(manifest.token_env, "").strip()
+    token = env.get(config.token_env, "").strip()
     if not token:
         raise ConfigurationError(
-            f"no Hex API token: set the environment variable {manifest.token_env} "
+            f"no Hex API token: set the environment variable {config.token_env} "
             "(or run against the built-in simulator with --simulate)"
         )
-    # load_manifest already applied HEX_API_BASE_URL to manifest.base_url.
-    base_url = options.base_url or manifest.base_url
+    base_url = config.base_url
     yield Connection(base_url, token)
 
 
@@ -212,39 +206,12 @@ async def preflight(client: HexClient, plan: Plan, *, checked: Set[str] = frozen
     """
     problems: list[str] = []
     projects = {i.project_id: i.project_name for i in plan.items if i.project_id not in checked}
-    listed: dict[str, Project] = {}
-    if len(projects) > _LIST_FROM:
-        # One ListProjects page covers 100 projects; a GetProject each would cost a
-        # request per project, minutes of budget for a bulk refresh of hundreds.
-        try:
-            listed = {p.id.lower(): p for p in await client.list_projects()}
-        except HexAPIError as error:
-            log.warning("preflight_list_failed", error=str(error))
+    listed = await _listed(client) if len(projects) > _LIST_FROM else {}
 
     async def check(project_id: str, name: str) -> None:
-        try:
-            project = listed.get(project_id.lower()) or await client.get_project(project_id)
-        except (AuthenticationError, PermissionDeniedError) as error:
-            problems.append(str(error))
-        except NotFoundError:
-            problems.append(
-                f"{name} ({project_id}): not found; check the id and that the project is "
-                "shared with the token's user"
-            )
-        except HexAPIError as error:
-            problems.append(f"{name} ({project_id}): {error}")
-        else:
-            if project.trashed or project.archived:
-                state = "in the trash" if project.trashed else "archived"
-                problems.append(
-                    f"{name} ({project_id}): {project.title!r} is {state} in Hex; restore it "
-                    "(or remove it from the manifest) before running it"
-                )
-            elif not project.published:
-                problems.append(
-                    f"{name} ({project_id}): {project.title!r} is not published; publish it in "
-                    "Hex (only the published version can be run)"
-                )
+        problem = await _problem(client, listed.get(project_id.lower()), project_id, name)
+        if problem is not None:
+            problems.append(problem)
 
     async with anyio.create_task_group() as group:
         for project_id, name in projects.items():
@@ -252,6 +219,47 @@ async def preflight(client: HexClient, plan: Plan, *, checked: Set[str] = frozen
     if problems:
         unique = list(dict.fromkeys(problems))
         raise PreflightError("nothing was triggered:\n  " + "\n  ".join(unique))
+
+
+async def _listed(client: HexClient) -> dict[str, Project]:
+    """The workspace's projects by lower-case id; empty (each is then asked for on its own)
+    when the list cannot be had."""
+    # One ListProjects page covers 100 projects; a GetProject each would cost a
+    # request per project, minutes of budget for a bulk refresh of hundreds.
+    try:
+        return {p.id.lower(): p for p in await client.list_projects()}
+    except HexAPIError as error:
+        log.warning("preflight_list_failed", error=str(error))
+        return {}
+
+
+async def _problem(
+    client: HexClient, listed: Project | None, project_id: str, name: str
+) -> str | None:
+    """Why the project cannot be run, or None when it can (``listed``: as Hex listed it)."""
+    try:
+        project = listed or await client.get_project(project_id)
+    except (AuthenticationError, PermissionDeniedError) as error:
+        return str(error)
+    except NotFoundError:
+        return (
+            f"{name} ({project_id}): not found; check the id and that the project is "
+            "shared with the token's user"
+        )
+    except HexAPIError as error:
+        return f"{name} ({project_id}): {error}"
+    if project.trashed or project.archived:
+        state = "in the trash" if project.trashed else "archived"
+        return (
+            f"{name} ({project_id}): {project.title!r} is {state} in Hex; restore it "
+            "(or remove it from the manifest) before running it"
+        )
+    if not project.published:
+        return (
+            f"{name} ({project_id}): {project.title!r} is not published; publish it in "
+            "Hex (only the published version can be run)"
+        )
+    return None
 
 
 @dataclass

@@ -5,7 +5,7 @@
     HexbatchError
     ├── ConfigurationError            bad base URL, missing token, refused plain http
     ├── ManifestError                 (hexbatch.manifest) every problem found in a manifest
-    ├── ScenarioError                 (hexbatch.simulator) a simulator scenario that cannot
+    ├── ScenarioError                 a simulator scenario that cannot
     │                                 be used; also a ValueError
     ├── PreflightError                (hexbatch.batch) a project cannot be run: nothing
     │                                 was triggered
@@ -65,6 +65,14 @@ class HexbatchError(Exception):
 
 class ConfigurationError(HexbatchError):
     """The tool was configured in a way that cannot work (URL, token, scheme)."""
+
+
+class ScenarioError(HexbatchError, ValueError):
+    """A simulator scenario that cannot be used; the message names the file, line and key.
+
+    Defined here, not in :mod:`hexbatch.simulator`, so that a command can catch it (and
+    :mod:`hexbatch.exits` can map it) without importing the simulator.
+    """
 
 
 class HexAPIError(HexbatchError):

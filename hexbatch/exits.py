@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Final
 
 from hexbatch.batch import PreflightError
-from hexbatch.errors import ConfigurationError, HexAPIError, HexbatchError
+from hexbatch.errors import ConfigurationError, HexAPIError, HexbatchError, ScenarioError
 from hexbatch.manifest import ManifestError
 from hexbatch.resume import NothingToRerun
-from hexbatch.simulator import ScenarioError
 from hexbatch.state import StateError
 
 EXIT_OK: Final = 0

@@ -29,7 +29,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hexbatch.manifest import ManifestError, ManifestIssue
@@ -287,58 +287,69 @@ def build_plan(
     if manifest.relative_dates:
         anchor = as_of or local_today(dt.datetime.now(dt.UTC), manifest.timezone)
         manifest = resolve_dates(manifest, anchor)
-    items: list[RunSpec] = []
-    seen: dict[str, int] = {}
+    runs = _Runs()
     warnings: list[str] = list(manifest.warnings)
     issues: list[ManifestIssue] = []
-    total_bytes = 0
-    largest: tuple[int, RunSpec | None] = (0, None)
     for entry in manifest.projects:
         # The inputs do not depend on the project: expanded once for every one selected.
         cells = list(expand_project(entry))
-        produced, duplicates = len(cells), 0
-        for project in selected_projects(entry, selection):
-            for params in cells:
-                params_json = canonical_json(params)
-                key = _key(project.id, params_json)
-                if key in seen:
-                    duplicates += 1
-                    continue
-                seen[key] = len(items)
-                item = RunSpec(key, project, params, len(items))
-                items.append(item)
-                total_bytes += len(params_json)
-                if len(params_json) > largest[0]:
-                    largest = (len(params_json), item)
+        chosen = selected_projects(entry, selection)
+        duplicates = sum(not runs.add(project, params) for project in chosen for params in cells)
         where = format_path(("projects", entry.index))
-        if produced == 0:
-            location = entry.location
-            issues.append(
-                ManifestIssue(
-                    location.file,
-                    location.line,
-                    location.column,
-                    where,
-                    "expands to no runs (every matrix combination is excluded)",
-                )
-            )
+        if not cells:
+            issues.append(_no_runs(entry, where))
         elif duplicates:
             warnings.append(
                 f"{where} ({entry.name}): {duplicates} duplicate run(s) collapsed into one"
             )
     if issues:
         raise ManifestError(issues)
-    warnings.extend(_size_warnings(total_bytes, *largest))
+    warnings.extend(_size_warnings(runs.total_bytes, *runs.largest))
     if selection is not None:
         warnings.extend(selection.warnings(manifest))
-    keys = plan_hash(item.key for item in items)
+    keys = plan_hash(item.key for item in runs.items)
     return Plan(
         manifest,
-        tuple(items),
+        tuple(runs.items),
         keys,
         tuple(warnings),
         anchor,
         selection if manifest.selectors else None,
+    )
+
+
+@dataclass
+class _Runs:
+    """The plan's runs as they are expanded: one per key, and the size of their params."""
+
+    items: list[RunSpec] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    total_bytes: int = 0
+    largest: tuple[int, RunSpec | None] = (0, None)
+
+    def add(self, project: ProjectSpec, params: dict[str, Any]) -> bool:
+        """Add the run of ``project`` with ``params``; False when the plan already has it."""
+        params_json = canonical_json(params)
+        key = _key(project.id, params_json)
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        item = RunSpec(key, project, params, len(self.items))
+        self.items.append(item)
+        self.total_bytes += len(params_json)
+        if len(params_json) > self.largest[0]:
+            self.largest = (len(params_json), item)
+        return True
+
+
+def _no_runs(entry: ProjectSpec, where: str) -> ManifestIssue:
+    location = entry.location
+    return ManifestIssue(
+        location.file,
+        location.line,
+        location.column,
+        where,
+        "expands to no runs (every matrix combination is excluded)",
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from hexbatch.batch import BatchOptions, scenario_for
+from hexbatch.config import Flags, config_for
+from hexbatch.errors import ScenarioError
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
 from hexbatch.exits import exit_code
 from hexbatch.manifest import DateRange, ManifestError, load_manifest
@@ -21,7 +22,7 @@ from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.notify import describe, shown
 from hexbatch.plan import Plan, RunSpec, build_plan
 from hexbatch.select_cli import select_for_plan, selection_lines
-from hexbatch.simulator import ScenarioError
+from hexbatch.simulated import scenario_for
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 
@@ -164,7 +165,7 @@ def _history(planned: Plan, state: str | None, *, completed: bool = False) -> _H
     """
     keys = [item.key for item in planned.items]
     try:
-        location = BatchOptions(state=state).state_location(planned.manifest)
+        location = config_for(Flags(state=state), planned.manifest).state
         if location is None or (isinstance(location, Path) and not location.exists()):
             return _History()
         with StateStore.open_existing(location, read_only=True) as store:
@@ -235,23 +236,35 @@ def plan(
         max_in_flight=planned.manifest.max_in_flight,
         trigger_windows=windows,
     )
+    completed = history.completed if skip_completed else None
     if as_json:
-        document = planned.as_json()
-        document["estimate"] = _estimate_json(bound, estimate)
-        if skip_completed:
-            document["already_completed"] = dict(sorted(history.completed.items()))
-        document["notify"] = [describe(notification) for notification in planned.manifest.notify]
-        click.echo(json.dumps(document, ensure_ascii=False))
+        click.echo(json.dumps(_plan_json(planned, bound, estimate, completed), ensure_ascii=False))
         return
     for line in [*selection_lines(planned, source), *render_table(planned)]:
         click.echo(line)
-    if skip_completed:
-        click.echo(_skipped_text(planned, history.completed))
+    if completed is not None:
+        click.echo(_skipped_text(planned, completed))
     click.echo(bound.text())
     if estimate is not None:
         click.echo(estimate.text())
     for line in render_notify(planned):
         click.echo(line)
+
+
+def _plan_json(
+    planned: Plan,
+    bound: TriggerBound,
+    estimate: Estimate | None,
+    completed: Mapping[str, int] | None,
+) -> dict[str, Any]:
+    """The hexbatch.plan/1 document ``plan --json`` prints (``completed``: with
+    --skip-completed, the runs it would skip)."""
+    document = planned.as_json()
+    document["estimate"] = _estimate_json(bound, estimate)
+    if completed is not None:
+        document["already_completed"] = dict(sorted(completed.items()))
+    document["notify"] = [describe(notification) for notification in planned.manifest.notify]
+    return document
 
 
 def _skipped_text(planned: Plan, completed: Mapping[str, int]) -> str:

@@ -14,29 +14,26 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hexbatch.client import DEFAULT_BASE_URL, HexClient
+from hexbatch.client import HexClient
+from hexbatch.config import Config, Flags, config_for
 from hexbatch.errors import HexbatchError
 from hexbatch.exits import exit_code
 from hexbatch.filters import ProjectFilter
-from hexbatch.manifest.model import BASE_URL_ENV
 from hexbatch.models import Project
 from hexbatch.outcome import iso
 from hexbatch.select_cli import filter_options, filters_from
-from hexbatch.simulator import Scenario, run_simulator
+from hexbatch.simulated import simulated_hex
 from hexbatch.terminal import plain
 
 
-async def _fetch(
-    base_url: str | None, token_env: str, simulate: bool, wanted: ProjectFilter
-) -> list[Project]:
-    if simulate:
-        async with run_simulator(Scenario.default()) as simulator:
+async def _fetch(config: Config, wanted: ProjectFilter) -> list[Project]:
+    if config.simulate:
+        async with simulated_hex(None) as simulator:
             return await _list(simulator.base_url, simulator.token, wanted)
-    token = os.environ.get(token_env, "").strip()
-    if not token:
-        raise click.UsageError(f"no Hex API token: set the environment variable {token_env}")
-    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    return await _list(url, token, wanted)
+    if not config.token_present:
+        raise click.UsageError(f"no Hex API token: set the environment variable {config.token_env}")
+    token = os.environ[config.token_env].strip()
+    return await _list(config.base_url, token, wanted)
 
 
 async def _list(base_url: str, token: str, wanted: ProjectFilter) -> list[Project]:
@@ -95,16 +92,17 @@ def _table(projects: list[Project], wanted: ProjectFilter) -> Table:
 @click.option("--simulate", is_flag=True, help="List the built-in simulator's projects.")
 @filter_options
 def projects(
-    base_url: str | None, token_env: str, as_json: bool, simulate: bool, **flags: Any
+    base_url: str | None, token_env: str, as_json: bool, simulate: bool, **filters: Any
 ) -> None:
     """List the workspace's projects: id, title, published or not, last published.
 
     The filters are a manifest's select: keys: they preview what a select: entry
     with them chooses (among the published projects).
     """
-    wanted = filters_from(flags)
+    wanted = filters_from(filters)
     try:
-        found = anyio.run(_fetch, base_url, token_env, simulate, wanted)
+        flags = Flags(base_url=base_url, token_env=token_env, simulate=simulate, keeps_state=False)
+        found = anyio.run(_fetch, config_for(flags), wanted)
     except HexbatchError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(exit_code(error))

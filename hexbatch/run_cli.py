@@ -237,6 +237,25 @@ def _write_outputs(report: BatchReport, json_path: str | None, report_dir: str |
     return written_all
 
 
+def _options(flags: dict[str, Any]) -> BatchOptions:
+    """The batch's options from ``run``'s flags."""
+    return BatchOptions(
+        base_url=flags["base_url"],
+        simulate=flags["simulate"],
+        max_in_flight=flags["max_in_flight"],
+        fail_fast=flags["fail_fast"] or flags["cancel_on_fail_fast"],
+        cancel_on_fail_fast=flags["cancel_on_fail_fast"],
+        dry_run=flags["dry_run"],
+        allow_insecure_http=flags["allow_insecure_http"],
+        state=flags["state"],
+        new=flags["new"],
+        rerun=flags["rerun"],
+        priority=flags["priority"],
+        skip_completed=flags["skip_completed"],
+        as_of=as_date(flags["as_of"]),
+    )
+
+
 @click.command("run")
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--base-url", help="Hex API base URL (overrides HEX_API_BASE_URL and the manifest).")
@@ -287,21 +306,7 @@ def run_command(manifest: str, **flags: Any) -> None:
     configure_logging(
         flags["log_format"], verbose=flags["verbose"], quiet=live_view and not flags["verbose"]
     )
-    options = BatchOptions(
-        base_url=flags["base_url"],
-        simulate=flags["simulate"],
-        max_in_flight=flags["max_in_flight"],
-        fail_fast=flags["fail_fast"] or flags["cancel_on_fail_fast"],
-        cancel_on_fail_fast=flags["cancel_on_fail_fast"],
-        dry_run=flags["dry_run"],
-        allow_insecure_http=flags["allow_insecure_http"],
-        state=flags["state"],
-        new=flags["new"],
-        rerun=flags["rerun"],
-        priority=flags["priority"],
-        skip_completed=flags["skip_completed"],
-        as_of=as_date(flags["as_of"]),
-    )
+    options = _options(flags)
     _check_combinations(flags)
     _check_outputs(flags["json_path"], flags["report_dir"])
     run = BatchRun(manifest, options)
@@ -321,6 +326,11 @@ def run_command(manifest: str, **flags: Any) -> None:
     written = _write_outputs(report, flags["json_path"], flags["report_dir"])
     render_console(report, Console(stderr=flags["json_path"] == "-"))
     _notify(lambda: run.notify(report))
+    _exit(run, report, interrupted=interrupted, written=written)
+
+
+def _exit(run: BatchRun, report: BatchReport, *, interrupted: bool, written: bool) -> NoReturn:
+    """Exit with the code the batch's end means, once its reports are out."""
     if run.control.fatal is not None:
         _usage_error(
             f"{run.control.fatal}\nNothing more was triggered; the runs not started are SKIPPED."

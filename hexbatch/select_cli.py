@@ -20,9 +20,9 @@ from typing import Any, NoReturn, TypeVar
 import anyio
 import click
 
-from hexbatch.batch import BatchOptions, scenario_for
 from hexbatch.client import HexClient
-from hexbatch.errors import HexbatchError
+from hexbatch.config import Flags, config_for
+from hexbatch.errors import HexbatchError, ScenarioError
 from hexbatch.exits import EXIT_USAGE, exit_code
 from hexbatch.filters import ProjectFilter
 from hexbatch.logs import configure_logging
@@ -32,7 +32,7 @@ from hexbatch.plan import Plan, build_plan
 from hexbatch.resume import pinned_selection
 from hexbatch.select import resolve_selection
 from hexbatch.selection import Selection
-from hexbatch.simulator import ScenarioError, run_simulator
+from hexbatch.simulated import simulated_hex
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control
 
@@ -47,7 +47,7 @@ def _stop(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def _pinned(manifest: Manifest, state: str | None) -> tuple[Selection, str] | None:
     """The selection of the unfinished batch ``run`` would resume, read without writing."""
     try:
-        location = BatchOptions(state=state).state_location(manifest)
+        location = config_for(Flags(state=state), manifest).state
         if location is None or (isinstance(location, Path) and not location.exists()):
             return None
         with StateStore.open_existing(location, read_only=True) as store:
@@ -75,7 +75,7 @@ async def _resolve(manifest: Manifest, base_url: str, token: str) -> Selection:
 
 
 async def _resolve_simulated(manifest: Manifest) -> Selection:
-    async with run_simulator(scenario_for(manifest)) as simulator:
+    async with simulated_hex(manifest) as simulator:
         return await _resolve(manifest, simulator.base_url, simulator.token)
 
 
@@ -97,15 +97,15 @@ def select_for_plan(
             _stop(f"{manifest.source}: simulate: {error}", exit_code(error))
         note = f"chosen now in the simulator, {_when(selection)}"
     else:
-        token = os.environ.get(manifest.token_env, "").strip()
-        if not token:
+        config = config_for(Flags(base_url=base_url, keeps_state=False), manifest)
+        if not config.token_present:
             entries = ", ".join(format_path(("projects", s.index)) for s in manifest.selectors)
             _stop(
                 f"{entries} of {manifest.source} choose their projects through Hex's API:"
-                f" set the environment variable {manifest.token_env} to plan them (or pass"
+                f" set the environment variable {config.token_env} to plan them (or pass"
                 " --simulate); `hexbatch validate` checks the manifest without a token"
             )
-        url = base_url or manifest.base_url
+        url, token = config.base_url, os.environ[config.token_env].strip()
         try:
             selection = anyio.run(_resolve, manifest, url, token)
         except HexbatchError as error:

@@ -22,13 +22,13 @@ from rich.console import Console
 from rich.live import Live
 
 from hexbatch.batch_status import BatchStatus, batch_status
-from hexbatch.client import HexClient
+from hexbatch.cancel import CancelSummary, cancel_everywhere
+from hexbatch.config import Flags, config_for
 from hexbatch.errors import ConfigurationError
 from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_USAGE, exit_code
 from hexbatch.outcome import iso
 from hexbatch.report import FORMATS, render
 from hexbatch.state import BatchInfo, BatchSummary, StateError, StateStore
-from hexbatch.state.cancel import CancelSummary, cancel_in_flight, urls_to_cancel_at
 from hexbatch.state.leases import Lease, LeaseHeldError, this_host
 from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
@@ -51,14 +51,18 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _opened(state: str, *, read_only: bool = False) -> Iterator[StateStore]:
-    """Open an existing store; any StateError, now or while it is used, exits 2.
+def _opened(state: str | None, *, read_only: bool = False) -> Iterator[StateStore]:
+    """Open the existing store ``state`` names (None: the one ``HEXBATCH_STATE`` names); any
+    StateError, now or while it is used, exits 2.
 
     ``read_only`` (commands that only read) also opens a store that cannot be
     written, e.g. on read-only media, and says so on stderr.
     """
     try:
-        with StateStore.open_existing(state, read_only=read_only) as store:
+        location = config_for(Flags(state=state)).state
+        if location is None:
+            _fail(f"give the state store (a path or a postgresql:// URL), or set {STATE_ENV}")
+        with StateStore.open_existing(location, read_only=read_only) as store:
             if store.note:
                 click.echo(f"note: {store.note}", err=True)
             yield store
@@ -207,12 +211,14 @@ def cancel(state: str, batch_id: int | None) -> None:
         except LeaseHeldError as error:
             _refuse_while_driven(state, error)
         try:
-            token = os.environ.get(info.token_env)
-            if not token:
+            # The batch's own variable: the one its runs were triggered with.
+            config = config_for(Flags(token_env=info.token_env, keeps_state=False))
+            if not config.token_present:
                 _fail(
-                    f"{info.token_env} is not set: export the Hex API token of batch {info.id} "
-                    "in it to cancel its runs"
+                    f"{config.token_env} is not set: export the Hex API token of batch "
+                    f"{info.id} in it to cancel its runs"
                 )
+            token = os.environ[config.token_env].strip()
             summary = _run_cancel(store, info, token)
         finally:
             store.release_lease(lease)
@@ -236,16 +242,8 @@ def _refuse_while_driven(state: str, error: LeaseHeldError) -> NoReturn:
 
 def _run_cancel(store: StateStore, info: BatchInfo, token: str) -> CancelSummary:
     """Cancel the runs at each Hex URL where the batch has some in flight, one URL at a time."""
-
-    async def cancel_all() -> CancelSummary:
-        summary = CancelSummary()
-        for url in urls_to_cancel_at(store, info.id):
-            async with HexClient(url, token) as client:
-                summary.results.extend((await cancel_in_flight(store, info.id, client)).results)
-        return summary
-
     try:
-        return asyncio.run(cancel_all())
+        return asyncio.run(cancel_everywhere(store, info.id, token))
     except ConfigurationError as error:
         _fail(str(error), exit_code(error))
 
@@ -310,7 +308,7 @@ def _status_text(status: BatchStatus, now: datetime) -> str:
 
 
 @click.command()
-@click.argument("state", type=str, required=False, envvar=STATE_ENV)
+@click.argument("state", type=str, required=False)
 @_BATCH
 @click.option("--json", "as_json", is_flag=True, help="Print a hexbatch.status/1 document.")
 @click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
@@ -326,8 +324,6 @@ def status(
 ) -> None:
     """Show a batch's progress from STATE (default: $HEXBATCH_STATE), from any machine:
     runs per status, live runs and their age, the process driving it, the estimated end."""
-    if state is None:
-        _fail(f"give the state store (a path or a postgresql:// URL), or set {STATE_ENV}")
     console = Console()
     if watch and not as_json and console.is_terminal:
         _watch_view(state, batch_id, interval, console)
@@ -347,7 +343,7 @@ def status(
         time.sleep(interval)
 
 
-def _watch_view(state: str, batch_id: int | None, interval: float, console: Console) -> None:
+def _watch_view(state: str | None, batch_id: int | None, interval: float, console: Console) -> None:
     """``status --watch`` on a terminal: the same live view ``run`` draws, until finished."""
     with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from hexbatch import status as st
+from hexbatch.cancel import CancelResult, CancelSummary
 from hexbatch.cli import cli
 from hexbatch.manifest import load_manifest
 from hexbatch.outcome import BatchReport, RunOutcome
@@ -21,7 +22,6 @@ from hexbatch.plan_cli import render_table
 from hexbatch.report.console import render_console
 from hexbatch.simulator import Scenario, SimulatorHandle
 from hexbatch.state import BatchInfo
-from hexbatch.state.cancel import CancelResult, CancelSummary
 from hexbatch.state_cli import _print_summary
 from hexbatch.terminal import escape_control
 from tests.report.builders import T0, attempt

@@ -9,6 +9,7 @@ import anyio
 import structlog
 
 from hexbatch import status
+from hexbatch.cancelling import CancelConfirmation
 from hexbatch.engine.run_state import AttemptEnd, RunState, ended_as, retry_backoff, run_id_of
 from hexbatch.errors import HexAPIError, NotFoundError
 from hexbatch.models import RunInfo
@@ -227,22 +228,22 @@ class Follower(RunState):
         run_id = run_id_of(attempt)
         ctx, settings = self.ctx, self.ctx.settings
         run_log = self.log.bind(run_id=run_id)
-        confirmed: RunInfo | None = None
+        confirmation = CancelConfirmation()
         with anyio.CancelScope(shield=True), settings.time.move_on_after(settings.cancel_grace):
-            try:
-                await ctx.client.cancel_run(self.spec.project_id, run_id)
-                for check in range(_CONFIRM_READS):
-                    confirmed = await ctx.client.get_run_status(self.spec.project_id, run_id)
-                    if confirmed.terminal:
-                        break
-                    await settings.sleep(self.project.poll.initial * (check + 1))
-            except HexAPIError as error:
-                run_log.error("run_cancel_failed", error=str(error))
-                reason = f"{reason}; cancelling in Hex failed: {error}"
-        if confirmed is not None:
-            self._observe(attempt, confirmed, run_log)
-            if confirmed.terminal and confirmed.status != status.KILLED:
-                return ended_as(confirmed)  # it ended on its own before the cancel landed
+            await confirmation.request(
+                ctx.client,
+                self.spec.project_id,
+                run_id,
+                reads=_CONFIRM_READS,
+                pause=lambda check: settings.sleep(self.project.poll.initial * (check + 1)),
+            )
+        if confirmation.error is not None:
+            run_log.error("run_cancel_failed", error=str(confirmation.error))
+            reason = f"{reason}; cancelling in Hex failed: {confirmation.error}"
+        if confirmation.seen is not None:
+            self._observe(attempt, confirmation.seen, run_log)
+            if confirmation.ended_on_its_own:
+                return ended_as(confirmation.seen)  # it ended before the cancel landed
         run_log.warning("run_cancelled", status=final_status)
         attempt.error = reason
         self._journal_attempt(attempt)

@@ -18,9 +18,11 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from hexbatch import status
+from hexbatch.config import DEFAULT_TOKEN_ENV, manifest_base_url
 from hexbatch.limits import Window
 from hexbatch.manifest.dates import date_count, step_date
 from hexbatch.manifest.document import (
+    LimitsDoc,
     ManifestDoc,
     NotifyDoc,
     ProjectDoc,
@@ -36,9 +38,7 @@ from hexbatch.manifest.errors import (
     format_path,
 )
 from hexbatch.manifest.model import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_TOKEN_ENV,
+    DEFAULT_LIMITS,
     DateRange,
     Limits,
     Manifest,
@@ -63,10 +63,6 @@ DEFAULT_RUN = RunOptions(
     update_published_results=False, use_cached_sql_results=True, view_id=None, notifications=()
 )
 DEFAULT_ON_VERSION_CHANGE: VersionChange = "warn"
-DEFAULT_LIMITS = Limits(
-    requests=(Window(30, 60.0), Window(1800, 3600.0)),
-    triggers=(Window(20, 60.0), Window(60, 3600.0)),
-)
 DEFAULT_NOTIFY_TIMEOUT = 10.0
 # A plan larger than this is almost certainly a mistake (a date range in the wrong century).
 MAX_RUNS = 1_000_000
@@ -248,48 +244,16 @@ def _build(
     projects = []
     for index, project in enumerate(parsed.projects):
         path: KeyPath = ("projects", index)
-        settings = _merged_settings(base, project)
-        line, column = document.position(path)
-        select = project_filter(project.select)
-        spec = ProjectSpec(
-            id=project.id or "",
-            name=entry_name(project, select),
-            max_in_flight=project.max_in_flight,
-            timeout=settings.timeout,
-            poll=settings.poll,
-            retries=settings.retries,
-            run=settings.run,
-            on_version_change=settings.on_version_change,
-            params=project.params or {},
-            runs=tuple(project.runs) if project.runs is not None else None,
-            matrix={key: tuple(values) for key, values in project.matrix.items()}
-            if project.matrix is not None
-            else None,
-            include=tuple(project.include or ()),
-            exclude=tuple(project.exclude or ()),
-            dates=_date_range(document, project, path),
-            index=index,
-            location=SourceLocation(document.file, line, column),
-            select=select,
-            skip_if_fresh=project.skip_if_fresh,
-        )
+        spec = _project_spec(document, base, project, index)
         issues.extend(document.issue(p, m) for p, m in check_select(project, spec, path))
         issues.extend(document.issue(p, m) for p, m in _check_project(project, spec, path))
         projects.append(spec)
-    limits = parsed.limits
-    requests = _windows(limits.requests if limits else None, DEFAULT_LIMITS.requests)
-    triggers = _windows(limits.triggers if limits else None, DEFAULT_LIMITS.triggers)
-    reserve = limits.reserve if limits else None
-    if reserve is not None:
-        requests = _reserved(document, requests, reserve.requests, "requests", issues)
-        triggers = _reserved(document, triggers, reserve.triggers, "triggers", issues)
+    limits = _limits(document, parsed.limits, issues)
     timezone = _timezone(document, parsed, issues)
     if issues:
         raise ManifestError(sorted(issues, key=lambda issue: (issue.line, issue.column)))
     hex_settings = parsed.hex
-    base_url = (hex_settings.base_url if hex_settings else None) or DEFAULT_BASE_URL
-    if env.get(BASE_URL_ENV):
-        base_url = env[BASE_URL_ENV].rstrip("/")
+    base_url = manifest_base_url(hex_settings.base_url if hex_settings else None, env)
     return Manifest(
         source=Path(document.file),
         sha256=digest,
@@ -297,7 +261,7 @@ def _build(
         token_env=(hex_settings.token_env if hex_settings else None) or DEFAULT_TOKEN_ENV,
         max_in_flight=(parsed.defaults.max_in_flight if parsed.defaults else None)
         or DEFAULT_MAX_IN_FLIGHT,
-        limits=Limits(requests=requests, triggers=triggers),
+        limits=limits,
         projects=tuple(projects),
         simulate=_simulate(parsed.simulate, Path(document.file)),
         name=parsed.name or Path(document.file).stem,
@@ -308,6 +272,52 @@ def _build(
         warnings=_number_warnings(document) + _date_warnings(document, projects),
         timezone=timezone,
     )
+
+
+def _project_spec(
+    document: YamlDocument, base: _Settings, project: ProjectDoc, index: int
+) -> ProjectSpec:
+    """One ``projects:`` entry with the defaults merged in."""
+    path: KeyPath = ("projects", index)
+    settings = _merged_settings(base, project)
+    line, column = document.position(path)
+    select = project_filter(project.select)
+    return ProjectSpec(
+        id=project.id or "",
+        name=entry_name(project, select),
+        max_in_flight=project.max_in_flight,
+        timeout=settings.timeout,
+        poll=settings.poll,
+        retries=settings.retries,
+        run=settings.run,
+        on_version_change=settings.on_version_change,
+        params=project.params or {},
+        runs=tuple(project.runs) if project.runs is not None else None,
+        matrix={key: tuple(values) for key, values in project.matrix.items()}
+        if project.matrix is not None
+        else None,
+        include=tuple(project.include or ()),
+        exclude=tuple(project.exclude or ()),
+        dates=_date_range(document, project, path),
+        index=index,
+        location=SourceLocation(document.file, line, column),
+        select=select,
+        skip_if_fresh=project.skip_if_fresh,
+    )
+
+
+def _limits(
+    document: YamlDocument, limits: LimitsDoc | None, issues: list[ManifestIssue]
+) -> Limits:
+    """The request and trigger budgets, the defaults for windows not written, less any
+    reserve (a reserve that does not fit adds to ``issues``)."""
+    requests = _windows(limits.requests if limits else None, DEFAULT_LIMITS.requests)
+    triggers = _windows(limits.triggers if limits else None, DEFAULT_LIMITS.triggers)
+    reserve = limits.reserve if limits else None
+    if reserve is not None:
+        requests = _reserved(document, requests, reserve.requests, "requests", issues)
+        triggers = _reserved(document, triggers, reserve.triggers, "triggers", issues)
+    return Limits(requests=requests, triggers=triggers)
 
 
 def _notifications(document: YamlDocument, entries: list[NotifyDoc]) -> tuple[Notification, ...]:
@@ -434,10 +444,8 @@ def _simulate(section: dict[str, Any] | None, source: Path) -> dict[str, Any] | 
     return dict(section)
 
 
-def _check_project(
-    project: ProjectDoc, spec: ProjectSpec, path: KeyPath
-) -> list[tuple[KeyPath, str]]:
-    """Rules that span several keys of one project entry."""
+def _check_cells(project: ProjectDoc, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """matrix, include and exclude together: where they are written, what they name."""
     problems: list[tuple[KeyPath, str]] = []
     matrix = project.matrix or {}
     problems.extend(
@@ -450,35 +458,52 @@ def _check_project(
         if not cell_keys:
             problems.append(((*path, "exclude"), "exclude needs runs or a matrix to exclude from"))
             break
-        if not entry:
-            problems.append(
-                ((*path, "exclude", position), "is empty (it would exclude everything)")
-            )
-        for key in entry:
-            if key not in cell_keys:
-                hint = did_you_mean(key, cell_keys)
-                problems.append(
-                    (
-                        (*path, "exclude", position, key),
-                        f"{key!r} is not a key of runs or matrix{hint}",
-                    )
-                )
+        problems.extend(_check_exclude(entry, cell_keys, (*path, "exclude", position)))
     for position, entry in enumerate(project.include or ()):
         if not entry:
             problems.append(((*path, "include", position), "is empty (it adds nothing)"))
-    if spec.dates is not None:
-        dates = spec.dates
-        problem = range_problem(dates) if isinstance(dates, DateRange) else None
-        if problem is not None:
-            problems.append(((*path, "dates", "end"), problem))
-        if dates.param in matrix:
-            problems.append(((*path, "dates", "param"), f"{dates.param!r} is also a matrix key"))
-        # A range relative to today has no dates yet: any date shows a broken format.
-        sample = dates.start if isinstance(dates, DateRange) else _SAMPLE_DATE
-        try:
-            sample.strftime(dates.format)
-        except ValueError as error:
-            problems.append(((*path, "dates", "format"), f"not a date format: {error}"))
+    return problems
+
+
+def _check_exclude(
+    entry: Mapping[str, Any], cell_keys: set[str], path: KeyPath
+) -> list[tuple[KeyPath, str]]:
+    """One exclude entry: not empty, and only keys the runs or the matrix have."""
+    problems: list[tuple[KeyPath, str]] = []
+    if not entry:
+        problems.append((path, "is empty (it would exclude everything)"))
+    for key in entry:
+        if key not in cell_keys:
+            hint = did_you_mean(key, cell_keys)
+            problems.append(((*path, key), f"{key!r} is not a key of runs or matrix{hint}"))
+    return problems
+
+
+def _check_dates(
+    spec: ProjectSpec, matrix: Mapping[str, Any], path: KeyPath
+) -> list[tuple[KeyPath, str]]:
+    """A project's dates: a range that ends after it starts, its own parameter, a format."""
+    dates = spec.dates
+    if dates is None:
+        return []
+    problems: list[tuple[KeyPath, str]] = []
+    problem = range_problem(dates) if isinstance(dates, DateRange) else None
+    if problem is not None:
+        problems.append(((*path, "dates", "end"), problem))
+    if dates.param in matrix:
+        problems.append(((*path, "dates", "param"), f"{dates.param!r} is also a matrix key"))
+    # A range relative to today has no dates yet: any date shows a broken format.
+    sample = dates.start if isinstance(dates, DateRange) else _SAMPLE_DATE
+    try:
+        sample.strftime(dates.format)
+    except ValueError as error:
+        problems.append(((*path, "dates", "format"), f"not a date format: {error}"))
+    return problems
+
+
+def _check_run(project: ProjectDoc, spec: ProjectSpec, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Polling and run options that contradict each other or the inputs."""
+    problems: list[tuple[KeyPath, str]] = []
     if spec.poll.initial > spec.poll.max:
         problems.append(
             ((*path, "poll"), f"initial {spec.poll.initial:g}s is above max {spec.poll.max:g}s")
@@ -499,6 +524,18 @@ def _check_project(
                 " (Hex refuses it); drop the parameters or set update_published_results: false",
             )
         )
+    return problems
+
+
+def _check_project(
+    project: ProjectDoc, spec: ProjectSpec, path: KeyPath
+) -> list[tuple[KeyPath, str]]:
+    """Rules that span several keys of one project entry."""
+    problems = [
+        *_check_cells(project, path),
+        *_check_dates(spec, project.matrix or {}, path),
+        *_check_run(project, spec, path),
+    ]
     problems.extend(_check_params(project, path))
     problem = size_problem(spec)
     if problem is not None:

@@ -14,10 +14,6 @@ from hexbatch.limits import Window
 from hexbatch.manifest.durations import DateStep
 from hexbatch.manifest.relative import DateExpr
 
-DEFAULT_BASE_URL = "https://app.hex.tech/api/v1"
-DEFAULT_TOKEN_ENV = "HEX_API_TOKEN"  # noqa: S105 - a variable name, not a secret
-BASE_URL_ENV = "HEX_API_BASE_URL"
-
 VersionChange = Literal["continue", "warn", "stop"]
 """``on_version_change``: what a project re-published during a batch does to it."""
 
@@ -28,6 +24,12 @@ class Limits:
 
     requests: tuple[Window, ...]
     triggers: tuple[Window, ...]
+
+
+DEFAULT_LIMITS = Limits(
+    requests=(Window(30, 60.0), Window(1800, 3600.0)),
+    triggers=(Window(20, 60.0), Window(60, 3600.0)),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,20 +64,25 @@ def translate(root: type[BaseModel], error: ErrorDetails) -> tuple[KeyPath, str]
         return path[:-1], f"{path[-1]!r} is required"
     if kind == "value_error":
         return path, str(context.get("error", error["msg"]))
+    return path, _value_message(kind, value, context) or str(error["msg"])
+
+
+def _value_message(kind: str, value: Any, context: Mapping[str, Any]) -> str | None:
+    """What is wrong with a value pydantic refused as ``kind``; None for a kind not known."""
     if kind in _EXPECTED:
-        return path, f"expected {_EXPECTED[kind]}, got {describe(value)}"
+        return f"expected {_EXPECTED[kind]}, got {describe(value)}"
     if kind == "too_short":
         if context.get("actual_length") == 0:
-            return path, "is empty (list at least one item, or remove the key)"
-        return path, f"needs at least {context.get('min_length')} items"
+            return "is empty (list at least one item, or remove the key)"
+        return f"needs at least {context.get('min_length')} items"
     if kind in {"greater_than_equal", "greater_than"}:
         bound = context.get("ge", context.get("gt"))
-        return path, f"{describe(value)} is too small (minimum {bound})"
+        return f"{describe(value)} is too small (minimum {bound})"
     if kind in {"less_than_equal", "less_than"}:
         bound = context.get("le", context.get("lt"))
-        return path, f"{describe(value)} is too large (maximum {bound})"
+        return f"{describe(value)} is too large (maximum {bound})"
     if kind == "literal_error":
-        return path, f"{describe(value)} is not allowed (expected {context.get('expected')})"
+        return f"{describe(value)} is not allowed (expected {context.get('expected')})"
     if kind == "string_too_short":
-        return path, "must not be empty"
-    return path, str(error["msg"])
+        return "must not be empty"
+    return None

@@ -101,22 +101,35 @@ def core_value(tag: str, text: str) -> Any:
         return None
     if tag == _BOOL_TAG and _CORE_BOOL.fullmatch(text):
         return text.lower() == "true"
-    if tag == _INT_TAG:
-        if _CORE_DECIMAL.fullmatch(text):
-            return int(text, 10)
-        if _CORE_OCTAL.fullmatch(text):
-            return int(text[2:], 8)
-        if _CORE_HEX.fullmatch(text):
-            return int(text[2:], 16)
-    if tag == _FLOAT_TAG:
-        if _CORE_FLOAT.fullmatch(text) or _CORE_DECIMAL.fullmatch(text):
-            return float(text)
-        if _CORE_INFINITY.fullmatch(text):
-            return -math.inf if text.startswith("-") else math.inf
-        if _CORE_NAN.fullmatch(text):
-            return math.nan
+    number: int | float | None = _core_int(text) if tag == _INT_TAG else None
+    if number is None and tag == _FLOAT_TAG:
+        number = _core_float(text)
+    if number is not None:
+        return number
     kind = tag.rsplit(":", 1)[-1]
     raise ValueError(f"{text!r} is not a YAML 1.2 {kind} (quote it to keep it as text)")
+
+
+def _core_int(text: str) -> int | None:
+    """A core-schema integer (decimal, 0o octal, 0x hex), or None."""
+    if _CORE_DECIMAL.fullmatch(text):
+        return int(text, 10)
+    if _CORE_OCTAL.fullmatch(text):
+        return int(text[2:], 8)
+    if _CORE_HEX.fullmatch(text):
+        return int(text[2:], 16)
+    return None
+
+
+def _core_float(text: str) -> float | None:
+    """A core-schema float (an integer's text too, .inf, .nan), or None."""
+    if _CORE_FLOAT.fullmatch(text) or _CORE_DECIMAL.fullmatch(text):
+        return float(text)
+    if _CORE_INFINITY.fullmatch(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _CORE_NAN.fullmatch(text):
+        return math.nan
+    return None
 
 
 def _rewritten(value: Any, text: str) -> bool:

@@ -143,43 +143,72 @@ def _endpoint(operation: str, handler: Handler) -> Callable[[web.Request], Await
 
     async def pipeline(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
-        state.ledger.record_request(operation)
-        if operation == "GetProjectRuns":
-            state.ledger.record_list_filter(request.query.get("runTriggerFilter"))
-        elif operation == "ListProjects":
-            query = request.query
-            state.ledger.record_project_query({key: query.getall(key) for key in query})
-        faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
-        for kind in faults:
-            state.ledger.record_fault(operation, kind)
-        if "error" in faults:
-            return _fault_error(faults["error"].status)
-        if "latency" in faults:
-            await state.sleep(state.clock.scaled(faults["latency"].wait))
-        token = _authenticate(request, state.scenario)
-        if token is None:
-            body = payloads.error_body(401, "Authorization not provided or invalid")
-            return web.json_response(body, status=401)
-        decision = state.limiter.admit(token.owner, operation)
-        if not decision.allowed:
-            state.ledger.record_throttled(operation)
-            body = payloads.error_body(429, "Rate limit exceeded")
-            return web.json_response(body, status=429, headers=_limit_headers(state, decision))
+        faults = _record(request, state, operation)
+        admitted = await _admit(request, state, operation, faults)
+        if isinstance(admitted, web.Response):
+            return admitted
+        token, decision = admitted
         call = Call(request, state, operation, token, faults)
         if "late_create" in faults:
             response = await _outliving_client(call, handler, faults["late_create"].wait)
         else:
             response = await handler(call)
         response.headers.update(_limit_headers(state, decision))
-        if "malformed" in faults and isinstance(response, web.Response) and response.body:
-            response = _malformed(response)
-        if "slow" in faults:
-            await state.sleep(state.clock.scaled(faults["slow"].wait))
-        if "reset" in faults:
-            _reset_connection(request)
-        return response
+        return await _after(request, state, response, faults)
 
     return pipeline
+
+
+def _record(request: web.Request, state: SimState, operation: str) -> dict[str, Fault]:
+    """Note the request in the ledger, and the faults the scenario picks for it."""
+    state.ledger.record_request(operation)
+    if operation == "GetProjectRuns":
+        state.ledger.record_list_filter(request.query.get("runTriggerFilter"))
+    elif operation == "ListProjects":
+        query = request.query
+        state.ledger.record_project_query({key: query.getall(key) for key in query})
+    faults: dict[str, Fault] = {fault.kind: fault for fault in state.faults.pick(operation)}
+    for kind in faults:
+        state.ledger.record_fault(operation, kind)
+    return faults
+
+
+async def _admit(
+    request: web.Request, state: SimState, operation: str, faults: dict[str, Fault]
+) -> tuple[Token, Decision] | web.Response:
+    """The caller's token and rate-limit decision, or the answer that turns it away (an
+    injected error, no valid token, the rate limit)."""
+    if "error" in faults:
+        return _fault_error(faults["error"].status)
+    if "latency" in faults:
+        await state.sleep(state.clock.scaled(faults["latency"].wait))
+    token = _authenticate(request, state.scenario)
+    if token is None:
+        body = payloads.error_body(401, "Authorization not provided or invalid")
+        return web.json_response(body, status=401)
+    decision = state.limiter.admit(token.owner, operation)
+    if not decision.allowed:
+        state.ledger.record_throttled(operation)
+        body = payloads.error_body(429, "Rate limit exceeded")
+        return web.json_response(body, status=429, headers=_limit_headers(state, decision))
+    return token, decision
+
+
+async def _after(
+    request: web.Request,
+    state: SimState,
+    response: web.StreamResponse,
+    faults: dict[str, Fault],
+) -> web.StreamResponse:
+    """The answer once served, with the faults that strike after the work: a garbled body,
+    a slow answer, a reset connection."""
+    if "malformed" in faults and isinstance(response, web.Response) and response.body:
+        response = _malformed(response)
+    if "slow" in faults:
+        await state.sleep(state.clock.scaled(faults["slow"].wait))
+    if "reset" in faults:
+        _reset_connection(request)
+    return response
 
 
 async def _outliving_client(call: Call, handler: Handler, delay: float) -> web.StreamResponse:

@@ -127,7 +127,7 @@ from pydantic import (
 )
 from yaml.constructor import SafeConstructor
 
-from hexbatch.errors import HexbatchError
+from hexbatch.errors import ScenarioError
 
 OPERATIONS = (
     "ListProjects",
@@ -159,10 +159,6 @@ try:  # the C parser is faster and gives the same nodes and marks
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
-
-
-class ScenarioError(HexbatchError, ValueError):
-    """A scenario that cannot be used; the message names the file, line and key."""
 
 
 def parse_duration(value: Any) -> Any:

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from hexbatch import status
-from hexbatch.manifest.loader import DEFAULT_LIMITS, DEFAULT_POLL
+from hexbatch.manifest.loader import DEFAULT_POLL
+from hexbatch.manifest.model import DEFAULT_LIMITS
 from tests.engine.conftest import (
     P1,
     P2,

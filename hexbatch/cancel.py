@@ -1,4 +1,9 @@
-"""Cancel in Hex the runs a stored batch shows in flight, and record what became of them."""
+"""Cancel in Hex the runs a stored batch shows in flight, and record what became of them.
+
+The use case under ``hexbatch cancel``: it sits above the state store and the Hex client,
+and decides how each run ended by the rule the engine uses too
+(:class:`~hexbatch.cancelling.CancelConfirmation`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from hexbatch.cancelling import CancelConfirmation
 from hexbatch.client import HexClient
-from hexbatch.errors import HexAPIError
-from hexbatch.models import RunInfo
+from hexbatch.outcome import Attempt
 from hexbatch.state.records import StoredRun, same_url
 from hexbatch.state.store import StateStore
-from hexbatch.status import CANCELLED, KILLED
+from hexbatch.status import CANCELLED
 
 CANCEL_REASON: Final = "cancelled with hexbatch cancel"
 
@@ -88,41 +93,47 @@ async def cancel_in_flight(
         attempt = run.in_flight
         if attempt is None or attempt.run_id is None:
             continue
-        number = len(run.attempts)
-        try:
-            accepted = await client.cancel_run(run.project_id, attempt.run_id)
-        except HexAPIError as error:
-            result = CancelResult(
-                run.key, run.project, attempt.run_id, "failed", attempt.status, str(error)
-            )
-        else:
-            result = await _settle(store, batch_id, client, run, number, accepted, now())
-        summary.results.append(result)
+        confirmation = CancelConfirmation()
+        await confirmation.request(client, run.project_id, attempt.run_id)
+        summary.results.append(_settle(store, batch_id, run, attempt, confirmation, now))
     store.record_requests(batch_id, client.stats.as_dict())
     store.record_rate_limits(batch_id, client.stats.limits)
     return summary
 
 
-async def _settle(
+async def cancel_everywhere(store: StateStore, batch_id: int, token: str) -> CancelSummary:
+    """Cancel the batch's runs at each Hex URL where it has some in flight, one URL at a
+    time (see :func:`cancel_in_flight`).
+
+    Raises:
+        ConfigurationError: a recorded URL the client refuses (e.g. plain http elsewhere).
+    """
+    summary = CancelSummary()
+    for url in urls_to_cancel_at(store, batch_id):
+        async with HexClient(url, token) as client:
+            summary.results.extend((await cancel_in_flight(store, batch_id, client)).results)
+    return summary
+
+
+def _settle(
     store: StateStore,
     batch_id: int,
-    client: HexClient,
     run: StoredRun,
-    number: int,
-    accepted: bool,
-    at: datetime,
+    attempt: Attempt,
+    confirmation: CancelConfirmation,
+    now: Callable[[], datetime],
 ) -> CancelResult:
-    """Record the run's end after a cancel request.
+    """Record the run's end after a cancel request (a failed request records nothing).
 
-    Hex may accept a cancel of a run that had already ended, so its status is read
-    back: a run that ended on its own keeps the status it ended with.
+    A run that ended on its own before the cancel landed keeps the status it ended with.
     """
-    run_id = run.attempts[-1].run_id or ""
-    try:
-        info: RunInfo | None = await client.get_run_status(run.project_id, run_id)
-    except HexAPIError:
-        info = None
-    if info is not None and info.terminal and info.status != KILLED:
+    run_id = attempt.run_id or ""
+    number = len(run.attempts)
+    info = confirmation.seen
+    if confirmation.accepted is None:  # the cancel request itself failed
+        error = str(confirmation.error)
+        return CancelResult(run.key, run.project, run_id, "failed", attempt.status, error)
+    if info is not None and confirmation.ended_on_its_own:
         store.record_status(
             batch_id,
             run.key,
@@ -133,10 +144,12 @@ async def _settle(
         )
         store.record_final(batch_id, run.key, info.status)
         return CancelResult(run.key, run.project, run_id, "finished", info.status)
-    if not accepted:
+    if not confirmation.accepted:
         return CancelResult(
             run.key, run.project, run_id, "failed", error="Hex refused to cancel the run"
         )
-    store.record_status(batch_id, run.key, number, CANCELLED, finished_at=at, error=CANCEL_REASON)
+    store.record_status(
+        batch_id, run.key, number, CANCELLED, finished_at=now(), error=CANCEL_REASON
+    )
     store.record_final(batch_id, run.key, CANCELLED, CANCEL_REASON)
     return CancelResult(run.key, run.project, run_id, "cancelled", CANCELLED)
