@@ -60,6 +60,9 @@ class Attempt:
     """The run's state changes as Hex reported them (expanded stats), kept verbatim."""
     quota_wait_ms: float | None = None
     """How long the trigger waited for the token's quota (None: not known)."""
+    number: int | None = None
+    """Which trigger of its run this is, counting from 1: the number it was recorded under
+    (None: not numbered yet, an attempt the run has only just made)."""
 
     @property
     def phases(self) -> Phases:

@@ -64,7 +64,18 @@ class WorkItem:
             project=self.spec.project_name,
             params=self.params,
             status=status,
-            attempts=self.attempts,
+            attempts=numbered(self.attempts),
             error=error,
             settled=settled,
         )
+
+
+def numbered(attempts: list[Attempt]) -> list[Attempt]:
+    """``attempts`` with each one not numbered yet given the number after the one before
+    (those recorded keep theirs): the same list, its attempts numbered in place."""
+    previous = 0
+    for attempt in attempts:
+        if attempt.number is None:
+            attempt.number = previous + 1
+        previous = attempt.number
+    return attempts

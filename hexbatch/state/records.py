@@ -77,9 +77,10 @@ class BatchSummary:
 
 @dataclass(slots=True)
 class StoredRun:
-    """A planned run with every attempt recorded so far.
+    """A planned run with every attempt recorded so far, each carrying the number it was
+    recorded under.
 
-    ``attempts[i]`` is attempt number ``i + 1``. An attempt's ``triggered_at`` is
+    An attempt's ``triggered_at`` is
     when Hex answered the trigger or, before that answer was recorded, when the
     intent to trigger was recorded; ``last_intent_at`` keeps the intent time of
     the last attempt for reconciling a trigger whose answer was lost.
@@ -97,8 +98,8 @@ class StoredRun:
     base_urls: list[str | None] = field(default_factory=list)
     """The Hex API URL each attempt was triggered at (None: not recorded), by attempt."""
     rerun_after: int | None = None
-    """The number of attempts the run had when ``--rerun`` made it pending again (None:
-    no rerun asked)."""
+    """The number of the run's last attempt when ``--rerun`` made it pending again (0: it
+    had none; None: no rerun asked)."""
 
     @property
     def rerun_pending(self) -> bool:
@@ -107,8 +108,14 @@ class StoredRun:
         return (
             self.final_status is None
             and self.rerun_after is not None
-            and len(self.attempts) == self.rerun_after
+            and self.last_number == self.rerun_after
         )
+
+    @property
+    def last_number(self) -> int:
+        """The number of the last attempt recorded (0: none yet)."""
+        last = self.attempts[-1] if self.attempts else None
+        return 0 if last is None else last.number or len(self.attempts)
 
     @property
     def last_base_url(self) -> str | None:
@@ -131,7 +138,7 @@ class StoredRun:
     @property
     def next_attempt(self) -> int:
         """The number the next trigger of this run gets (attempts count from 1)."""
-        return len(self.attempts) + 1
+        return self.last_number + 1
 
     @property
     def in_flight(self) -> Attempt | None:

@@ -445,7 +445,8 @@ class StateStore:
         with self._db.transaction(durable=True, doing="clear final statuses") as session:
             session.executemany(
                 "UPDATE runs SET final_status = NULL, error = NULL, rerun_after = (SELECT"
-                " COUNT(*) FROM attempts a WHERE a.batch_id = runs.batch_id AND a.key = runs.key)"
+                " COALESCE(MAX(a.attempt), 0) FROM attempts a WHERE a.batch_id = runs.batch_id"
+                " AND a.key = runs.key)"
                 " WHERE batch_id = ? AND key = ?",
                 ((batch_id, key) for key in keys),
             )
@@ -498,7 +499,7 @@ class StateStore:
             # reconciled against it); a settled attempt's would only fill memory.
             " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
             " started_at, project_version,"
-            " state_events, quota_wait_ms FROM attempts WHERE batch_id = ?"
+            " state_events, quota_wait_ms, attempt FROM attempts WHERE batch_id = ?"
             " ORDER BY key, attempt",
             (batch_id,),
         ):
@@ -522,6 +523,7 @@ class StateStore:
                     project_version=row[12],
                     state_events=_events(row[13]),
                     quota_wait_ms=row[14],
+                    number=int(row[15]),
                 )
             )
             run.last_intent_at = intent

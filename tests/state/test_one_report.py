@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from hexbatch.batch import BatchOptions, BatchRun
-from hexbatch.outcome import BatchReport
+from hexbatch.engine import WorkItem
+from hexbatch.manifest import load_manifest
+from hexbatch.outcome import Attempt, BatchReport
+from hexbatch.plan import build_plan
 from hexbatch.report import render_json
 from hexbatch.simulator import Scenario, run_simulator
 from hexbatch.state import StateStore
@@ -82,6 +85,9 @@ async def _same(path: Path, state: Path, **options: Any) -> dict[str, Any]:
     report, batch_id = await _run(path, state, **options)
     live: dict[str, Any] = json.loads(render_json(report))
     stored = _stored(state, batch_id)
+    with StateStore(state) as store:
+        numbers = [[a.number for a in run.attempts] for run in store.report(batch_id).runs]
+    assert [[a.number for a in run.attempts] for run in report.runs] == numbers
     if any(run["status"] in ("SKIPPED", "UNKNOWN") for run in live["runs"]):
         # An unfinished batch: the store cannot know when the process stopped driving it.
         for unknowable in ("finished_at", "duration_s"):
@@ -111,6 +117,9 @@ async def test_a_batch_its_rerun_and_a_skipping_batch_report_the_same_live_and_s
     assert first["runs"][4]["attempts"][0]["error"]
     assert first["manifest"] == str(path.resolve())
     assert [len(run["attempts"]) for run in rerun["runs"]] == [1, 2, 2, 2, 2, 1]
+    with StateStore(state) as store:
+        (_, retried, *_) = store.runs(1)
+    assert [attempt.number for attempt in retried.attempts] == [1, 2]
     assert [run["status"] for run in skipping["runs"]].count("ALREADY_COMPLETED") == 3
 
 
@@ -130,3 +139,15 @@ async def test_a_batch_stopped_by_fail_fast_reports_the_same_live_and_stored(
     stopped = await _same(path, state, fail_fast=True)
 
     assert [run["status"] for run in stopped["runs"]] == ["ERRORED", "SKIPPED", "SKIPPED"]
+
+
+def test_the_attempts_a_run_makes_are_numbered_after_the_recorded_ones(tmp_path: Path) -> None:
+    """A resumed run handed attempts 1 and 3 numbers the one it makes 4."""
+    path = manifest(tmp_path, [{"id": P1, "runs": [{"n": 1}]}])
+    (spec,) = build_plan(load_manifest(path)).items
+    item = WorkItem(spec, [Attempt(None, number=1), Attempt(None, number=3)])
+    item.attempts.append(Attempt(None, status="COMPLETED"))
+
+    outcome = item.outcome("COMPLETED")
+
+    assert [attempt.number for attempt in outcome.attempts] == [1, 3, 4]

@@ -219,6 +219,22 @@ def test_attempts_are_kept_in_order(store: StateStore, batch: BatchInfo) -> None
     assert run.next_attempt == 4
 
 
+def test_each_attempt_carries_the_number_it_was_recorded_under(
+    store: StateStore, batch: BatchInfo
+) -> None:
+    """Numbers come from the records, not from positions: past a number never recorded, the
+    next attempt and a rerun count on from the last number."""
+    for number in (1, 3):
+        store.record_intent(batch.id, "k1", number, at(number))
+        store.record_status(batch.id, "k1", number, "ERRORED", error="Hex reported ERRORED")
+    store.record_final(batch.id, "k1", "ERRORED")
+    store.clear_final(batch.id, ["k1"])
+    run = store.runs(batch.id)[1]
+    assert [attempt.number for attempt in run.attempts] == [1, 3]
+    assert run.next_attempt == 4
+    assert run.rerun_pending
+
+
 def test_final_status_wins(store: StateStore, batch: BatchInfo) -> None:
     """A final status overrides the last attempt's status and ends the flight."""
     store.record_triggered(batch.id, "k0", 1, "run-1", None, at(2))
