@@ -102,6 +102,18 @@ class Attempt:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """A run's identity, the same from the plan to the report: its deterministic key, its
+    project, the parameters sent and its position in the plan."""
+
+    key: str
+    project_id: str
+    project: str
+    params: dict[str, Any]
+    index: int
+
+
 @dataclass(slots=True)
 class RunOutcome:
     """The final word on one planned run: its status and every attempt."""
@@ -117,6 +129,28 @@ class RunOutcome:
     """False while the run's fate is still open: it was never triggered (SKIPPED), or an
     interrupt left its last trigger's outcome unknown. The state store keeps such a run
     without a final status, so the next ``hexbatch run`` of the batch picks it up."""
+
+    @classmethod
+    def of(
+        cls,
+        run: PlannedRun,
+        status: str,
+        attempts: list[Attempt],
+        error: str | None = None,
+        *,
+        settled: bool = True,
+    ) -> RunOutcome:
+        """The outcome of the planned ``run``: its identity as planned, with how it ended."""
+        return cls(
+            key=run.key,
+            project_id=run.project_id,
+            project=run.project,
+            params=dict(run.params),
+            status=status,
+            attempts=attempts,
+            error=error,
+            settled=settled,
+        )
 
     @property
     def last_attempt(self) -> Attempt | None:

@@ -30,7 +30,7 @@ from hexbatch.models import StateEvents
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.selection import Selection
-from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
+from hexbatch.state import BatchInfo, StateError, StateStore, StoredRun
 from hexbatch.state.leases import Lease
 from hexbatch.state.records import same_url
 
@@ -353,10 +353,7 @@ def open_batch(
             hexbatch_version=version,
             as_of=plan.as_of,
             selection=None if plan.selection is None else plan.selection.dumps(),
-            runs=[
-                PlannedRun(item.key, item.project_id, item.project_name, dict(item.params), n)
-                for n, item in enumerate(plan.items)
-            ],
+            runs=[item.planned for item in plan.items],
             started_at=now,
         )
     runs = latest_runs if resume and latest_runs is not None else store.runs(info.id)

@@ -58,15 +58,8 @@ class WorkItem:
 
     def outcome(self, status: str, error: str | None = None, *, settled: bool = True) -> RunOutcome:
         """The record of this run (``settled=False``: not final, a resume picks it up)."""
-        return RunOutcome(
-            key=self.spec.key,
-            project_id=self.spec.project_id,
-            project=self.spec.project_name,
-            params=self.params,
-            status=status,
-            attempts=numbered(self.attempts),
-            error=error,
-            settled=settled,
+        return RunOutcome.of(
+            self.spec.planned, status, numbered(self.attempts), error, settled=settled
         )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
-from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
+from hexbatch.outcome import UNSETTLED, Attempt, PlannedRun, RunOutcome
 from hexbatch.status import FINAL_STATUSES, UNKNOWN
 
 PLANNED: Final = "PLANNED"
@@ -15,17 +15,6 @@ PLANNED: Final = "PLANNED"
 def same_url(one: str, other: str) -> bool:
     """Whether two Hex API base URLs name the same endpoint (a trailing slash aside)."""
     return one.strip().rstrip("/") == other.strip().rstrip("/")
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRun:
-    """One run of a batch's plan, as stored when the batch is created."""
-
-    key: str
-    project_id: str
-    project: str
-    params: dict[str, Any]
-    index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +75,8 @@ class StoredRun:
     the last attempt for reconciling a trigger whose answer was lost.
     """
 
-    key: str
-    project_id: str
-    project: str
-    params: dict[str, Any]
-    index: int
+    run: PlannedRun
+    """The run as planned (stored when the batch was created)."""
     attempts: list[Attempt] = field(default_factory=list)
     final_status: str | None = None
     error: str | None = None
@@ -100,6 +86,31 @@ class StoredRun:
     rerun_after: int | None = None
     """The number of the run's last attempt when ``--rerun`` made it pending again (0: it
     had none; None: no rerun asked)."""
+
+    @property
+    def key(self) -> str:
+        """The run's deterministic key."""
+        return self.run.key
+
+    @property
+    def project_id(self) -> str:
+        """The Hex project id."""
+        return self.run.project_id
+
+    @property
+    def project(self) -> str:
+        """The project's label."""
+        return self.run.project
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The input parameters sent."""
+        return self.run.params
+
+    @property
+    def index(self) -> int:
+        """The run's position in the plan."""
+        return self.run.index
 
     @property
     def rerun_pending(self) -> bool:
@@ -157,13 +168,10 @@ class StoredRun:
 
     def to_outcome(self) -> RunOutcome:
         """The run as a report entry; its status is :attr:`status`."""
-        return RunOutcome(
-            key=self.key,
-            project_id=self.project_id,
-            project=self.project,
-            params=dict(self.params),
-            status=self.status,
-            attempts=list(self.attempts),
-            error=UNSETTLED if self.unresolved and self.error is None else self.error,
+        return RunOutcome.of(
+            self.run,
+            self.status,
+            list(self.attempts),
+            UNSETTLED if self.unresolved and self.error is None else self.error,
             settled=self.final_status is not None,
         )

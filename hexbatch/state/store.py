@@ -20,14 +20,14 @@ from typing import Any, Final, Self, TypeVar
 
 from hexbatch.limits_seen import LimitsSeen, merge_seen
 from hexbatch.models import StateEvents, parse_state_events
-from hexbatch.outcome import Attempt, BatchReport
+from hexbatch.outcome import Attempt, BatchReport, PlannedRun
 from hexbatch.state import leases
 from hexbatch.state.database import Database
 from hexbatch.state.errors import StateError
 from hexbatch.state.leases import Claimant, Lease, LeaseLostError
 from hexbatch.state.location import Location, PostgresLocation, resolve_location
 from hexbatch.state.postgres import PostgresDatabase
-from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
+from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, StoredRun
 from hexbatch.state.schema import batch_name_of_path
 from hexbatch.state.sqlite import SqliteDatabase
 from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
@@ -469,11 +469,7 @@ class StateStore:
         self.batch(batch_id)
         runs = {
             key: StoredRun(
-                key=key,
-                project_id=project_id,
-                project=project,
-                params=json.loads(params),
-                index=position,
+                PlannedRun(key, project_id, project, json.loads(params), position),
                 final_status=final_status,
                 error=error,
                 rerun_after=rerun_after,

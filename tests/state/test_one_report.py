@@ -118,8 +118,12 @@ async def test_a_batch_its_rerun_and_a_skipping_batch_report_the_same_live_and_s
     assert first["manifest"] == str(path.resolve())
     assert [len(run["attempts"]) for run in rerun["runs"]] == [1, 2, 2, 2, 2, 1]
     with StateStore(state) as store:
-        (_, retried, *_) = store.runs(1)
-    assert [attempt.number for attempt in retried.attempts] == [1, 2]
+        stored_runs = store.runs(1)
+    assert [attempt.number for attempt in stored_runs[1].attempts] == [1, 2]
+    # The run's identity travels unchanged from the plan through the store.
+    assert [run.run for run in stored_runs] == [
+        item.planned for item in build_plan(load_manifest(path)).items
+    ]
     assert [run["status"] for run in skipping["runs"]].count("ALREADY_COMPLETED") == 3
 
 
