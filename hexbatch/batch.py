@@ -48,7 +48,7 @@ from hexbatch.notify import (
     refused_report,
     send_notifications,
 )
-from hexbatch.outcome import BatchReport, RunOutcome
+from hexbatch.outcome import BatchReport, RunOutcome, batch_report
 from hexbatch.plan import Plan, build_plan
 from hexbatch.quota import StoreQuota
 from hexbatch.resume import (
@@ -526,13 +526,13 @@ class BatchRun:
                     outcomes = await self._drive(
                         client, settings, [WorkItem(i) for i in plan.items]
                     )
-                    return BatchReport(
+                    return batch_report(
                         str(manifest.source.resolve()),
                         started,
-                        settings.now(),
                         outcomes,
-                        client.stats.as_dict(),
-                        dict(client.stats.limits),
+                        finished_at=settings.now(),
+                        requests=client.stats.as_dict(),
+                        rate_limits=client.stats.limits,
                     )
                 opened = open_batch(
                     store,
@@ -610,34 +610,25 @@ class BatchRun:
             journal.record_requests(client.stats.as_dict(), client.stats.limits)
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
-        finished_at = settings.now()
+        stopped_at = settings.now()
+        journal.record_unstarted(runs)
         if journal.failed is None and all(run.settled for run in runs):
-            journal.finish(finished_at)
-        if journal.failed is not None:
-            # What could not be stored is known in memory: report from there, and leave
-            # the batch unfinished so the next run resumes from the durable records.
-            log.warning("batch_not_fully_recorded", state=store.where, batch=batch_id)
-            return BatchReport(
-                opened.info.manifest,
-                opened.info.started_at,
-                finished_at,
-                runs,
-                _requests(
-                    store, batch_id, {} if journal.requests_recorded else client.stats.as_dict()
-                ),
-                dict(client.stats.limits),
-            )
-        log.info("batch_recorded", state=store.where, batch=batch_id)
-        stored = store.report(batch_id)
-        # A run this process did not trigger is SKIPPED here with the reason (the store
-        # keeps it unsettled, ready for the next run); every other run is the stored one.
-        by_key = {run.key: run for run in runs}
-        stored.runs = [
-            by_key[run.key] if not by_key[run.key].settled and not by_key[run.key].attempts else run
-            for run in stored.runs
-        ]
-        stored.finished_at = finished_at
-        return stored
+            journal.finish(stopped_at)
+        if journal.failed is None:
+            log.info("batch_recorded", state=store.where, batch=batch_id)
+            return store.report(batch_id, stopped_at=stopped_at)
+        # What could not be stored is known in memory: report from there, and leave the
+        # batch unfinished so the next run resumes from the durable records.
+        log.warning("batch_not_fully_recorded", state=store.where, batch=batch_id)
+        unrecorded = {} if journal.requests_recorded else client.stats.as_dict()
+        return batch_report(
+            opened.info.manifest,
+            opened.info.started_at,
+            runs,
+            finished_at=stopped_at,
+            requests=_requests(store, batch_id, unrecorded),
+            rate_limits=client.stats.limits,
+        )
 
 
 def _requests(store: StateStore, batch_id: int, live: Mapping[str, int]) -> dict[str, int]:

@@ -9,6 +9,7 @@ HTML and console renderings are all drawn from these same records.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -233,3 +234,37 @@ class BatchReport:
             "requests": requests,
             "runs": [run.to_json() for run in self.runs],
         }
+
+
+def batch_report(
+    manifest: str,
+    started_at: datetime,
+    runs: Sequence[RunOutcome],
+    *,
+    finished_at: datetime | None,
+    requests: Mapping[str, int],
+    rate_limits: Mapping[str, LimitsSeen],
+) -> BatchReport:
+    """The report of a batch from its header (manifest, start, end), its runs in plan order,
+    its request counts and the rate limits Hex last sent: the one way a report is built,
+    for a batch that just ran and for one read back from the state store alike.
+
+    A batch whose end is not known (``finished_at`` None: an unfinished batch read back)
+    ends, for the report, at the latest moment its runs recorded.
+    """
+    return BatchReport(
+        manifest=manifest,
+        started_at=started_at,
+        finished_at=finished_at or _latest_moment(started_at, runs),
+        runs=list(runs),
+        requests=dict(requests),
+        rate_limits=dict(rate_limits),
+    )
+
+
+def _latest_moment(start: datetime, runs: Sequence[RunOutcome]) -> datetime:
+    moments = [start]
+    for run in runs:
+        for attempt in run.attempts:
+            moments.extend(m for m in (attempt.triggered_at, attempt.finished_at) if m)
+    return max(moments)

@@ -248,6 +248,16 @@ class StoreJournal:
         if rate_limits:
             self._keep_going(lambda: self.store.record_rate_limits(self.batch_id, rate_limits))
 
+    def record_unstarted(self, runs: Iterable[RunOutcome]) -> None:
+        """Keep why each run never triggered was not (the batch stopped first)."""
+        reasons = {
+            run.key: run.error
+            for run in runs
+            if not run.settled and not run.attempts and run.error is not None
+        }
+        if reasons:
+            self._keep_going(lambda: self.store.record_unstarted(self.batch_id, reasons))
+
     def finish(self, at: datetime) -> None:
         """Mark the batch finished (left unfinished when that cannot be written)."""
         self._keep_going(lambda: self.store.finish_batch(self.batch_id, at))
@@ -341,6 +351,7 @@ def open_batch(
         if latest.manifest_hash != manifest.sha256:
             log.info("manifest_settings_changed", batch=latest.id)
             store.update_manifest_hash(latest.id, manifest.sha256)
+        store.clear_unstarted(latest.id)
         info = latest
     else:
         info = store.create_batch(

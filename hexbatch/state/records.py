@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from hexbatch.outcome import UNSETTLED, Attempt, PlannedRun, RunOutcome
-from hexbatch.status import FINAL_STATUSES, UNKNOWN
+from hexbatch.status import FINAL_STATUSES, SKIPPED, UNKNOWN
 
 PLANNED: Final = "PLANNED"
 
@@ -80,6 +80,8 @@ class StoredRun:
     attempts: list[Attempt] = field(default_factory=list)
     final_status: str | None = None
     error: str | None = None
+    """Why the run ended as it did; without a final status, why it was never triggered
+    (the batch stopped first)."""
     last_intent_at: datetime | None = None
     base_urls: list[str | None] = field(default_factory=list)
     """The Hex API URL each attempt was triggered at (None: not recorded), by attempt."""
@@ -136,7 +138,8 @@ class StoredRun:
     @property
     def status(self) -> str:
         """The final status, else UNKNOWN while the last trigger's outcome is not settled,
-        else the last attempt's status, else ``PLANNED``."""
+        else the last attempt's status, else SKIPPED when the batch stopped before
+        triggering it, else ``PLANNED``."""
         if self.final_status is not None:
             return self.final_status
         if self.unresolved:
@@ -144,7 +147,7 @@ class StoredRun:
         last = self.attempts[-1] if self.attempts else None
         if last is not None and last.status is not None:
             return last.status
-        return PLANNED
+        return SKIPPED if last is None and self.error is not None else PLANNED
 
     @property
     def next_attempt(self) -> int:
@@ -172,6 +175,16 @@ class StoredRun:
             self.run,
             self.status,
             list(self.attempts),
-            UNSETTLED if self.unresolved and self.error is None else self.error,
+            self._reported_error,
             settled=self.final_status is not None,
         )
+
+    @property
+    def _reported_error(self) -> str | None:
+        """The final error; without a final status, why the run is not settled (a reason
+        for not triggering it is stale once it has been triggered)."""
+        if self.final_status is not None:
+            return self.error
+        if self.unresolved:
+            return UNSETTLED
+        return None if self.attempts else self.error

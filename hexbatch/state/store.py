@@ -20,7 +20,7 @@ from typing import Any, Final, Self, TypeVar
 
 from hexbatch.limits_seen import LimitsSeen, merge_seen
 from hexbatch.models import StateEvents, parse_state_events
-from hexbatch.outcome import Attempt, BatchReport, PlannedRun
+from hexbatch.outcome import Attempt, BatchReport, PlannedRun, batch_report
 from hexbatch.state import leases
 from hexbatch.state.database import Database
 from hexbatch.state.errors import StateError
@@ -30,7 +30,7 @@ from hexbatch.state.postgres import PostgresDatabase
 from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, StoredRun
 from hexbatch.state.schema import batch_name_of_path
 from hexbatch.state.sqlite import SqliteDatabase
-from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
+from hexbatch.status import COMPLETED, REPORT_ORDER, SKIPPED, UNKNOWN
 
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
@@ -452,6 +452,24 @@ class StateStore:
             )
             session.execute("UPDATE batches SET finished_at = NULL WHERE id = ?", (batch_id,))
 
+    def record_unstarted(self, batch_id: int, reasons: Mapping[str, str]) -> None:
+        """Keep why runs were never triggered (the batch stopped first), by run key: they
+        stay without a final status, for the next run of the batch, and read SKIPPED."""
+        with self._db.transaction(durable=False, doing="record the runs not triggered") as session:
+            session.executemany(
+                "UPDATE runs SET error = ? WHERE batch_id = ? AND key = ? AND final_status IS NULL",
+                ((reason, batch_id, key) for key, reason in reasons.items()),
+            )
+
+    def clear_unstarted(self, batch_id: int) -> None:
+        """Forget why runs were not triggered: the batch is driven again, they are planned."""
+        self._write(
+            "UPDATE runs SET error = NULL WHERE batch_id = ? AND final_status IS NULL",
+            (batch_id,),
+            durable=False,
+            doing=f"resume the runs not triggered in batch {batch_id}",
+        )
+
     def record_requests(self, batch_id: int, counts: Mapping[str, int]) -> None:
         """Add ``counts`` (requests per kind) to the batch's stored totals."""
         with self._db.transaction(durable=False, doing="record request counts") as session:
@@ -571,19 +589,19 @@ class StateStore:
         )
         return {str(kind): int(count) for kind, count in rows}
 
-    def report(self, batch_id: int) -> BatchReport:
+    def report(self, batch_id: int, *, stopped_at: datetime | None = None) -> BatchReport:
         """The batch's report from its stored records, finished or not.
 
-        An unfinished batch ends, for the report, at the latest moment it recorded.
+        An unfinished batch ends, for the report, at ``stopped_at`` (when the process that
+        drove it stopped, which only that process knows), else at the latest moment it
+        recorded.
         """
         info = self.batch(batch_id)
-        runs = self.runs(batch_id)
-        finished_at = info.finished_at or _latest_moment(info.started_at, runs)
-        return BatchReport(
-            manifest=info.manifest,
-            started_at=info.started_at,
-            finished_at=finished_at,
-            runs=[run.to_outcome() for run in runs],
+        return batch_report(
+            info.manifest,
+            info.started_at,
+            [run.to_outcome() for run in self.runs(batch_id)],
+            finished_at=info.finished_at or stopped_at,
             requests=self.requests(batch_id),
             rate_limits=self.rate_limits(batch_id),
         )
@@ -673,14 +691,16 @@ class StateStore:
         for chunk in _chunks(batch_ids):
             for batch_id, status, count in self._read(
                 # The last attempt's status; one without run id nor status is a trigger
-                # whose outcome is not settled yet, which reads UNKNOWN (as
-                # StoredRun.status does). Only placeholders are formatted in.
+                # whose outcome is not settled yet, which reads UNKNOWN, and a run never
+                # triggered reads SKIPPED when the batch stopped first (as StoredRun.status
+                # does). Only placeholders are formatted in.
                 "SELECT r.batch_id, COALESCE(r.final_status,"  # noqa: S608
                 " (SELECT CASE WHEN a.status IS NULL AND a.run_id IS NULL THEN ? ELSE a.status"
                 "  END FROM attempts AS a WHERE a.batch_id = r.batch_id"
-                "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
+                "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1),"
+                " CASE WHEN r.error IS NULL THEN ? ELSE ? END), COUNT(*)"
                 f" FROM runs AS r WHERE r.batch_id IN ({_marks(len(chunk))}) GROUP BY 1, 2",
-                (UNKNOWN, PLANNED, *chunk),
+                (UNKNOWN, PLANNED, SKIPPED, *chunk),
             ):
                 counts.setdefault(int(batch_id), {})[status] = int(count)
         return counts
@@ -741,14 +761,6 @@ def _batch_info(row: Sequence[Any]) -> BatchInfo:
         name=row[9],
         as_of=None if row[10] is None else date.fromisoformat(row[10]),
     )
-
-
-def _latest_moment(start: datetime, runs: Sequence[StoredRun]) -> datetime:
-    moments = [start]
-    for run in runs:
-        for attempt in run.attempts:
-            moments.extend(m for m in (attempt.triggered_at, attempt.finished_at) if m)
-    return max(moments)
 
 
 def _ordered_counts(counts: Mapping[str, int]) -> dict[str, int]:

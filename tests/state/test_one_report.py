@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from hexbatch.batch import BatchOptions, BatchRun
 from hexbatch.engine import WorkItem
 from hexbatch.manifest import load_manifest
@@ -127,7 +125,6 @@ async def test_a_batch_its_rerun_and_a_skipping_batch_report_the_same_live_and_s
     assert [run["status"] for run in skipping["runs"]].count("ALREADY_COMPLETED") == 3
 
 
-@pytest.mark.xfail(reason="the store keeps no reason for a run never triggered", strict=True)
 async def test_a_batch_stopped_by_fail_fast_reports_the_same_live_and_stored(
     tmp_path: Path,
 ) -> None:
