@@ -22,7 +22,7 @@ from hexbatch.limits_seen import LimitsSeen, merge_seen
 from hexbatch.models import StateEvents, parse_state_events
 from hexbatch.outcome import Attempt, BatchReport, PlannedRun, batch_report
 from hexbatch.state import leases
-from hexbatch.state.database import Database
+from hexbatch.state.database import Database, Session
 from hexbatch.state.errors import StateError
 from hexbatch.state.leases import Claimant, Lease, LeaseLostError
 from hexbatch.state.location import Location, PostgresLocation, resolve_location
@@ -35,6 +35,30 @@ from hexbatch.status import COMPLETED, REPORT_ORDER, SKIPPED, UNKNOWN
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
     " started_at, finished_at, name, as_of FROM batches"
+)
+# An intent, written as plain values or only while the batch's lease is held. The cast
+# types a missing quota wait for PostgreSQL, which reads a bare NULL as text.
+_INTENT_VALUES: Final = " VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION))"
+_INTENT_UNDER_LEASE: Final = (
+    " SELECT ?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION) WHERE EXISTS"
+    " (SELECT 1 FROM leases WHERE name = ? AND holder = ?)"
+)
+_INSERT_INTENT: Final = (
+    "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before,"
+    " quota_wait_ms){source}"
+    " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
+    " base_url = COALESCE(excluded.base_url, attempts.base_url),"
+    " seen_before = excluded.seen_before,"
+    " quota_wait_ms = COALESCE(excluded.quota_wait_ms, attempts.quota_wait_ms)"
+)
+# Every attempt of a batch, as _attempt reads it, each run's in the order of their numbers.
+_SELECT_ATTEMPTS = (
+    "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
+    # The snapshot only matters while the attempt has no run id (its trigger is
+    # reconciled against it); a settled attempt's would only fill memory.
+    " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
+    " started_at, project_version, state_events, quota_wait_ms, attempt"
+    " FROM attempts WHERE batch_id = ? ORDER BY key, attempt"
 )
 
 
@@ -198,26 +222,7 @@ class StateStore:
             None if as_of is None else as_of.isoformat(),
         )
         with self._db.transaction(durable=True, doing="create the batch") as session:
-            batch_id = int(
-                session.fetch(
-                    "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
-                    " token_env, hexbatch_version, started_at, as_of)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    header,
-                )[0][0]
-            )
-            if selection is not None:
-                session.execute(
-                    "UPDATE batches SET selection = ? WHERE id = ?", (selection, batch_id)
-                )
-            session.executemany(
-                "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (batch_id, run.key, run.index, run.project_id, run.project, _dump(run.params))
-                    for run in runs
-                ),
-            )
+            batch_id = _insert_batch(session, header, selection, runs)
         return self.batch(batch_id)
 
     def batch(self, batch_id: int) -> BatchInfo:
@@ -311,35 +316,17 @@ class StateStore:
             StateError: the intent could not be written.
         """
         seen = None if seen_before is None else json.dumps(sorted(seen_before))
-        values: tuple[Any, ...] = (
-            batch_id,
-            key,
-            attempt,
-            _to_text(at),
-            base_url,
-            seen,
-            quota_wait_ms,
-        )
-        doing = f"record the intent of attempt {attempt} of run {key} in batch {batch_id}"
-        # The cast types a missing wait for PostgreSQL, which reads a bare NULL as text.
-        source = " VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION))"
+        values: tuple[Any, ...] = (batch_id, key, attempt, _to_text(at), base_url, seen)
+        values = (*values, quota_wait_ms)
+        source = _INTENT_VALUES
         if lease is not None:
-            source = (
-                " SELECT ?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION) WHERE EXISTS"
-                " (SELECT 1 FROM leases WHERE name = ? AND holder = ?)"
-            )
+            source = _INTENT_UNDER_LEASE
             values = (*values, lease.name, lease.holder)
         written = self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before,"
-            " quota_wait_ms)"
-            + source
-            + " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
-            " base_url = COALESCE(excluded.base_url, attempts.base_url),"
-            " seen_before = excluded.seen_before,"
-            " quota_wait_ms = COALESCE(excluded.quota_wait_ms, attempts.quota_wait_ms)",
+            _INSERT_INTENT.format(source=source),
             values,
             durable=True,
-            doing=doing,
+            doing=f"record the intent of attempt {attempt} of run {key} in batch {batch_id}",
         )
         if lease is not None and written == 0:
             raise LeaseLostError(leases.lost_message(lease.name, self.lease(lease.name)))
@@ -492,55 +479,18 @@ class StateStore:
                 error=error,
                 rerun_after=rerun_after,
             )
-            for (
-                key,
-                position,
-                project_id,
-                project,
-                params,
-                final_status,
-                error,
-                rerun_after,
-            ) in self._read(
-                "SELECT key, position, project_id, project, params, final_status, error,"
-                " rerun_after FROM runs WHERE batch_id = ? ORDER BY position, key",
-                (batch_id,),
-            )
-        }
-        for row in self._read(
-            "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
-            # The snapshot only matters while the attempt has no run id (its trigger is
-            # reconciled against it); a settled attempt's would only fill memory.
-            " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
-            " started_at, project_version,"
-            " state_events, quota_wait_ms, attempt FROM attempts WHERE batch_id = ?"
-            " ORDER BY key, attempt",
-            (batch_id,),
-        ):
-            (key, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error) = (
-                row[:9]
-            )
-            seen_before = None if row[10] is None else frozenset(json.loads(row[10]))
-            intent = _to_moment(intent_at)
-            run = runs[key]
-            run.attempts.append(
-                Attempt(
-                    triggered_at=_to_moment(triggered_at) or intent,
-                    run_id=run_id,
-                    run_url=run_url,
-                    status=status,
-                    finished_at=_to_moment(finished_at),
-                    elapsed_ms=elapsed,
-                    error=error,
-                    seen_before=seen_before,
-                    started_at=_to_moment(row[11]),
-                    project_version=row[12],
-                    state_events=_events(row[13]),
-                    quota_wait_ms=row[14],
-                    number=int(row[15]),
+            for (key, position, project_id, project, params, final_status, error, rerun_after) in (
+                self._read(
+                    "SELECT key, position, project_id, project, params, final_status, error,"
+                    " rerun_after FROM runs WHERE batch_id = ? ORDER BY position, key",
+                    (batch_id,),
                 )
             )
-            run.last_intent_at = intent
+        }
+        for row in self._read(_SELECT_ATTEMPTS, (batch_id,)):
+            run = runs[row[0]]
+            run.attempts.append(_attempt(row))
+            run.last_intent_at = _to_moment(row[1])
             run.base_urls.append(row[9])
         return list(runs.values())
 
@@ -745,6 +695,52 @@ def _events(text: str | None) -> StateEvents | None:
         return parse_state_events(json.loads(text))
     except ValueError:
         return None
+
+
+def _insert_batch(
+    session: Session, header: Sequence[Any], selection: str | None, runs: Iterable[PlannedRun]
+) -> int:
+    """Insert a batch's header and plan in ``session``; return the new batch's id."""
+    batch_id = int(
+        session.fetch(
+            "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
+            " token_env, hexbatch_version, started_at, as_of)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            header,
+        )[0][0]
+    )
+    if selection is not None:
+        session.execute("UPDATE batches SET selection = ? WHERE id = ?", (selection, batch_id))
+    session.executemany(
+        "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            (batch_id, run.key, run.index, run.project_id, run.project, _dump(run.params))
+            for run in runs
+        ),
+    )
+    return batch_id
+
+
+def _attempt(row: Sequence[Any]) -> Attempt:
+    """One row of :data:`_SELECT_ATTEMPTS` as an attempt, under the number it was recorded."""
+    (_, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error) = row[:9]
+    return Attempt(
+        # Until Hex's answer is recorded, the attempt was triggered when its intent was.
+        triggered_at=_to_moment(triggered_at) or _to_moment(intent_at),
+        run_id=run_id,
+        run_url=run_url,
+        status=status,
+        finished_at=_to_moment(finished_at),
+        elapsed_ms=elapsed,
+        error=error,
+        seen_before=None if row[10] is None else frozenset(json.loads(row[10])),
+        started_at=_to_moment(row[11]),
+        project_version=row[12],
+        state_events=_events(row[13]),
+        quota_wait_ms=row[14],
+        number=int(row[15]),
+    )
 
 
 def _batch_info(row: Sequence[Any]) -> BatchInfo:
