@@ -534,23 +534,31 @@ class BatchRun:
                         requests=client.stats.as_dict(),
                         rate_limits=client.stats.limits,
                     )
-                opened = open_batch(
-                    store,
-                    manifest,
-                    plan,
-                    base_url=connection.base_url,
-                    version=package_version(),
-                    now=started,
-                    new=self.options.new,
-                    rerun=self.options.rerun,
-                )
-                if self.options.skip_completed:
-                    opened = skip_completed(store, opened)
-                self.recorded = opened.info
+                opened = self._open(store, manifest, plan, connection.base_url, started)
                 if self._record_only:
                     log.info("batch_recorded", state=store.where, batch=opened.info.id)
                     return store.report(opened.info.id)
-                return await self._drive_stored(client, settings, store, opened, manifest)
+                return await self._drive_stored(client, settings, store, opened)
+
+    def _open(
+        self, store: StateStore, manifest: Manifest, plan: Plan, base_url: str, started: datetime
+    ) -> OpenedBatch:
+        """The batch in the store this run drives, resumed or created, with the runs
+        ``skip_completed`` settles already ended."""
+        opened = open_batch(
+            store,
+            manifest,
+            plan,
+            base_url=base_url,
+            version=package_version(),
+            now=started,
+            new=self.options.new,
+            rerun=self.options.rerun,
+        )
+        if self.options.skip_completed:
+            opened = skip_completed(store, opened)
+        self.recorded = opened.info
+        return opened
 
     async def _selected(
         self, client: HexClient, manifest: Manifest, plan: Plan, settings: EngineSettings
@@ -596,8 +604,9 @@ class BatchRun:
         settings: EngineSettings,
         store: StateStore,
         opened: OpenedBatch,
-        manifest: Manifest,
     ) -> BatchReport:
+        """Drive the opened batch, journalled in ``store``, and report it as stored (from
+        memory when the store stopped accepting writes)."""
         batch_id = opened.info.id
         if not settings.durations:
             keys = [item.key for item in opened.work]
