@@ -69,10 +69,9 @@ class StoredRun:
     """A planned run with every attempt recorded so far, each carrying the number it was
     recorded under.
 
-    An attempt's ``triggered_at`` is
-    when Hex answered the trigger or, before that answer was recorded, when the
-    intent to trigger was recorded; ``last_intent_at`` keeps the intent time of
-    the last attempt for reconciling a trigger whose answer was lost.
+    An attempt's ``triggered_at`` is when Hex answered the trigger or, before that answer
+    was recorded, when the intent to trigger was recorded; ``last_intent_at`` keeps the
+    intent time of the last attempt for reconciling a trigger whose answer was lost.
     """
 
     run: PlannedRun
