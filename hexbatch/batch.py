@@ -620,7 +620,9 @@ class BatchRun:
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
         stopped_at = settings.now()
-        journal.record_unstarted(runs)
+        if journal.failed is None and self.lease_lost is None:
+            # Not once another process drives the batch: its runs are that one's to tell.
+            journal.record_unstarted(runs)
         if journal.failed is None and all(run.settled for run in runs):
             journal.finish(stopped_at)
         if journal.failed is None:

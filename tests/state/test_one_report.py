@@ -15,6 +15,7 @@ from hexbatch.manifest import load_manifest
 from hexbatch.outcome import Attempt, BatchReport
 from hexbatch.plan import build_plan
 from hexbatch.report import render_json
+from hexbatch.resume import StoreJournal
 from hexbatch.simulator import Scenario, run_simulator
 from hexbatch.state import StateError, StateStore
 from tests.engine.conftest import P1, P2, fast_settings, manifest, project, scenario
@@ -177,3 +178,31 @@ async def test_a_batch_reported_from_memory_says_what_its_records_say(
 
     live: dict[str, Any] = json.loads(render_json(report))
     assert _differences(live["runs"], _stored(state, batch_id)["runs"]) == []
+
+
+async def test_a_driver_taken_over_leaves_the_runs_it_did_not_trigger_to_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's lease is taken over after the first trigger: the old driver records no
+    reason for the runs it did not trigger (the new driver is about to), they stay PLANNED."""
+    path = manifest(
+        tmp_path,
+        [{"id": P1, "name": "main", "runs": [{"n": 1}, {"n": 4}]}],
+        sim=_SIM,
+        defaults={"max_in_flight": 1},
+    )
+    state = tmp_path / "st.db"
+    triggered = StoreJournal.record_triggered
+
+    def then_taken_over(journal: StoreJournal, *args: Any, **kwargs: Any) -> None:
+        triggered(journal, *args, **kwargs)
+        journal.store.database.execute(
+            "UPDATE leases SET holder = 'new', host = 'ci-9', pid = 5", (), durable=True, doing=""
+        )
+
+    monkeypatch.setattr(StoreJournal, "record_triggered", then_taken_over)
+    report, batch_id = await _run(path, state)
+
+    assert [run.status for run in report.runs] == ["COMPLETED", "SKIPPED"]
+    with StateStore(state) as store:
+        assert [run.status for run in store.runs(batch_id)] == ["COMPLETED", "PLANNED"]
