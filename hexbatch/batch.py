@@ -49,7 +49,7 @@ from hexbatch.notify import (
     refused_report,
     send_notifications,
 )
-from hexbatch.outcome import BatchReport, RunOutcome
+from hexbatch.outcome import BatchReport, RunOutcome, batch_report
 from hexbatch.plan import Plan, build_plan
 from hexbatch.quota import StoreQuota
 from hexbatch.resume import (
@@ -534,31 +534,39 @@ class BatchRun:
                     outcomes = await self._drive(
                         client, settings, [WorkItem(i) for i in plan.items]
                     )
-                    return BatchReport(
+                    return batch_report(
                         str(manifest.source.resolve()),
                         started,
-                        settings.now(),
                         outcomes,
-                        client.stats.as_dict(),
-                        dict(client.stats.limits),
+                        finished_at=settings.now(),
+                        requests=client.stats.as_dict(),
+                        rate_limits=client.stats.limits,
                     )
-                opened = open_batch(
-                    store,
-                    manifest,
-                    plan,
-                    base_url=connection.base_url,
-                    version=package_version(),
-                    now=started,
-                    new=self.options.new,
-                    rerun=self.options.rerun,
-                )
-                if self.options.skip_completed:
-                    opened = skip_completed(store, opened)
-                self.recorded = opened.info
+                opened = self._open(store, manifest, plan, connection.base_url, started)
                 if self._record_only:
                     log.info("batch_recorded", state=store.where, batch=opened.info.id)
                     return store.report(opened.info.id)
-                return await self._drive_stored(client, settings, store, opened, manifest)
+                return await self._drive_stored(client, settings, store, opened)
+
+    def _open(
+        self, store: StateStore, manifest: Manifest, plan: Plan, base_url: str, started: datetime
+    ) -> OpenedBatch:
+        """The batch in the store this run drives, resumed or created, with the runs
+        ``skip_completed`` settles already ended."""
+        opened = open_batch(
+            store,
+            manifest,
+            plan,
+            base_url=base_url,
+            version=package_version(),
+            now=started,
+            new=self.options.new,
+            rerun=self.options.rerun,
+        )
+        if self.options.skip_completed:
+            opened = skip_completed(store, opened)
+        self.recorded = opened.info
+        return opened
 
     async def _selected(
         self, client: HexClient, manifest: Manifest, plan: Plan, settings: EngineSettings
@@ -604,8 +612,9 @@ class BatchRun:
         settings: EngineSettings,
         store: StateStore,
         opened: OpenedBatch,
-        manifest: Manifest,
     ) -> BatchReport:
+        """Drive the opened batch, journalled in ``store``, and report it as stored (from
+        memory when the store stopped accepting writes)."""
         batch_id = opened.info.id
         if not settings.durations:
             keys = [item.key for item in opened.work]
@@ -618,34 +627,27 @@ class BatchRun:
             journal.record_requests(client.stats.as_dict(), client.stats.limits)
         outcomes = {o.key: o for o in driven} | opened.done
         runs = [outcomes[key] for key in opened.order]
-        finished_at = settings.now()
+        stopped_at = settings.now()
+        if journal.failed is None and self.lease_lost is None:
+            # Not once another process drives the batch: its runs are that one's to tell.
+            journal.record_unstarted(runs)
         if journal.failed is None and all(run.settled for run in runs):
-            journal.finish(finished_at)
-        if journal.failed is not None:
-            # What could not be stored is known in memory: report from there, and leave
-            # the batch unfinished so the next run resumes from the durable records.
-            log.warning("batch_not_fully_recorded", state=store.where, batch=batch_id)
-            return BatchReport(
-                opened.info.manifest,
-                opened.info.started_at,
-                finished_at,
-                runs,
-                _requests(
-                    store, batch_id, {} if journal.requests_recorded else client.stats.as_dict()
-                ),
-                dict(client.stats.limits),
-            )
-        log.info("batch_recorded", state=store.where, batch=batch_id)
-        stored = store.report(batch_id)
-        # A run this process did not trigger is SKIPPED here with the reason (the store
-        # keeps it unsettled, ready for the next run); every other run is the stored one.
-        by_key = {run.key: run for run in runs}
-        stored.runs = [
-            by_key[run.key] if not by_key[run.key].settled and not by_key[run.key].attempts else run
-            for run in stored.runs
-        ]
-        stored.finished_at = finished_at
-        return stored
+            journal.finish(stopped_at)
+        if journal.failed is None:
+            log.info("batch_recorded", state=store.where, batch=batch_id)
+            return store.report(batch_id, stopped_at=stopped_at)
+        # What could not be stored is known in memory: report from there, and leave the
+        # batch unfinished so the next run resumes from the durable records.
+        log.warning("batch_not_fully_recorded", state=store.where, batch=batch_id)
+        unrecorded = {} if journal.requests_recorded else client.stats.as_dict()
+        return batch_report(
+            opened.info.manifest,
+            opened.info.started_at,
+            runs,
+            finished_at=stopped_at,
+            requests=_requests(store, batch_id, unrecorded),
+            rate_limits=client.stats.limits,
+        )
 
 
 def _requests(store: StateStore, batch_id: int, live: Mapping[str, int]) -> dict[str, int]:

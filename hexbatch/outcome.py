@@ -9,6 +9,7 @@ HTML and console renderings are all drawn from these same records.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -60,6 +61,9 @@ class Attempt:
     """The run's state changes as Hex reported them (expanded stats), kept verbatim."""
     quota_wait_ms: float | None = None
     """How long the trigger waited for the token's quota (None: not known)."""
+    number: int | None = None
+    """Which trigger of its run this is, counting from 1: the number it was recorded under
+    (None: not numbered yet, an attempt the run has only just made)."""
 
     @property
     def phases(self) -> Phases:
@@ -99,6 +103,18 @@ class Attempt:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """A run's identity, the same from the plan to the report: its deterministic key, its
+    project, the parameters sent and its position in the plan."""
+
+    key: str
+    project_id: str
+    project: str
+    params: dict[str, Any]
+    index: int
+
+
 @dataclass(slots=True)
 class RunOutcome:
     """The final word on one planned run: its status and every attempt."""
@@ -114,6 +130,28 @@ class RunOutcome:
     """False while the run's fate is still open: it was never triggered (SKIPPED), or an
     interrupt left its last trigger's outcome unknown. The state store keeps such a run
     without a final status, so the next ``hexbatch run`` of the batch picks it up."""
+
+    @classmethod
+    def of(
+        cls,
+        run: PlannedRun,
+        status: str,
+        attempts: list[Attempt],
+        error: str | None = None,
+        *,
+        settled: bool = True,
+    ) -> RunOutcome:
+        """The outcome of the planned ``run``: its identity as planned, with how it ended."""
+        return cls(
+            key=run.key,
+            project_id=run.project_id,
+            project=run.project,
+            params=dict(run.params),
+            status=status,
+            attempts=attempts,
+            error=error,
+            settled=settled,
+        )
 
     @property
     def last_attempt(self) -> Attempt | None:
@@ -196,3 +234,37 @@ class BatchReport:
             "requests": requests,
             "runs": [run.to_json() for run in self.runs],
         }
+
+
+def batch_report(
+    manifest: str,
+    started_at: datetime,
+    runs: Sequence[RunOutcome],
+    *,
+    finished_at: datetime | None,
+    requests: Mapping[str, int],
+    rate_limits: Mapping[str, LimitsSeen],
+) -> BatchReport:
+    """The report of a batch from its header (manifest, start, end), its runs in plan order,
+    its request counts and the rate limits Hex last sent: the one way a report is built,
+    for a batch that just ran and for one read back from the state store alike.
+
+    A batch whose end is not known (``finished_at`` None: an unfinished batch read back)
+    ends, for the report, at the latest moment its runs recorded.
+    """
+    return BatchReport(
+        manifest=manifest,
+        started_at=started_at,
+        finished_at=finished_at or _latest_moment(started_at, runs),
+        runs=list(runs),
+        requests=dict(requests),
+        rate_limits=dict(rate_limits),
+    )
+
+
+def _latest_moment(start: datetime, runs: Sequence[RunOutcome]) -> datetime:
+    moments = [start]
+    for run in runs:
+        for attempt in run.attempts:
+            moments.extend(m for m in (attempt.triggered_at, attempt.finished_at) if m)
+    return max(moments)

@@ -38,6 +38,7 @@ from hexbatch.manifest.errors import format_path
 from hexbatch.manifest.model import DateRange, Manifest, ProjectSpec
 from hexbatch.manifest.relative import local_today
 from hexbatch.manifest.resolve import resolve_dates
+from hexbatch.outcome import PlannedRun
 from hexbatch.selection import Selection
 
 PLAN_SCHEMA = "hexbatch.plan/1"
@@ -97,6 +98,13 @@ class RunSpec:
     def project_name(self) -> str:
         """The project's label in logs and reports."""
         return self.project.name
+
+    @property
+    def planned(self) -> PlannedRun:
+        """The run's identity, as the state store keeps it and the report shows it."""
+        return PlannedRun(
+            self.key, self.project.id, self.project.name, dict(self.params), self.index
+        )
 
     def as_json(self) -> dict[str, Any]:
         """The run as it appears in ``hexbatch plan --json``."""

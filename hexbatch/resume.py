@@ -30,7 +30,7 @@ from hexbatch.models import StateEvents
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.selection import Selection
-from hexbatch.state import BatchInfo, PlannedRun, StateError, StateStore, StoredRun
+from hexbatch.state import BatchInfo, StateError, StateStore, StoredRun
 from hexbatch.state.leases import Lease
 from hexbatch.state.records import same_url
 
@@ -248,6 +248,16 @@ class StoreJournal:
         if rate_limits:
             self._keep_going(lambda: self.store.record_rate_limits(self.batch_id, rate_limits))
 
+    def record_unstarted(self, runs: Iterable[RunOutcome]) -> None:
+        """Keep why each run never triggered was not (the batch stopped first)."""
+        reasons = {
+            run.key: run.error
+            for run in runs
+            if not run.settled and not run.attempts and run.error is not None
+        }
+        if reasons:
+            self._keep_going(lambda: self.store.record_unstarted(self.batch_id, reasons))
+
     def finish(self, at: datetime) -> None:
         """Mark the batch finished (left unfinished when that cannot be written)."""
         self._keep_going(lambda: self.store.finish_batch(self.batch_id, at))
@@ -330,42 +340,67 @@ def open_batch(
     """
     latest = store.latest_batch(_name(manifest))
     resume = latest is not None and _resumes(latest, new=new, rerun=rerun)
-    latest_runs = store.runs(latest.id) if latest is not None and resume else None
     if latest is not None and resume:
-        if not plan.matches(latest.plan_hash):
-            raise StateError(
-                f"batch {latest.id} in {store.where} was started from a different plan of "
-                f"{manifest.source} (runs were added, removed or changed). Finish it with the "
-                "original manifest, or start a new batch with --new."
-            )
-        if latest.manifest_hash != manifest.sha256:
-            log.info("manifest_settings_changed", batch=latest.id)
-            store.update_manifest_hash(latest.id, manifest.sha256)
-        info = latest
-    else:
-        info = store.create_batch(
-            manifest=str(manifest.source.resolve()),
-            name=_name(manifest),
-            manifest_hash=manifest.sha256,
-            plan_hash=plan.plan_hash,
-            base_url=base_url,
-            token_env=manifest.token_env,
-            hexbatch_version=version,
-            as_of=plan.as_of,
-            selection=None if plan.selection is None else plan.selection.dumps(),
-            runs=[
-                PlannedRun(item.key, item.project_id, item.project_name, dict(item.params), n)
-                for n, item in enumerate(plan.items)
-            ],
-            started_at=now,
-        )
-    runs = latest_runs if resume and latest_runs is not None else store.runs(info.id)
-    stored = {run.key: run for run in runs}
-    if resume:
+        info = _resumed(store, manifest, plan, latest)
+        stored = {run.key: run for run in store.runs(info.id)}
         _check_moved(info, base_url, stored.values(), store)
+    else:
+        info = _created(store, manifest, plan, base_url=base_url, version=version, now=now)
+        stored = {run.key: run for run in store.runs(info.id)}
     again = [key for key, run in stored.items() if _wants_rerun(run, rerun)]
     if again:
         store.clear_final(info.id, again)
+    work, done = _split(plan, stored, set(again))
+    if resume:
+        log.info(
+            "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)
+        )
+    return OpenedBatch(info, work, done, tuple(item.key for item in plan.items))
+
+
+def _resumed(store: StateStore, manifest: Manifest, plan: Plan, latest: BatchInfo) -> BatchInfo:
+    """The manifest's latest batch, driven again: its runs never triggered are planned again.
+
+    Raises:
+        StateError: it was planned from a different plan.
+    """
+    if not plan.matches(latest.plan_hash):
+        raise StateError(
+            f"batch {latest.id} in {store.where} was started from a different plan of "
+            f"{manifest.source} (runs were added, removed or changed). Finish it with the "
+            "original manifest, or start a new batch with --new."
+        )
+    if latest.manifest_hash != manifest.sha256:
+        log.info("manifest_settings_changed", batch=latest.id)
+        store.update_manifest_hash(latest.id, manifest.sha256)
+    store.clear_unstarted(latest.id)
+    return latest
+
+
+def _created(
+    store: StateStore, manifest: Manifest, plan: Plan, *, base_url: str, version: str, now: datetime
+) -> BatchInfo:
+    """A new batch of the manifest with the whole plan."""
+    return store.create_batch(
+        manifest=str(manifest.source.resolve()),
+        name=_name(manifest),
+        manifest_hash=manifest.sha256,
+        plan_hash=plan.plan_hash,
+        base_url=base_url,
+        token_env=manifest.token_env,
+        hexbatch_version=version,
+        as_of=plan.as_of,
+        selection=None if plan.selection is None else plan.selection.dumps(),
+        runs=[item.planned for item in plan.items],
+        started_at=now,
+    )
+
+
+def _split(
+    plan: Plan, stored: Mapping[str, StoredRun], again: Set[str]
+) -> tuple[list[WorkItem], dict[str, RunOutcome]]:
+    """The runs still to drive, with their recorded attempts, and those that already ended
+    (but the ones ``again`` gives a new attempt)."""
     work: list[WorkItem] = []
     done: dict[str, RunOutcome] = {}
     for item in plan.items:
@@ -377,11 +412,7 @@ def open_batch(
             # is still a rerun: its last attempt's end is not this run's outcome.
             new_attempt = item.key in again or run.rerun_pending
             work.append(WorkItem(item, list(run.attempts), rerun=new_attempt))
-    if resume:
-        log.info(
-            "batch_resumed", batch=info.id, finished=len(done), to_run=len(work), rerun=len(again)
-        )
-    return OpenedBatch(info, work, done, tuple(item.key for item in plan.items))
+    return work, done
 
 
 def skip_completed(store: StateStore, opened: OpenedBatch) -> OpenedBatch:

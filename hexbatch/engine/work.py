@@ -58,13 +58,17 @@ class WorkItem:
 
     def outcome(self, status: str, error: str | None = None, *, settled: bool = True) -> RunOutcome:
         """The record of this run (``settled=False``: not final, a resume picks it up)."""
-        return RunOutcome(
-            key=self.spec.key,
-            project_id=self.spec.project_id,
-            project=self.spec.project_name,
-            params=self.params,
-            status=status,
-            attempts=self.attempts,
-            error=error,
-            settled=settled,
+        return RunOutcome.of(
+            self.spec.planned, status, numbered(self.attempts), error, settled=settled
         )
+
+
+def numbered(attempts: list[Attempt]) -> list[Attempt]:
+    """``attempts`` with each one not numbered yet given the number after the one before
+    (those recorded keep theirs): the same list, its attempts numbered in place."""
+    previous = 0
+    for attempt in attempts:
+        if attempt.number is None:
+            attempt.number = previous + 1
+        previous = attempt.number
+    return attempts

@@ -62,9 +62,10 @@ def _system_out(run: RunOutcome) -> str:
         lines.append(f"run_id: {run.run_id}")
     if run.run_url:
         lines.append(f"run_url: {run.run_url}")
-    for number, attempt in enumerate(run.attempts, start=1):
+    for position, attempt in enumerate(run.attempts, start=1):
+        status = attempt.status or "?"
         line = (
-            f"attempt {number}: {attempt.status or '?'} run_id={attempt.run_id or '-'}"
+            f"attempt {attempt.number or position}: {status} run_id={attempt.run_id or '-'}"
             f" triggered_at={iso(attempt.triggered_at) or '-'}"
             f" finished_at={iso(attempt.finished_at) or '-'}"
         )

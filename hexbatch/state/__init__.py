@@ -8,9 +8,10 @@ methods rebuild runs, reports and history.
 
 from __future__ import annotations
 
+from hexbatch.outcome import PlannedRun
 from hexbatch.state.errors import StateError, StateLockedError
 from hexbatch.state.leases import Lease, LeaseHeldError, LeaseLostError
-from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
+from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, StoredRun
 from hexbatch.state.schema import SCHEMA_VERSION
 from hexbatch.state.store import StateStore
 

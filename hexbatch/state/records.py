@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
-from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
-from hexbatch.status import FINAL_STATUSES, UNKNOWN
+from hexbatch.outcome import UNSETTLED, Attempt, PlannedRun, RunOutcome
+from hexbatch.status import FINAL_STATUSES, SKIPPED, UNKNOWN
 
 PLANNED: Final = "PLANNED"
 
@@ -15,17 +15,6 @@ PLANNED: Final = "PLANNED"
 def same_url(one: str, other: str) -> bool:
     """Whether two Hex API base URLs name the same endpoint (a trailing slash aside)."""
     return one.strip().rstrip("/") == other.strip().rstrip("/")
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRun:
-    """One run of a batch's plan, as stored when the batch is created."""
-
-    key: str
-    project_id: str
-    project: str
-    params: dict[str, Any]
-    index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,28 +66,52 @@ class BatchSummary:
 
 @dataclass(slots=True)
 class StoredRun:
-    """A planned run with every attempt recorded so far.
+    """A planned run with every attempt recorded so far, each carrying the number it was
+    recorded under.
 
-    ``attempts[i]`` is attempt number ``i + 1``. An attempt's ``triggered_at`` is
-    when Hex answered the trigger or, before that answer was recorded, when the
-    intent to trigger was recorded; ``last_intent_at`` keeps the intent time of
-    the last attempt for reconciling a trigger whose answer was lost.
+    An attempt's ``triggered_at`` is when Hex answered the trigger or, before that answer
+    was recorded, when the intent to trigger was recorded; ``last_intent_at`` keeps the
+    intent time of the last attempt for reconciling a trigger whose answer was lost.
     """
 
-    key: str
-    project_id: str
-    project: str
-    params: dict[str, Any]
-    index: int
+    run: PlannedRun
+    """The run as planned (stored when the batch was created)."""
     attempts: list[Attempt] = field(default_factory=list)
     final_status: str | None = None
     error: str | None = None
+    """Why the run ended as it did; without a final status, why it was never triggered
+    (the batch stopped first)."""
     last_intent_at: datetime | None = None
     base_urls: list[str | None] = field(default_factory=list)
     """The Hex API URL each attempt was triggered at (None: not recorded), by attempt."""
     rerun_after: int | None = None
-    """The number of attempts the run had when ``--rerun`` made it pending again (None:
-    no rerun asked)."""
+    """The number of the run's last attempt when ``--rerun`` made it pending again (0: it
+    had none; None: no rerun asked)."""
+
+    @property
+    def key(self) -> str:
+        """The run's deterministic key."""
+        return self.run.key
+
+    @property
+    def project_id(self) -> str:
+        """The Hex project id."""
+        return self.run.project_id
+
+    @property
+    def project(self) -> str:
+        """The project's label."""
+        return self.run.project
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The input parameters sent."""
+        return self.run.params
+
+    @property
+    def index(self) -> int:
+        """The run's position in the plan."""
+        return self.run.index
 
     @property
     def rerun_pending(self) -> bool:
@@ -107,8 +120,14 @@ class StoredRun:
         return (
             self.final_status is None
             and self.rerun_after is not None
-            and len(self.attempts) == self.rerun_after
+            and self.last_number == self.rerun_after
         )
+
+    @property
+    def last_number(self) -> int:
+        """The number of the last attempt recorded (0: none yet)."""
+        last = self.attempts[-1] if self.attempts else None
+        return 0 if last is None else last.number or len(self.attempts)
 
     @property
     def last_base_url(self) -> str | None:
@@ -118,7 +137,8 @@ class StoredRun:
     @property
     def status(self) -> str:
         """The final status, else UNKNOWN while the last trigger's outcome is not settled,
-        else the last attempt's status, else ``PLANNED``."""
+        else the last attempt's status, else SKIPPED when the batch stopped before
+        triggering it, else ``PLANNED``."""
         if self.final_status is not None:
             return self.final_status
         if self.unresolved:
@@ -126,12 +146,12 @@ class StoredRun:
         last = self.attempts[-1] if self.attempts else None
         if last is not None and last.status is not None:
             return last.status
-        return PLANNED
+        return SKIPPED if last is None and self.error is not None else PLANNED
 
     @property
     def next_attempt(self) -> int:
         """The number the next trigger of this run gets (attempts count from 1)."""
-        return len(self.attempts) + 1
+        return self.last_number + 1
 
     @property
     def in_flight(self) -> Attempt | None:
@@ -150,13 +170,20 @@ class StoredRun:
 
     def to_outcome(self) -> RunOutcome:
         """The run as a report entry; its status is :attr:`status`."""
-        return RunOutcome(
-            key=self.key,
-            project_id=self.project_id,
-            project=self.project,
-            params=dict(self.params),
-            status=self.status,
-            attempts=list(self.attempts),
-            error=UNSETTLED if self.unresolved and self.error is None else self.error,
+        return RunOutcome.of(
+            self.run,
+            self.status,
+            list(self.attempts),
+            self._reported_error,
             settled=self.final_status is not None,
         )
+
+    @property
+    def _reported_error(self) -> str | None:
+        """The final error; without a final status, why the run is not settled (a reason
+        for not triggering it is stale once it has been triggered)."""
+        if self.final_status is not None:
+            return self.error
+        if self.unresolved:
+            return UNSETTLED
+        return None if self.attempts else self.error

@@ -20,21 +20,45 @@ from typing import Any, Final, Self, TypeVar
 
 from hexbatch.limits_seen import LimitsSeen, merge_seen
 from hexbatch.models import StateEvents, parse_state_events
-from hexbatch.outcome import Attempt, BatchReport
+from hexbatch.outcome import Attempt, BatchReport, PlannedRun, batch_report
 from hexbatch.state import leases
-from hexbatch.state.database import Database
+from hexbatch.state.database import Database, Session
 from hexbatch.state.errors import StateError
 from hexbatch.state.leases import Claimant, Lease, LeaseLostError
 from hexbatch.state.location import Location, PostgresLocation, resolve_location
 from hexbatch.state.postgres import PostgresDatabase
-from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, PlannedRun, StoredRun
+from hexbatch.state.records import PLANNED, BatchInfo, BatchSummary, StoredRun
 from hexbatch.state.schema import batch_name_of_path
 from hexbatch.state.sqlite import SqliteDatabase
-from hexbatch.status import COMPLETED, REPORT_ORDER, UNKNOWN
+from hexbatch.status import COMPLETED, REPORT_ORDER, SKIPPED, UNKNOWN
 
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
     " started_at, finished_at, name, as_of FROM batches"
+)
+# An intent, written as plain values or only while the batch's lease is held. The cast
+# types a missing quota wait for PostgreSQL, which reads a bare NULL as text.
+_INTENT_VALUES: Final = " VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION))"
+_INTENT_UNDER_LEASE: Final = (
+    " SELECT ?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION) WHERE EXISTS"
+    " (SELECT 1 FROM leases WHERE name = ? AND holder = ?)"
+)
+_INSERT_INTENT: Final = (
+    "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before,"
+    " quota_wait_ms){source}"
+    " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
+    " base_url = COALESCE(excluded.base_url, attempts.base_url),"
+    " seen_before = excluded.seen_before,"
+    " quota_wait_ms = COALESCE(excluded.quota_wait_ms, attempts.quota_wait_ms)"
+)
+# Every attempt of a batch, as _attempt reads it, each run's in the order of their numbers.
+_SELECT_ATTEMPTS = (
+    "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
+    # The snapshot only matters while the attempt has no run id (its trigger is
+    # reconciled against it); a settled attempt's would only fill memory.
+    " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
+    " started_at, project_version, state_events, quota_wait_ms, attempt"
+    " FROM attempts WHERE batch_id = ? ORDER BY key, attempt"
 )
 
 
@@ -198,26 +222,7 @@ class StateStore:
             None if as_of is None else as_of.isoformat(),
         )
         with self._db.transaction(durable=True, doing="create the batch") as session:
-            batch_id = int(
-                session.fetch(
-                    "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
-                    " token_env, hexbatch_version, started_at, as_of)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    header,
-                )[0][0]
-            )
-            if selection is not None:
-                session.execute(
-                    "UPDATE batches SET selection = ? WHERE id = ?", (selection, batch_id)
-                )
-            session.executemany(
-                "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (batch_id, run.key, run.index, run.project_id, run.project, _dump(run.params))
-                    for run in runs
-                ),
-            )
+            batch_id = _insert_batch(session, header, selection, runs)
         return self.batch(batch_id)
 
     def batch(self, batch_id: int) -> BatchInfo:
@@ -311,35 +316,17 @@ class StateStore:
             StateError: the intent could not be written.
         """
         seen = None if seen_before is None else json.dumps(sorted(seen_before))
-        values: tuple[Any, ...] = (
-            batch_id,
-            key,
-            attempt,
-            _to_text(at),
-            base_url,
-            seen,
-            quota_wait_ms,
-        )
-        doing = f"record the intent of attempt {attempt} of run {key} in batch {batch_id}"
-        # The cast types a missing wait for PostgreSQL, which reads a bare NULL as text.
-        source = " VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION))"
+        values: tuple[Any, ...] = (batch_id, key, attempt, _to_text(at), base_url, seen)
+        values = (*values, quota_wait_ms)
+        source = _INTENT_VALUES
         if lease is not None:
-            source = (
-                " SELECT ?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION) WHERE EXISTS"
-                " (SELECT 1 FROM leases WHERE name = ? AND holder = ?)"
-            )
+            source = _INTENT_UNDER_LEASE
             values = (*values, lease.name, lease.holder)
         written = self._write(
-            "INSERT INTO attempts (batch_id, key, attempt, intent_at, base_url, seen_before,"
-            " quota_wait_ms)"
-            + source
-            + " ON CONFLICT (batch_id, key, attempt) DO UPDATE SET intent_at = excluded.intent_at,"
-            " base_url = COALESCE(excluded.base_url, attempts.base_url),"
-            " seen_before = excluded.seen_before,"
-            " quota_wait_ms = COALESCE(excluded.quota_wait_ms, attempts.quota_wait_ms)",
+            _INSERT_INTENT.format(source=source),
             values,
             durable=True,
-            doing=doing,
+            doing=f"record the intent of attempt {attempt} of run {key} in batch {batch_id}",
         )
         if lease is not None and written == 0:
             raise LeaseLostError(leases.lost_message(lease.name, self.lease(lease.name)))
@@ -445,11 +432,30 @@ class StateStore:
         with self._db.transaction(durable=True, doing="clear final statuses") as session:
             session.executemany(
                 "UPDATE runs SET final_status = NULL, error = NULL, rerun_after = (SELECT"
-                " COUNT(*) FROM attempts a WHERE a.batch_id = runs.batch_id AND a.key = runs.key)"
+                " COALESCE(MAX(a.attempt), 0) FROM attempts a WHERE a.batch_id = runs.batch_id"
+                " AND a.key = runs.key)"
                 " WHERE batch_id = ? AND key = ?",
                 ((batch_id, key) for key in keys),
             )
             session.execute("UPDATE batches SET finished_at = NULL WHERE id = ?", (batch_id,))
+
+    def record_unstarted(self, batch_id: int, reasons: Mapping[str, str]) -> None:
+        """Keep why runs were never triggered (the batch stopped first), by run key: they
+        stay without a final status, for the next run of the batch, and read SKIPPED."""
+        with self._db.transaction(durable=False, doing="record the runs not triggered") as session:
+            session.executemany(
+                "UPDATE runs SET error = ? WHERE batch_id = ? AND key = ? AND final_status IS NULL",
+                ((reason, batch_id, key) for key, reason in reasons.items()),
+            )
+
+    def clear_unstarted(self, batch_id: int) -> None:
+        """Forget why runs were not triggered: the batch is driven again, they are planned."""
+        self._write(
+            "UPDATE runs SET error = NULL WHERE batch_id = ? AND final_status IS NULL",
+            (batch_id,),
+            durable=False,
+            doing=f"resume the runs not triggered in batch {batch_id}",
+        )
 
     def record_requests(self, batch_id: int, counts: Mapping[str, int]) -> None:
         """Add ``counts`` (requests per kind) to the batch's stored totals."""
@@ -468,63 +474,23 @@ class StateStore:
         self.batch(batch_id)
         runs = {
             key: StoredRun(
-                key=key,
-                project_id=project_id,
-                project=project,
-                params=json.loads(params),
-                index=position,
+                PlannedRun(key, project_id, project, json.loads(params), position),
                 final_status=final_status,
                 error=error,
                 rerun_after=rerun_after,
             )
-            for (
-                key,
-                position,
-                project_id,
-                project,
-                params,
-                final_status,
-                error,
-                rerun_after,
-            ) in self._read(
-                "SELECT key, position, project_id, project, params, final_status, error,"
-                " rerun_after FROM runs WHERE batch_id = ? ORDER BY position, key",
-                (batch_id,),
-            )
-        }
-        for row in self._read(
-            "SELECT key, intent_at, run_id, run_url, triggered_at, status, finished_at,"
-            # The snapshot only matters while the attempt has no run id (its trigger is
-            # reconciled against it); a settled attempt's would only fill memory.
-            " elapsed_ms, error, base_url, CASE WHEN run_id IS NULL THEN seen_before END,"
-            " started_at, project_version,"
-            " state_events, quota_wait_ms FROM attempts WHERE batch_id = ?"
-            " ORDER BY key, attempt",
-            (batch_id,),
-        ):
-            (key, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error) = (
-                row[:9]
-            )
-            seen_before = None if row[10] is None else frozenset(json.loads(row[10]))
-            intent = _to_moment(intent_at)
-            run = runs[key]
-            run.attempts.append(
-                Attempt(
-                    triggered_at=_to_moment(triggered_at) or intent,
-                    run_id=run_id,
-                    run_url=run_url,
-                    status=status,
-                    finished_at=_to_moment(finished_at),
-                    elapsed_ms=elapsed,
-                    error=error,
-                    seen_before=seen_before,
-                    started_at=_to_moment(row[11]),
-                    project_version=row[12],
-                    state_events=_events(row[13]),
-                    quota_wait_ms=row[14],
+            for (key, position, project_id, project, params, final_status, error, rerun_after) in (
+                self._read(
+                    "SELECT key, position, project_id, project, params, final_status, error,"
+                    " rerun_after FROM runs WHERE batch_id = ? ORDER BY position, key",
+                    (batch_id,),
                 )
             )
-            run.last_intent_at = intent
+        }
+        for row in self._read(_SELECT_ATTEMPTS, (batch_id,)):
+            run = runs[row[0]]
+            run.attempts.append(_attempt(row))
+            run.last_intent_at = _to_moment(row[1])
             run.base_urls.append(row[9])
         return list(runs.values())
 
@@ -573,19 +539,19 @@ class StateStore:
         )
         return {str(kind): int(count) for kind, count in rows}
 
-    def report(self, batch_id: int) -> BatchReport:
+    def report(self, batch_id: int, *, stopped_at: datetime | None = None) -> BatchReport:
         """The batch's report from its stored records, finished or not.
 
-        An unfinished batch ends, for the report, at the latest moment it recorded.
+        An unfinished batch ends, for the report, at ``stopped_at`` (when the process that
+        drove it stopped, which only that process knows), else at the latest moment it
+        recorded.
         """
         info = self.batch(batch_id)
-        runs = self.runs(batch_id)
-        finished_at = info.finished_at or _latest_moment(info.started_at, runs)
-        return BatchReport(
-            manifest=info.manifest,
-            started_at=info.started_at,
-            finished_at=finished_at,
-            runs=[run.to_outcome() for run in runs],
+        return batch_report(
+            info.manifest,
+            info.started_at,
+            [run.to_outcome() for run in self.runs(batch_id)],
+            finished_at=info.finished_at or stopped_at,
             requests=self.requests(batch_id),
             rate_limits=self.rate_limits(batch_id),
         )
@@ -675,14 +641,16 @@ class StateStore:
         for chunk in _chunks(batch_ids):
             for batch_id, status, count in self._read(
                 # The last attempt's status; one without run id nor status is a trigger
-                # whose outcome is not settled yet, which reads UNKNOWN (as
-                # StoredRun.status does). Only placeholders are formatted in.
+                # whose outcome is not settled yet, which reads UNKNOWN, and a run never
+                # triggered reads SKIPPED when the batch stopped first (as StoredRun.status
+                # does). Only placeholders are formatted in.
                 "SELECT r.batch_id, COALESCE(r.final_status,"  # noqa: S608
                 " (SELECT CASE WHEN a.status IS NULL AND a.run_id IS NULL THEN ? ELSE a.status"
                 "  END FROM attempts AS a WHERE a.batch_id = r.batch_id"
-                "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1), ?), COUNT(*)"
+                "  AND a.key = r.key ORDER BY a.attempt DESC LIMIT 1),"
+                " CASE WHEN r.error IS NULL THEN ? ELSE ? END), COUNT(*)"
                 f" FROM runs AS r WHERE r.batch_id IN ({_marks(len(chunk))}) GROUP BY 1, 2",
-                (UNKNOWN, PLANNED, *chunk),
+                (UNKNOWN, PLANNED, SKIPPED, *chunk),
             ):
                 counts.setdefault(int(batch_id), {})[status] = int(count)
         return counts
@@ -729,6 +697,52 @@ def _events(text: str | None) -> StateEvents | None:
         return None
 
 
+def _insert_batch(
+    session: Session, header: Sequence[Any], selection: str | None, runs: Iterable[PlannedRun]
+) -> int:
+    """Insert a batch's header and plan in ``session``; return the new batch's id."""
+    batch_id = int(
+        session.fetch(
+            "INSERT INTO batches (name, manifest, manifest_hash, plan_hash, base_url,"
+            " token_env, hexbatch_version, started_at, as_of)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            header,
+        )[0][0]
+    )
+    if selection is not None:
+        session.execute("UPDATE batches SET selection = ? WHERE id = ?", (selection, batch_id))
+    session.executemany(
+        "INSERT INTO runs (batch_id, key, position, project_id, project, params)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            (batch_id, run.key, run.index, run.project_id, run.project, _dump(run.params))
+            for run in runs
+        ),
+    )
+    return batch_id
+
+
+def _attempt(row: Sequence[Any]) -> Attempt:
+    """One row of :data:`_SELECT_ATTEMPTS` as an attempt, under the number it was recorded."""
+    (_, intent_at, run_id, run_url, triggered_at, status, finished_at, elapsed, error) = row[:9]
+    return Attempt(
+        # Until Hex's answer is recorded, the attempt was triggered when its intent was.
+        triggered_at=_to_moment(triggered_at) or _to_moment(intent_at),
+        run_id=run_id,
+        run_url=run_url,
+        status=status,
+        finished_at=_to_moment(finished_at),
+        elapsed_ms=elapsed,
+        error=error,
+        seen_before=None if row[10] is None else frozenset(json.loads(row[10])),
+        started_at=_to_moment(row[11]),
+        project_version=row[12],
+        state_events=_events(row[13]),
+        quota_wait_ms=row[14],
+        number=int(row[15]),
+    )
+
+
 def _batch_info(row: Sequence[Any]) -> BatchInfo:
     return BatchInfo(
         id=int(row[0]),
@@ -743,14 +757,6 @@ def _batch_info(row: Sequence[Any]) -> BatchInfo:
         name=row[9],
         as_of=None if row[10] is None else date.fromisoformat(row[10]),
     )
-
-
-def _latest_moment(start: datetime, runs: Sequence[StoredRun]) -> datetime:
-    moments = [start]
-    for run in runs:
-        for attempt in run.attempts:
-            moments.extend(m for m in (attempt.triggered_at, attempt.finished_at) if m)
-    return max(moments)
 
 
 def _ordered_counts(counts: Mapping[str, int]) -> dict[str, int]:

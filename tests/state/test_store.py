@@ -219,6 +219,42 @@ def test_attempts_are_kept_in_order(store: StateStore, batch: BatchInfo) -> None
     assert run.next_attempt == 4
 
 
+def test_each_attempt_carries_the_number_it_was_recorded_under(
+    store: StateStore, batch: BatchInfo
+) -> None:
+    """Numbers come from the records, not from positions: past a number never recorded, the
+    next attempt and a rerun count on from the last number."""
+    for number in (1, 3):
+        store.record_intent(batch.id, "k1", number, at(number))
+        store.record_status(batch.id, "k1", number, "ERRORED", error="Hex reported ERRORED")
+    store.record_final(batch.id, "k1", "ERRORED")
+    store.clear_final(batch.id, ["k1"])
+    run = store.runs(batch.id)[1]
+    assert [attempt.number for attempt in run.attempts] == [1, 3]
+    assert run.next_attempt == 4
+    assert run.rerun_pending
+
+
+def test_a_run_the_batch_stopped_before_triggering_reads_skipped_until_resumed(
+    store: StateStore, batch: BatchInfo
+) -> None:
+    """The reason a run was never triggered is kept (report and history say SKIPPED with it),
+    it stays pending, and a settled run keeps its own error."""
+    store.record_final(batch.id, "k0", "ERRORED", "Hex reported ERRORED")
+    reason = "not triggered: --fail-fast after k0"
+    store.record_unstarted(batch.id, {"k0": reason, "k1": reason})
+
+    run = store.runs(batch.id)[1]
+    outcome = store.report(batch.id).runs[0]
+    (summary,) = store.batches()
+    store.clear_unstarted(batch.id)
+
+    assert (run.status, run.error, run.final_status) == ("SKIPPED", reason, None)
+    assert outcome.error == "Hex reported ERRORED"
+    assert summary.counts == {"ERRORED": 1, "SKIPPED": 1, "PLANNED": 1}
+    assert [run.status for run in store.runs(batch.id)] == ["ERRORED", "PLANNED", "PLANNED"]
+
+
 def test_final_status_wins(store: StateStore, batch: BatchInfo) -> None:
     """A final status overrides the last attempt's status and ends the flight."""
     store.record_triggered(batch.id, "k0", 1, "run-1", None, at(2))
