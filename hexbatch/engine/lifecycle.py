@@ -81,7 +81,7 @@ class RunLifecycle(Triggerer, Follower):
         at = last.triggered_at or settings.now()
         age = max(0.0, (settings.now() - at).total_seconds())
         self._open = TriggerIntent(
-            len(self.item.attempts), at, settings.clock() - age, last.seen_before
+            self.item.number_of(last), at, settings.clock() - age, last.seen_before
         )
         with self.ctx.control.until_cancelled() as phase:
             async with self.ctx.trigger_lock(self.spec.project_id):
@@ -113,9 +113,9 @@ class RunLifecycle(Triggerer, Follower):
         intent = self._open
         if intent is None:
             return self._stopped()
-        if len(self.item.attempts) < intent.number:
-            self.item.attempts.append(Attempt(triggered_at=intent.at))
-        attempt = self.item.attempts[intent.number - 1]
+        if self.item.next_number <= intent.number:
+            self.item.attempts.append(Attempt(triggered_at=intent.at, number=intent.number))
+        attempt = next(a for a in self.item.attempts if self.item.number_of(a) == intent.number)
         found: RunInfo | AttemptEnd | None = None
         with (
             anyio.CancelScope(shield=True),

@@ -31,7 +31,9 @@ class Reconciler(RunState):
         self.log.warning("trigger_ambiguous", error=str(error))
         found = await self._reconcile(intent)
         if isinstance(found, RunInfo):
-            attempt = Attempt(triggered_at=intent.at, quota_wait_ms=intent.quota_wait_ms)
+            attempt = Attempt(
+                triggered_at=intent.at, quota_wait_ms=intent.quota_wait_ms, number=intent.number
+            )
             self.item.attempts.append(attempt)
             self._adopt(attempt, found)
             return attempt
@@ -147,7 +149,7 @@ class Reconciler(RunState):
         attempt.run_url = info.run_url
         self._take_facts(attempt, info)
         self.ctx.claimed.add(info.run_id)
-        number = self.item.attempts.index(attempt) + 1
+        number = self.item.number_of(attempt)
         at = attempt.triggered_at or self.ctx.settings.now()
         self.ctx.journal.record_triggered(
             self.spec.key,

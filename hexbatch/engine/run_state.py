@@ -131,11 +131,18 @@ class RunState:
             self.ctx.journal.withdraw_intent(self.spec.key, intent.number)
 
     def _failed_attempt(self, at: datetime, final: AttemptEnd) -> AttemptEnd:
-        self._open = None
-        attempt = Attempt(triggered_at=at, status=final.status, error=final.error)
+        intent, self._open = self._open, None
+        attempt = Attempt(
+            triggered_at=at,
+            status=final.status,
+            error=final.error,
+            # The wait for quota was recorded with the intent: the report says the same.
+            quota_wait_ms=None if intent is None else intent.quota_wait_ms,
+            number=self.item.next_number if intent is None else intent.number,
+        )
         self.item.attempts.append(attempt)
         self.ctx.journal.record_status(
-            self.spec.key, len(self.item.attempts), final.status, error=final.error
+            self.spec.key, self.item.number_of(attempt), final.status, error=final.error
         )
         self.log.error("trigger_failed", error=final.error)
         return final
@@ -161,7 +168,7 @@ class RunState:
         if attempt.status is not None:
             self.ctx.journal.record_status(
                 self.spec.key,
-                self.item.attempts.index(attempt) + 1,
+                self.item.number_of(attempt),
                 attempt.status,
                 finished_at=attempt.finished_at,
                 elapsed_ms=attempt.elapsed_ms,

@@ -52,7 +52,7 @@ class Triggerer(Reconciler):
 
     async def _trigger(self) -> Attempt | AttemptEnd:
         """Send the trigger; return the new attempt, or how the run ended without one."""
-        tries = _Tries(number=len(self.item.attempts) + 1)
+        tries = _Tries(number=self.item.next_number)
         while True:
             with self.ctx.control.until_stopped():
                 await self.ctx.gate.wait(fallback=self.project.poll.max)
@@ -237,10 +237,11 @@ class Triggerer(Reconciler):
             status=status.PENDING,
             project_version=created.project_version,
             quota_wait_ms=None if intent is None else intent.quota_wait_ms,
+            number=self.item.next_number if intent is None else intent.number,
         )
         self.item.attempts.append(attempt)
         self.ctx.claimed.add(run_id)
-        number = len(self.item.attempts)
+        number = self.item.number_of(attempt)
         self.ctx.journal.record_triggered(
             self.spec.key,
             number,

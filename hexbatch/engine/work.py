@@ -44,6 +44,20 @@ class WorkItem:
         """The input parameters as a plain dict."""
         return dict(self.spec.params)
 
+    @property
+    def next_number(self) -> int:
+        """The number the run's next attempt gets: the one after its last attempt's."""
+        numbered(self.attempts)
+        last = self.attempts[-1].number if self.attempts else None
+        return (last or 0) + 1
+
+    def number_of(self, attempt: Attempt) -> int:
+        """The number ``attempt`` (one of this run's) was made or recorded under."""
+        numbered(self.attempts)
+        if attempt.number is None:  # pragma: no cover - numbered() gives every one a number
+            raise ValueError("an attempt of another run")
+        return attempt.number
+
     def unstarted(self, reason: str) -> RunOutcome:
         """The record of a run the batch never got to (it stopped first).
 

@@ -157,10 +157,6 @@ def test_the_attempts_a_run_makes_are_numbered_after_the_recorded_ones(tmp_path:
     assert [attempt.number for attempt in outcome.attempts] == [1, 3, 4]
 
 
-@pytest.mark.xfail(
-    reason="a refused trigger's attempt in memory lacks the quota wait its intent recorded",
-    strict=True,
-)
 async def test_a_batch_reported_from_memory_says_what_its_records_say(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
