@@ -44,8 +44,8 @@ from bench._shared_token import (
     tightest_spans,
 )
 from bench._workloads import HEX_TRIGGERS, TIME_SCALE, TOKEN, project_id
+from hexbatch.api.limits import Window
 from hexbatch.estimate import trigger_bound
-from hexbatch.limits import Window
 
 MAKESPAN_TARGET = 1.05
 """The combined makespan may exceed the trigger windows' bound by at most 5 %."""

@@ -261,7 +261,7 @@ def _cli_seconds(state: str) -> dict[str, float]:
         )
         figures[name] = round(time.perf_counter() - began, 3)
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import hexbatch.cli"], check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", "import hexbatch.cli.main"], check=True, timeout=120)
     figures["python_and_imports"] = round(time.perf_counter() - began, 3)
     return figures
 

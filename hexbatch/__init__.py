@@ -9,8 +9,12 @@ from hexbatch.version import package_version as _package_version
 
 __version__ = _package_version()
 
+from hexbatch.api.client import HexClient, RequestStats, Timeouts
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.limits import Window, WindowLimiter
+from hexbatch.api.models import Project, RunCreated, RunInfo, RunsPage
+from hexbatch.api.retry import Backoff, RetryPolicy
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError, run_batch
-from hexbatch.client import HexClient, RequestStats, Timeouts
 from hexbatch.clock import TimeSource
 from hexbatch.engine import Control, Engine, EngineSettings
 from hexbatch.engine.hexapi import HexService
@@ -32,14 +36,10 @@ from hexbatch.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
-from hexbatch.filters import ProjectFilter
-from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import Manifest, ManifestError, Notification, load_manifest
-from hexbatch.models import Project, RunCreated, RunInfo, RunsPage
 from hexbatch.notify import Delivery
 from hexbatch.outcome import Attempt, BatchReport, RunOutcome
 from hexbatch.plan import Plan, RunSpec, build_plan
-from hexbatch.retry import Backoff, RetryPolicy
 from hexbatch.select import resolve_selection
 from hexbatch.selection import Selection
 

@@ -25,7 +25,9 @@ from typing import Final
 import anyio
 import structlog
 
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
+from hexbatch.api.limits import Window, WindowLimiter, limiter
+from hexbatch.api.models import Project
 from hexbatch.config import Config, Flags, config_for
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.engine.context import utc_now
@@ -37,10 +39,8 @@ from hexbatch.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from hexbatch.limits import Window, WindowLimiter, limiter
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest.relative import local_today
-from hexbatch.models import Project
 from hexbatch.notify import (
     BatchEnd,
     Delivery,

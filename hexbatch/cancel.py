@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from hexbatch.api.client import HexClient
 from hexbatch.cancelling import CancelConfirmation
-from hexbatch.client import HexClient
 from hexbatch.outcome import Attempt
 from hexbatch.state.records import StoredRun, same_url
 from hexbatch.state.store import StateStore

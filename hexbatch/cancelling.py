@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from hexbatch.api.models import RunInfo
 from hexbatch.errors import HexAPIError
-from hexbatch.models import RunInfo
 from hexbatch.status import KILLED
 
 

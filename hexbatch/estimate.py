@@ -2,7 +2,7 @@
 
 The trigger budget alone sets a floor: :func:`trigger_schedule` replays the rule
 the batch's trigger limiter admits triggers by (every window stretched by the
-same two percent safety margin as :func:`hexbatch.limits.limiter`; no interval of
+same two percent safety margin as :func:`hexbatch.api.limits.limiter`; no interval of
 a window's stretched length ever holds more than its count) and tells when the
 last of ``count`` triggers can be sent, and which window sets that pace.
 
@@ -27,9 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hexbatch.api.limits import SAFETY, Window
 from hexbatch.engine import longest_first
 from hexbatch.engine.work import WorkItem
-from hexbatch.limits import SAFETY, Window
 from hexbatch.plan import Plan
 
 _NAMED_SPANS: Final = {1.0: "a second", 60.0: "a minute", 3600.0: "an hour", 86400.0: "a day"}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from hexbatch.limits_seen import LimitsSeen
-from hexbatch.models import StateEvents
+from hexbatch.api.limits_seen import LimitsSeen
+from hexbatch.api.models import StateEvents
 from hexbatch.status import is_success
 from hexbatch.timeline import Phases, phases
 

@@ -1,6 +1,6 @@
 """One budget per token: a batch's request and trigger budgets, shared through its state store.
 
-:class:`StoreQuota` is the :class:`~hexbatch.limits.SharedQuota` a batch's budgets
+:class:`StoreQuota` is the :class:`~hexbatch.api.limits.SharedQuota` a batch's budgets
 reserve their slots in: the store's ledger (:mod:`hexbatch.state.ledger`), on a
 connection of its own, in a worker thread, so a slow database never holds up the
 event loop. Should the store fail, the batch goes on under its own windows alone and
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import anyio.to_thread
 import structlog
 
-from hexbatch.limits import Want
+from hexbatch.api.limits import Want
 from hexbatch.state import StateError, StateStore
 from hexbatch.state.ledger import Ledger, new_waiter
 

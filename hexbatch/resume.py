@@ -21,12 +21,12 @@ from typing import Final, Literal
 import structlog
 
 from hexbatch import status
+from hexbatch.api.limits_seen import LimitsSeen
+from hexbatch.api.models import StateEvents
 from hexbatch.engine import WorkItem
 from hexbatch.errors import HexbatchError
-from hexbatch.limits_seen import LimitsSeen
 from hexbatch.manifest import Manifest
 from hexbatch.manifest.errors import format_path
-from hexbatch.models import StateEvents
 from hexbatch.outcome import RunOutcome
 from hexbatch.plan import Plan
 from hexbatch.selection import Selection

@@ -3,7 +3,7 @@
 Each distinct set of Hex filters is listed once (entries that differ only in
 their title glob, inputs or ``skip_if_fresh`` share the listing). A listed
 project is chosen when it meets every filter (checked again here: see
-:mod:`hexbatch.filters`) and can run; the others the filters matched are left
+:mod:`hexbatch.api.filters`) and can run; the others the filters matched are left
 out, each with its reason:
 
 - in the trash, or archived: Hex lists neither unless asked to, and runs neither;
@@ -23,11 +23,11 @@ from datetime import datetime
 
 import structlog
 
-from hexbatch.client import HexClient
-from hexbatch.filters import ProjectFilter
+from hexbatch.api.client import HexClient
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.models import Project
 from hexbatch.manifest import Manifest, ProjectSpec
 from hexbatch.manifest.errors import format_path
-from hexbatch.models import Project
 from hexbatch.selection import (
     EntrySelection,
     LeftOut,

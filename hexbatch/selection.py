@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from hexbatch.api.models import parse_timestamp
 from hexbatch.manifest import Manifest, ProjectSpec
 from hexbatch.manifest.errors import format_path
-from hexbatch.models import parse_timestamp
 from hexbatch.terminal import escape_control
 
 SELECTION_SCHEMA: Final = "hexbatch.selection/1"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hexbatch.models import StateEvents, parse_state_events, parse_timestamp
+from hexbatch.api.models import StateEvents, parse_state_events, parse_timestamp
 from hexbatch.status import RUNNING
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from hexbatch.api.models import RunInfo
 from hexbatch.cancelling import CancelConfirmation
 from hexbatch.errors import RequestNotSentError
-from hexbatch.models import RunInfo
 
 
 class _Hex:

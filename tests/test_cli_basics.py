@@ -8,7 +8,7 @@ import sys
 from click.testing import CliRunner
 
 from hexbatch import __version__
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 
 
 def test_version_is_printed() -> None:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.manifest import load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.manifest.yamlpos import load_yaml

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import hexbatch
 from hexbatch.batch import BatchRun, PreflightError
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.errors import (
     AuthenticationError,
     ConfigurationError,

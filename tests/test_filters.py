@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from hexbatch.filters import ProjectFilter
-from hexbatch.models import Project
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.models import Project
 
 LISTED = Project(
     id="00000000-0000-4000-8000-000000000001",

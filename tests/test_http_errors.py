@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hexbatch import errors
-from hexbatch.http_errors import (
+from hexbatch.api.http_errors import (
     error_message,
     http_error,
     parse_body,

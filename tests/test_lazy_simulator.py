@@ -11,7 +11,7 @@ import pytest
 # Runs the command line in a fresh interpreter, then says whether the simulator was loaded.
 _PROBE = """
 import sys
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 try:
     cli.main(sys.argv[1:], prog_name="hexbatch")
 except SystemExit as stop:

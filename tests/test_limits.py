@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from hexbatch.api.limits import Window, WindowLimiter, acquire_together, limiter
 from hexbatch.clock import VirtualClock
-from hexbatch.limits import Window, WindowLimiter, acquire_together, limiter
 from hexbatch.state.ledger import STALE_S
 
 

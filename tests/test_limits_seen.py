@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hexbatch.limits_seen import LimitsSeen, merge_seen, observe
+from hexbatch.api.limits_seen import LimitsSeen, merge_seen, observe
 
 T0 = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 

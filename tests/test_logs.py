@@ -9,7 +9,7 @@ import sys
 import pytest
 import structlog
 
-from hexbatch.logs import compact_for_console, configure_logging
+from hexbatch.cli.logs import compact_for_console, configure_logging
 from hexbatch.redact import register_secret
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hexbatch import status
-from hexbatch.limits_seen import LimitsSeen
+from hexbatch.api.limits_seen import LimitsSeen
 from hexbatch.outcome import Attempt, BatchReport, RunOutcome, iso
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)

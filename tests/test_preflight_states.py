@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from hexbatch.api.models import Project
 from hexbatch.batch import PreflightError, preflight
 from hexbatch.manifest import load_manifest
-from hexbatch.models import Project
 from hexbatch.plan import build_plan
 from tests.engine.conftest import P1, P2, manifest
 

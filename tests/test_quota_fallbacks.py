@@ -8,8 +8,8 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from hexbatch.api.limits import Want, Window, WindowLimiter
 from hexbatch.clock import VirtualClock
-from hexbatch.limits import Want, Window, WindowLimiter
 from hexbatch.quota import StoreQuota
 from hexbatch.state import StateError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hexbatch import errors
-from hexbatch.http_errors import http_error
-from hexbatch.request_failures import (
+from hexbatch.api.http_errors import http_error
+from hexbatch.api.request_failures import (
     MEANINGS,
     OPERATION_KINDS,
     Failure,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hexbatch.api.retry import Backoff, RetryDecision, RetryPolicy, call_with_retries
 from hexbatch.clock import VirtualClock
-from hexbatch.retry import Backoff, RetryDecision, RetryPolicy, call_with_retries
 
 
 @given(

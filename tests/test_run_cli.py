@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from tests.engine.conftest import P1, manifest, project, scenario
 
 UNPUBLISHED = "44444444-4444-4444-8444-444444444444"

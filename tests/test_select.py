@@ -10,7 +10,7 @@ import pytest
 import yaml
 from aioresponses import aioresponses
 
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.select import resolve_selection
 from hexbatch.simulator import Scenario, run_simulator

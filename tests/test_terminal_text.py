@@ -14,15 +14,15 @@ from rich.console import Console
 
 from hexbatch import status as st
 from hexbatch.cancel import CancelResult, CancelSummary
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
+from hexbatch.cli.plan import render_table
+from hexbatch.cli.state import _print_summary
 from hexbatch.manifest import load_manifest
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.plan import build_plan
-from hexbatch.plan_cli import render_table
 from hexbatch.report.console import render_console
 from hexbatch.simulator import Scenario, SimulatorHandle
 from hexbatch.state import BatchInfo
-from hexbatch.state_cli import _print_summary
 from hexbatch.terminal import escape_control
 from tests.report.builders import T0, attempt
 from tests.state.simulated import serve_in_thread

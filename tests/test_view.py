@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from rich.console import Console
 
+from hexbatch.cli.view import render_view
 from hexbatch.engine.viewmodel import BatchView, FailedRun, ProjectRow, WaitReason
-from hexbatch.view import render_view
 
 VIEW = BatchView(
     total=60,

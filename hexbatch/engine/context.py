@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from hexbatch.api.retry import RetryPolicy
 from hexbatch.clock import Clock, Sleep, TimeSource, WallClock, utc_now
 from hexbatch.engine.control import Control
 from hexbatch.engine.gate import KernelGate
@@ -15,7 +16,6 @@ from hexbatch.engine.hexapi import HexService
 from hexbatch.engine.journal import Journal, NullJournal
 from hexbatch.engine.statuses import StatusBoard
 from hexbatch.engine.versions import VersionWatch
-from hexbatch.retry import RetryPolicy
 
 __all__ = ["BatchContext", "EngineSettings", "utc_now"]
 

@@ -84,7 +84,7 @@ class Engine:
     """Runs a list of work items against Hex and returns their outcomes.
 
     Args:
-        client: the Hex API: an entered :class:`~hexbatch.client.HexClient` (its budgets
+        client: the Hex API: an entered :class:`~hexbatch.api.client.HexClient` (its budgets
             apply to every request), or an in-process one in tests.
         settings: scheduling knobs, time sources and earlier durations.
         journal: where intents, run ids and statuses are recorded, and which run ids

@@ -9,10 +9,10 @@ import anyio
 import structlog
 
 from hexbatch import status
+from hexbatch.api.models import RunInfo
 from hexbatch.cancelling import CancelConfirmation
 from hexbatch.engine.run_state import AttemptEnd, RunState, ended_as, retry_backoff, run_id_of
 from hexbatch.errors import HexAPIError, NotFoundError
-from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt
 
 # A 404 for a run whose id Hex gave us is believed only when it persists: this many

@@ -1,6 +1,6 @@
 """What the engine asks of the Hex API: a protocol, so the engine does not depend on HTTP.
 
-:class:`hexbatch.client.HexClient` implements it over HTTP; the simulator's
+:class:`hexbatch.api.client.HexClient` implements it over HTTP; the simulator's
 :class:`hexbatch.simulator.inprocess.InProcessHex` implements it in memory, on a
 virtual clock, so the engine's behaviour can be tested exactly and quickly.
 Errors are the :class:`hexbatch.errors.HexAPIError` family in both.
@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from hexbatch.client import Reservation, Timeouts
-    from hexbatch.limits import WindowLimiter
-    from hexbatch.models import RunCreated, RunInfo, RunsPage
+    from hexbatch.api.client import Reservation, Timeouts
+    from hexbatch.api.limits import WindowLimiter
+    from hexbatch.api.models import RunCreated, RunInfo, RunsPage
 
 
 class HexService(Protocol):

@@ -19,7 +19,7 @@ from collections.abc import Set
 from datetime import datetime
 from typing import Protocol
 
-from hexbatch.models import StateEvents
+from hexbatch.api.models import StateEvents
 
 
 class Journal(Protocol):

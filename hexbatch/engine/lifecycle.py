@@ -11,7 +11,7 @@ The rules that keep a batch honest, and the module each lives in:
   timeout (plus clock skew) has passed, none was created and the trigger is sent
   again; anything else ends UNKNOWN rather than risking a duplicate or adopting
   another client's run. (:mod:`~hexbatch.engine.trigger`, what a failed trigger
-  means is :mod:`hexbatch.request_failures`' table; :mod:`~hexbatch.engine.reconcile`.)
+  means is :mod:`hexbatch.api.request_failures`' table; :mod:`~hexbatch.engine.reconcile`.)
 * An interrupt that lands while a trigger's outcome is being settled leaves the
   attempt unresolved (the run stays open in the state store, and the next run of
   the batch settles it), after one last shielded look that cancels the run in
@@ -31,10 +31,10 @@ from __future__ import annotations
 import anyio
 
 from hexbatch import status
+from hexbatch.api.models import RunInfo
 from hexbatch.engine.follow import Follower
 from hexbatch.engine.run_state import AttemptEnd, TriggerIntent, retry_backoff
 from hexbatch.engine.trigger import Triggerer
-from hexbatch.models import RunInfo
 from hexbatch.outcome import UNSETTLED, Attempt, RunOutcome
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from hexbatch import status
+from hexbatch.api.models import RunInfo
 from hexbatch.engine.run_state import (
     LISTED_RUNS,
     AttemptEnd,
@@ -14,7 +15,6 @@ from hexbatch.engine.run_state import (
     retry_backoff,
 )
 from hexbatch.errors import HexAPIError
-from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt
 from hexbatch.state.errors import StateError
 

@@ -13,12 +13,12 @@ from datetime import datetime
 import structlog
 
 from hexbatch import status
+from hexbatch.api.models import RunInfo
+from hexbatch.api.retry import Backoff
 from hexbatch.engine.context import BatchContext
 from hexbatch.engine.work import WorkItem
 from hexbatch.manifest import PollSettings
-from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt, RunOutcome
-from hexbatch.retry import Backoff
 
 log = structlog.get_logger("hexbatch.engine")
 

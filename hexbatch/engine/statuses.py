@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from hexbatch.api.models import RunInfo
 from hexbatch.clock import Clock
 from hexbatch.engine.hexapi import HexService
 from hexbatch.engine.schedule import (
@@ -30,7 +31,6 @@ from hexbatch.engine.schedule import (
 )
 from hexbatch.errors import HexAPIError
 from hexbatch.manifest import PollSettings
-from hexbatch.models import RunInfo
 
 # Status requests for k runs cost k; one list page costs 1. From two live runs
 # of a project on, the list is cheaper whenever both would be read.

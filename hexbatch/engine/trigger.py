@@ -8,7 +8,9 @@ from enum import Enum
 from typing import Final
 
 from hexbatch import status
-from hexbatch.client import Reservation
+from hexbatch.api.client import Reservation
+from hexbatch.api.models import RunCreated
+from hexbatch.api.request_failures import Failure, Meaning, RequestKind, failure_of, meaning_of
 from hexbatch.engine.reconcile import Reconciler
 from hexbatch.engine.run_state import (
     LISTED_RUNS,
@@ -18,9 +20,7 @@ from hexbatch.engine.run_state import (
     snapshot_ids,
 )
 from hexbatch.errors import HexAPIError
-from hexbatch.models import RunCreated
 from hexbatch.outcome import Attempt
-from hexbatch.request_failures import Failure, Meaning, RequestKind, failure_of, meaning_of
 from hexbatch.state.errors import StateError
 
 # A trigger refused for these reasons would be refused to every run of the batch.

@@ -1,6 +1,6 @@
 """What a live view of a running batch shows: plain data, no rendering.
 
-The engine fills a :class:`BatchView`; ``hexbatch.view`` draws it. ``hexbatch status
+The engine fills a :class:`BatchView`; ``hexbatch.cli.view`` draws it. ``hexbatch status
 --watch`` builds the same model from the state store, so both commands look alike.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hexbatch.limits import Window
+from hexbatch.api.limits import Window
 from hexbatch.manifest.durations import DateStep, parse_duration
 from hexbatch.manifest.errors import ManifestError, ManifestIssue
 from hexbatch.manifest.loader import load_manifest

@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from hexbatch import status
+from hexbatch.api.limits import Window
 from hexbatch.config import DEFAULT_TOKEN_ENV, manifest_base_url
-from hexbatch.limits import Window
 from hexbatch.manifest.dates import date_count, step_date
 from hexbatch.manifest.document import (
     LimitsDoc,

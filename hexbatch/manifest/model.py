@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hexbatch.filters import ProjectFilter
-from hexbatch.limits import Window
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.limits import Window
 from hexbatch.manifest.durations import DateStep
 from hexbatch.manifest.relative import DateExpr
 

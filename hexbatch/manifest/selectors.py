@@ -10,7 +10,7 @@ known through the API when a batch starts (:mod:`hexbatch.select`).
 
 from __future__ import annotations
 
-from hexbatch.filters import ProjectFilter
+from hexbatch.api.filters import ProjectFilter
 from hexbatch.manifest.document import ProjectDoc, SelectDoc
 from hexbatch.manifest.errors import KeyPath
 from hexbatch.manifest.model import ProjectSpec

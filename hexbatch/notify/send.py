@@ -25,14 +25,14 @@ import aiohttp
 import anyio
 import structlog
 
+from hexbatch.api.http_errors import parse_retry_after
+from hexbatch.api.retry import Backoff, RetryDecision, RetryPolicy, call_with_retries
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
 from hexbatch.errors import HexbatchError
-from hexbatch.http_errors import parse_retry_after
 from hexbatch.manifest import Manifest, Notification
 from hexbatch.notify.payload import BatchEnd, notify_document, slack_message
 from hexbatch.notify.targets import scrub, shown
 from hexbatch.redact import redact
-from hexbatch.retry import Backoff, RetryDecision, RetryPolicy, call_with_retries
 from hexbatch.terminal import escape_control
 from hexbatch.version import package_version
 

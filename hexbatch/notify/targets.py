@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from hexbatch.client import is_loopback
+from hexbatch.api.client import is_loopback
 from hexbatch.errors import ConfigurationError
 from hexbatch.manifest import Notification
 from hexbatch.redact import MASK, redact, register_secret

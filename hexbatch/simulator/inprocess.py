@@ -7,7 +7,7 @@ batch runs deterministically, with no socket and no real sleep.
 
 Each request is answered once, as the engine sees it after the HTTP client's own
 retries gave up: a fault that fires fails the request the engine made. Errors are
-built by the HTTP client's own rules (:func:`hexbatch.http_errors.http_error`), so
+built by the HTTP client's own rules (:func:`hexbatch.api.http_errors.http_error`), so
 the engine meets the same exceptions either way. What only HTTP can show (retries,
 budgets, headers, connection errors before sending) is tested over HTTP.
 """
@@ -22,7 +22,10 @@ from typing import Any, Final
 import anyio
 import anyio.lowlevel
 
-from hexbatch.client import RequestStats, Reservation, Timeouts
+from hexbatch.api.client import RequestStats, Reservation, Timeouts
+from hexbatch.api.http_errors import http_error
+from hexbatch.api.limits import WindowLimiter
+from hexbatch.api.models import RunCreated, RunInfo, RunsPage
 from hexbatch.clock import TimeSource
 from hexbatch.errors import (
     HexAPIError,
@@ -33,9 +36,6 @@ from hexbatch.errors import (
     ServerError,
     UnprocessableError,
 )
-from hexbatch.http_errors import http_error
-from hexbatch.limits import WindowLimiter
-from hexbatch.models import RunCreated, RunInfo, RunsPage
 from hexbatch.simulator import payloads
 from hexbatch.simulator.clock import SimClock
 from hexbatch.simulator.faults import FaultInjector

@@ -17,7 +17,7 @@ a low-priority backfill waiting behind a stream of high-priority batches gets it
 after at most twenty minutes.
 
 A batch joins the line of a kind of slot (triggers, requests) when it is told to wait,
-and is due back when that wait ends, or after :data:`~hexbatch.limits.QUOTA_STEP` at
+and is due back when that wait ends, or after :data:`~hexbatch.api.limits.QUOTA_STEP` at
 most. It holds its place while it comes back when due (within :data:`PRESENT_S`), and
 after getting a slot it keeps it (at the back of its rank) for as long: at a
 window's turn the slots free one after another, faster than one process sends, and a
@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from hexbatch.limits import QUOTA_STEP, Want
+from hexbatch.api.limits import QUOTA_STEP, Want
 from hexbatch.state.database import Database, Session
 from hexbatch.state.errors import StateError
 
@@ -125,7 +125,7 @@ class Ledger:
         Returns:
             0 when the slots are reserved; otherwise the seconds to wait before asking
             again (the waiter holds its place meanwhile, if it asks again within
-            :data:`~hexbatch.limits.QUOTA_STEP`).
+            :data:`~hexbatch.api.limits.QUOTA_STEP`).
         """
         with (
             self._lock,

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
-from hexbatch.limits_seen import LimitsSeen, merge_seen
-from hexbatch.models import StateEvents, parse_state_events
+from hexbatch.api.limits_seen import LimitsSeen, merge_seen
+from hexbatch.api.models import StateEvents, parse_state_events
 from hexbatch.outcome import Attempt, BatchReport, PlannedRun, batch_report
 from hexbatch.state import leases
 from hexbatch.state.database import Database, Session

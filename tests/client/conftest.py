@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aioresponses import aioresponses
 
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
+from hexbatch.api.retry import Backoff, RetryPolicy
 from hexbatch.clock import VirtualClock
-from hexbatch.retry import Backoff, RetryPolicy
 
 BASE = "https://hex.example.com/api/v1"
 TOKEN = "hxtw_" + "ab12" * 24

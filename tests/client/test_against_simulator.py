@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from hexbatch import errors, status
-from hexbatch.client import HexClient
-from hexbatch.retry import NO_RETRIES
+from hexbatch.api.client import HexClient
+from hexbatch.api.retry import NO_RETRIES
 from hexbatch.simulator import Scenario, SimulatorHandle, run_simulator
 
 LIVE = "55555555-5555-4555-8555-555555555555"

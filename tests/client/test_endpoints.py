@@ -10,9 +10,9 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from hexbatch import status
-from hexbatch.client import HexClient
-from hexbatch.filters import ProjectFilter
-from hexbatch.models import Project
+from hexbatch.api.client import HexClient
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.models import Project
 from tests.client.conftest import BASE, PROJECT, RUN, TOKEN, created_payload, run_payload
 
 RUNS_URL = f"{BASE}/projects/{PROJECT}/runs"

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 from yarl import URL
 
 from hexbatch import errors
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
 from hexbatch.clock import VirtualClock
 from tests.client.conftest import BASE, PROJECT, RUN, TOKEN, created_payload, run_payload
 
@@ -235,7 +235,7 @@ async def test_rate_limited_error_exposes_headers(http: aioresponses, clock: Vir
             "X-RateLimit-Reset": "30",
         },
     )
-    from hexbatch.retry import NO_RETRIES
+    from hexbatch.api.retry import NO_RETRIES
 
     async with HexClient(BASE, TOKEN, retry=NO_RETRIES, clock=clock, sleep=clock.sleep) as client:
         with pytest.raises(errors.RateLimitedError) as caught:

@@ -10,9 +10,9 @@ import pytest
 from aioresponses import aioresponses
 
 from hexbatch import errors
-from hexbatch.client import HexClient
-from hexbatch.http_errors import http_error
-from hexbatch.request_failures import (
+from hexbatch.api.client import HexClient
+from hexbatch.api.http_errors import http_error
+from hexbatch.api.request_failures import (
     Failure,
     RequestKind,
     failure_of_status,

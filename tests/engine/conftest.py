@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
+from hexbatch.api.retry import Backoff, RetryPolicy
 from hexbatch.batch import BatchOptions, BatchRun
 from hexbatch.clock import SteppingClock
 from hexbatch.engine import Control, Engine, EngineSettings, WorkItem
 from hexbatch.manifest import load_manifest
 from hexbatch.outcome import Attempt, BatchReport
 from hexbatch.plan import build_plan
-from hexbatch.retry import Backoff, RetryPolicy
 from hexbatch.simulator import Ledger, Scenario, run_simulator
 from hexbatch.simulator.inprocess import InProcessHex
 

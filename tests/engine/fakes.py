@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hexbatch.client import HexClient, Reservation, Timeouts
+from hexbatch.api.client import HexClient, Reservation, Timeouts
+from hexbatch.api.limits import WindowLimiter
+from hexbatch.api.models import RunCreated, RunInfo, RunsPage
 from hexbatch.engine.hexapi import HexService
-from hexbatch.limits import WindowLimiter
-from hexbatch.models import RunCreated, RunInfo, RunsPage
 
 
 class Unexpected(AssertionError):

@@ -10,9 +10,9 @@ from rich.console import Console
 
 import hexbatch
 from hexbatch import status
+from hexbatch.cli.progress import describe, show_progress
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import Snapshot
-from hexbatch.progress import describe, show_progress
 from tests.engine.conftest import (
     P1,
     P2,

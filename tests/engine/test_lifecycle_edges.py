@@ -12,7 +12,8 @@ import anyio
 import pytest
 
 from hexbatch import status
-from hexbatch.client import Timeouts
+from hexbatch.api.client import Timeouts
+from hexbatch.api.models import RunInfo
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
@@ -20,7 +21,6 @@ from hexbatch.engine.journal import NullJournal
 from hexbatch.engine.lifecycle import RunLifecycle
 from hexbatch.engine.run_state import TriggerIntent, may_be_new
 from hexbatch.manifest import load_manifest
-from hexbatch.models import RunInfo
 from hexbatch.plan import build_plan
 from hexbatch.state import StateError
 from tests.engine.conftest import (

@@ -14,8 +14,8 @@ import anyio
 import pytest
 
 from hexbatch import status
+from hexbatch.api.client import HexClient
 from hexbatch.batch import BatchOptions, BatchRun
-from hexbatch.client import HexClient
 from hexbatch.engine import Control
 from hexbatch.outcome import BatchReport
 from hexbatch.simulator import Scenario, SimulatorHandle, run_simulator

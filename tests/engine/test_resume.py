@@ -269,8 +269,8 @@ async def test_a_run_an_old_batch_claimed_is_never_adopted(
     both looked up in the store and neither is adopted; the trigger is sent again."""
     from datetime import UTC, datetime
 
+    from hexbatch.api.client import HexClient
     from hexbatch.batch import BatchOptions, BatchRun
-    from hexbatch.client import HexClient
     from hexbatch.simulator import Scenario, run_simulator
     from hexbatch.state import PlannedRun
 

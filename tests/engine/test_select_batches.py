@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from hexbatch import status
 from hexbatch.batch import PreflightError
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.selection import Selection
 from hexbatch.state import StateError, StateStore
 from tests.engine.conftest import Harness, HarnessFactory, manifest, project, scenario

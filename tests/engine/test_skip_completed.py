@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hexbatch import status
 from hexbatch.batch import BatchOptions, BatchRun
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.outcome import BatchReport
 from hexbatch.report.junit import junit_outcome
 from hexbatch.simulator import Scenario, run_simulator

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hexbatch.api.client import Reservation
+from hexbatch.api.limits import Window, WindowLimiter
+from hexbatch.api.models import RunInfo, RunsPage
 from hexbatch.batch import BatchOptions, run_batch
-from hexbatch.client import Reservation
 from hexbatch.clock import VirtualClock
 from hexbatch.engine.statuses import StatusBoard
 from hexbatch.errors import ServerError
-from hexbatch.limits import Window, WindowLimiter
 from hexbatch.manifest import PollSettings
-from hexbatch.models import RunInfo, RunsPage
 from hexbatch.simulator import Scenario, run_simulator
 from tests.engine.fakes import UnusedHex
 

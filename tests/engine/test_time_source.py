@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio
 
 from hexbatch import status
+from hexbatch.api.models import RunInfo
 from hexbatch.clock import (
     SteppingClock,
     VirtualClock,
@@ -20,7 +21,6 @@ from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
 from hexbatch.engine.lifecycle import RunLifecycle
 from hexbatch.manifest import load_manifest
-from hexbatch.models import RunInfo
 from hexbatch.outcome import Attempt
 from hexbatch.plan import build_plan
 from tests.engine.conftest import P1, manifest

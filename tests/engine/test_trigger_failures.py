@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 
 from hexbatch import errors, status
-from hexbatch.client import Reservation, Timeouts
+from hexbatch.api.client import Reservation, Timeouts
+from hexbatch.api.models import RunCreated, RunInfo, RunsPage
+from hexbatch.api.request_failures import Meaning, RequestKind, failure_of, meaning_of
 from hexbatch.clock import VirtualClock
 from hexbatch.engine import EngineSettings, WorkItem
 from hexbatch.engine.context import BatchContext
 from hexbatch.engine.lifecycle import RunLifecycle
 from hexbatch.engine.run_state import AttemptEnd
 from hexbatch.manifest import load_manifest
-from hexbatch.models import RunCreated, RunInfo, RunsPage
 from hexbatch.outcome import Attempt
 from hexbatch.plan import build_plan
-from hexbatch.request_failures import Meaning, RequestKind, failure_of, meaning_of
 from tests.engine.conftest import P1, manifest
 from tests.engine.fakes import UnusedHex
 

@@ -10,12 +10,12 @@ import anyio
 import pytest
 
 from hexbatch import status
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
+from hexbatch.api.limits import Window, WindowLimiter
 from hexbatch.clock import VirtualClock
 from hexbatch.engine.core import trigger_waits
 from hexbatch.engine.gate import KernelGate
 from hexbatch.engine.viewmodel import FailedRun, ProjectRow, WaitReason
-from hexbatch.limits import Window, WindowLimiter
 from tests.engine.conftest import P1, P2, Harness, HarnessFactory, manifest, project, scenario
 
 

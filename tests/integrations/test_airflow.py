@@ -31,6 +31,10 @@ from tests.integrations.extras import require
 
 require("airflow")
 
+# Each test starts Airflow in a child process (about 12 s, twice for a retry): more than the
+# suite's 60 s per test when the machine is busy. The child's own timeout stays 120 s.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAG = ROOT / "configs" / "airflow" / "hexbatch_nightly.py"
 RUNNER = Path(__file__).with_name("airflow_runner.py")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.manifest import DateRange, DateStep, ManifestError
 from hexbatch.manifest.dates import date_count, range_dates
 from hexbatch.plan import build_plan, date_values

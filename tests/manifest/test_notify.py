@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.manifest import ManifestError, Notification
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.manifest.yamlpos import load_yaml

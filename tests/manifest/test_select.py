@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from hexbatch.filters import ProjectFilter
+from hexbatch.api.filters import ProjectFilter
 from hexbatch.manifest import ManifestError
 from hexbatch.manifest.schema import manifest_json_schema
 from tests.manifest.conftest import LoadText

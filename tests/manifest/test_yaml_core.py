@@ -12,10 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from hexbatch.cli.plan import plan, validate
 from hexbatch.manifest import ManifestError
 from hexbatch.manifest.yamlpos import load_yaml
 from hexbatch.plan import build_plan
-from hexbatch.plan_cli import plan, validate
 from tests.manifest.conftest import LoadText
 
 NORWAY = """

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from hexbatch import status as st
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError, run_batch
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.manifest.yamlpos import load_yaml
 from hexbatch.notify import notify_json_schema
 from hexbatch.resume import StoreJournal

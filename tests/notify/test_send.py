@@ -15,9 +15,9 @@ import jsonschema
 import pytest
 
 from hexbatch import status as st
+from hexbatch.cli.logs import configure_logging
 from hexbatch.clock import VirtualClock
 from hexbatch.errors import ConfigurationError
-from hexbatch.logs import configure_logging
 from hexbatch.manifest import Notification, SourceLocation
 from hexbatch.manifest.model import NotifyWhen
 from hexbatch.notify import (

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hexbatch.api.limits import Window, limiter
 from hexbatch.clock import VirtualClock
 from hexbatch.estimate import (
     describe_window,
@@ -18,7 +19,6 @@ from hexbatch.estimate import (
     trigger_bound,
     trigger_schedule,
 )
-from hexbatch.limits import Window, limiter
 from hexbatch.manifest import load_manifest
 from hexbatch.plan import Plan, build_plan
 

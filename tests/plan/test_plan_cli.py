@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from hexbatch.plan_cli import plan, schema, validate
+from hexbatch.cli.plan import plan, schema, validate
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 DEMO = str(CONFIGS / "demo.yaml")

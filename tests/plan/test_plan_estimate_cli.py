@@ -10,9 +10,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from hexbatch.cli.plan import plan
 from hexbatch.manifest import load_manifest
 from hexbatch.plan import build_plan
-from hexbatch.plan_cli import plan
 from hexbatch.state import PlannedRun, StateStore
 from tests.state.conftest import T0, new_batch
 

@@ -13,7 +13,7 @@ import anyio
 import yaml
 from click.testing import CliRunner, Result
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.simulator import Scenario, SimulatorHandle, load_scenario, run_simulator
 from tests.engine.conftest import Harness, fast_settings, manifest, project, scenario
 

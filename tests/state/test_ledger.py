@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from hexbatch.limits import QUOTA_STEP, Want
+from hexbatch.api.limits import QUOTA_STEP, Want
 from hexbatch.state import StateStore
 from hexbatch.state.ledger import AGING_S, PRESENT_S, RECHECK_S, Ledger, Waiter
 

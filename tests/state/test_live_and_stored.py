@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
+from hexbatch.cli.state import report
 from hexbatch.state import StateError, StateStore
-from hexbatch.state_cli import report
 from tests.engine.conftest import P1, P2, manifest, project, scenario
 from tests.state.simulated import QUICK, TOKEN, serve
 

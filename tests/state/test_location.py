@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from hexbatch.batch import BatchOptions
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.manifest import load_manifest
 from hexbatch.state import StateError, StateStore
 from hexbatch.state.location import PostgresLocation, mask_password, resolve_location

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.state import StateError, StateStore, postgres_schema
 from tests.postgres_server import PostgresRole, PostgresServer
 from tests.state.conftest import new_batch, planned

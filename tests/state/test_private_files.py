@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
+from hexbatch.cli.state import history, report
 from hexbatch.state import StateError, StateStore, files
 from hexbatch.state.sqlite import SqliteDatabase
-from hexbatch.state_cli import history, report
 from tests.state.conftest import new_batch
 from tests.state.simulated import QUICK, TOKEN, serve
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.state import StateStore
 from tests.engine.conftest import P1, manifest, project, scenario
 

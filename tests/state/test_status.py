@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from hexbatch.batch_status import batch_status
-from hexbatch.cli import cli
+from hexbatch.cli.main import cli
 from hexbatch.outcome import iso
 from hexbatch.state import StateStore
 from hexbatch.state.leases import Claimant
@@ -83,7 +83,7 @@ def test_watch_refreshes_until_the_batch_finishes(
         with StateStore(path) as store:
             store.finish_batch(batch_id, at(200))
 
-    monkeypatch.setattr("hexbatch.state_cli.time.sleep", the_batch_moves_on)
+    monkeypatch.setattr("hexbatch.cli.state.time.sleep", the_batch_moves_on)
     result = CliRunner().invoke(cli, ["status", path, "--watch", "--interval", "1"])
 
     assert result.exit_code == 0, result.output
@@ -161,7 +161,7 @@ def test_watch_on_a_terminal_draws_the_live_view(
         with StateStore(state) as store:
             store.finish_batch(batch_id, at(200))
 
-    monkeypatch.setattr("hexbatch.state_cli.time.sleep", the_batch_moves_on)
+    monkeypatch.setattr("hexbatch.cli.state.time.sleep", the_batch_moves_on)
     result = CliRunner().invoke(
         cli,
         ["status", state, "--watch", "--interval", "1"],

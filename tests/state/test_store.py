@@ -526,7 +526,7 @@ def test_closed_store_refuses_work(state: str) -> None:
 def test_timelines_versions_and_rate_limits_round_trip(store: StateStore) -> None:
     """An attempt's start, version and state events, and the batch's rate-limit headers,
     come back from the store as written; later rate-limit figures replace earlier ones."""
-    from hexbatch.limits_seen import LimitsSeen
+    from hexbatch.api.limits_seen import LimitsSeen
 
     batch = new_batch(store)
     events = ({"type": "STATUS", "value": "RUNNING", "timestamp": "2025-03-01T12:00:01.500Z"},)

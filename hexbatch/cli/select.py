@@ -20,12 +20,12 @@ from typing import Any, NoReturn, TypeVar
 import anyio
 import click
 
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.cli.logs import configure_logging
 from hexbatch.config import Flags, config_for
 from hexbatch.errors import HexbatchError, ScenarioError
 from hexbatch.exits import EXIT_USAGE, exit_code
-from hexbatch.filters import ProjectFilter
-from hexbatch.logs import configure_logging
 from hexbatch.manifest import Manifest
 from hexbatch.manifest.errors import format_path
 from hexbatch.plan import Plan, build_plan

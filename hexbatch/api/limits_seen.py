@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hexbatch.http_errors import parse_reset, parse_retry_after
+from hexbatch.api.http_errors import parse_reset, parse_retry_after
 
 _TRIO = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 

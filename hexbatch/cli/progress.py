@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from hexbatch.cli.view import render_view, span
 from hexbatch.clock import TimeSource
 from hexbatch.engine import Snapshot
 from hexbatch.engine.viewmodel import BatchView
 from hexbatch.report.console import status_text
 from hexbatch.status import REPORT_ORDER
-from hexbatch.view import render_view, span
 
-log = structlog.get_logger("hexbatch.progress")
+log = structlog.get_logger("hexbatch.cli.progress")
 
 
 def _eta(snapshot: Snapshot) -> str:

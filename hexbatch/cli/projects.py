@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hexbatch.client import HexClient
+from hexbatch.api.client import HexClient
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.models import Project
+from hexbatch.cli.select import filter_options, filters_from
 from hexbatch.config import Config, Flags, config_for
 from hexbatch.errors import HexbatchError
 from hexbatch.exits import exit_code
-from hexbatch.filters import ProjectFilter
-from hexbatch.models import Project
 from hexbatch.outcome import iso
-from hexbatch.select_cli import filter_options, filters_from
 from hexbatch.simulated import simulated_hex
 from hexbatch.terminal import plain
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from hexbatch.models import Project
+from hexbatch.api.models import Project
 
 _ARRAYS = (("statuses", "statuses"), ("categories", "categories"))
 _SINGLES = (("collection", "collectionId"), ("owner", "ownerEmail"), ("creator", "creatorEmail"))

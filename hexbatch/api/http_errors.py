@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
+from hexbatch.api.request_failures import OPERATION_KINDS, Failure, RequestKind, failure_of_status
 from hexbatch.errors import (
     AuthenticationError,
     BadRequestError,
@@ -27,7 +28,6 @@ from hexbatch.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
-from hexbatch.request_failures import OPERATION_KINDS, Failure, RequestKind, failure_of_status
 
 _TEXT_LIMIT = 300
 # X-RateLimit-Reset above this is an epoch timestamp rather than a delay (1e9 s is

@@ -23,15 +23,15 @@ import structlog
 from rich.console import Console
 
 from hexbatch.batch import BatchOptions, BatchRun, PreflightError
+from hexbatch.cli.logs import LOG_FORMATS, configure_logging
+from hexbatch.cli.plan import as_date, as_of_option
+from hexbatch.cli.progress import describe, show_progress
 from hexbatch.engine import Control, Snapshot
 from hexbatch.engine.viewmodel import BatchView
 from hexbatch.errors import HexbatchError, sole_error
 from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code
-from hexbatch.logs import LOG_FORMATS, configure_logging
 from hexbatch.manifest import ManifestError
 from hexbatch.outcome import BatchReport
-from hexbatch.plan_cli import as_date, as_of_option
-from hexbatch.progress import describe, show_progress
 from hexbatch.report import render_console, write_github_step_summary, write_report_dir
 from hexbatch.report.writer import FILE_NAMES, ReportsNotWritten
 from hexbatch.resume import RERUN_CHOICES, NothingToRerun

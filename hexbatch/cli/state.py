@@ -23,6 +23,7 @@ from rich.live import Live
 
 from hexbatch.batch_status import BatchStatus, batch_status
 from hexbatch.cancel import CancelSummary, cancel_everywhere
+from hexbatch.cli.view import render_view, span
 from hexbatch.config import Flags, config_for
 from hexbatch.errors import ConfigurationError
 from hexbatch.exits import EXIT_FAILED_RUNS, EXIT_USAGE, exit_code
@@ -32,7 +33,6 @@ from hexbatch.state import BatchInfo, BatchSummary, StateError, StateStore
 from hexbatch.state.leases import Lease, LeaseHeldError, this_host
 from hexbatch.state.location import STATE_ENV
 from hexbatch.terminal import escape_control
-from hexbatch.view import render_view, span
 
 # Batches `history` shows unless told otherwise: a nightly store keeps one a night.
 HISTORY_LIMIT = 20

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from hexbatch.cli.select import select_for_plan, selection_lines
 from hexbatch.config import Flags, config_for
 from hexbatch.errors import ScenarioError
 from hexbatch.estimate import Estimate, TriggerBound, makespan_estimate, trigger_schedule
@@ -21,7 +22,6 @@ from hexbatch.manifest import DateRange, ManifestError, load_manifest
 from hexbatch.manifest.schema import manifest_json_schema
 from hexbatch.notify import describe, shown
 from hexbatch.plan import Plan, RunSpec, build_plan
-from hexbatch.select_cli import select_for_plan, selection_lines
 from hexbatch.simulated import scenario_for
 from hexbatch.state import StateError, StateStore
 from hexbatch.terminal import escape_control

@@ -51,10 +51,10 @@ class _Deferred(click.Command):
 
 def _register() -> None:
     # Imported here so `hexbatch --version` stays fast and import cycles stay impossible.
-    from hexbatch.plan_cli import plan, schema, validate
-    from hexbatch.projects_cli import projects
-    from hexbatch.run_cli import run_command
-    from hexbatch.state_cli import cancel, history, report, status
+    from hexbatch.cli.plan import plan, schema, validate
+    from hexbatch.cli.projects import projects
+    from hexbatch.cli.run import run_command
+    from hexbatch.cli.state import cancel, history, report, status
 
     for command in (
         run_command,

@@ -38,7 +38,7 @@ import structlog
 
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
 
-log = structlog.get_logger("hexbatch.limits")
+log = structlog.get_logger("hexbatch.api.limits")
 
 SAFETY: Final = 0.02
 """How much :func:`limiter` stretches every window: network jitter between this machine

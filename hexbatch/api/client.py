@@ -13,7 +13,7 @@ request never left, 429, or 503 kernel limit). Anything else after a trigger
 was sent raises :class:`~hexbatch.errors.OutcomeUnknownError`: the caller must
 reconcile against the project's run list rather than risk a duplicate run.
 What each failure of each kind of request means is one table,
-:mod:`hexbatch.request_failures`.
+:mod:`hexbatch.api.request_failures`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,22 @@ import aiohttp
 import anyio
 import structlog
 
+from hexbatch.api.filters import ProjectFilter
+from hexbatch.api.http_errors import http_error
+from hexbatch.api.limits import WindowLimiter, acquire_together
+from hexbatch.api.limits_seen import LimitsSeen, observe
+from hexbatch.api.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
+from hexbatch.api.request_failures import (
+    Failure,
+    RequestKind,
+    failure_of,
+    failure_of_status,
+    kind_of,
+    may_send_again,
+    must_reconcile,
+    retry_after,
+)
+from hexbatch.api.retry import RetryDecision, RetryPolicy, call_with_retries
 from hexbatch.clock import Clock, Sleep, monotonic, real_sleep
 from hexbatch.errors import (
     ConfigurationError,
@@ -43,26 +59,10 @@ from hexbatch.errors import (
     SendCancelled,
     UnprocessableError,
 )
-from hexbatch.filters import ProjectFilter
-from hexbatch.http_errors import http_error
-from hexbatch.limits import WindowLimiter, acquire_together
-from hexbatch.limits_seen import LimitsSeen, observe
-from hexbatch.models import Project, ProjectsPage, RunCreated, RunInfo, RunsPage
 from hexbatch.redact import Secret, redact
-from hexbatch.request_failures import (
-    Failure,
-    RequestKind,
-    failure_of,
-    failure_of_status,
-    kind_of,
-    may_send_again,
-    must_reconcile,
-    retry_after,
-)
-from hexbatch.retry import RetryDecision, RetryPolicy, call_with_retries
 from hexbatch.version import package_version
 
-log = structlog.get_logger("hexbatch.client")
+log = structlog.get_logger("hexbatch.api.client")
 
 DEFAULT_BASE_URL: Final = "https://app.hex.tech/api/v1"
 MAX_PAGE: Final = 100
