@@ -314,9 +314,10 @@ class BatchRun:
     async def execute(self) -> BatchReport:
         """Run the batch to the end and report every planned run."""
         manifest = self._load()
+        config = self.options.config(manifest)
         settings = replace(
             self.settings,
-            max_in_flight=self.options.max_in_flight or manifest.max_in_flight,
+            max_in_flight=config.max_in_flight or self.settings.max_in_flight,
             fail_fast=self.options.fail_fast,
             cancel_on_fail_fast=self.options.cancel_on_fail_fast,
             dry_run=self.options.dry_run,
@@ -476,7 +477,7 @@ class BatchRun:
         # The database's clock, unless the settings bring their own (virtual) wall clock.
         wall = settings.now
         clock = None if wall is utc_now else (lambda: wall().timestamp())
-        priority = self.options.priority or manifest.priority
+        priority = self.options.config(manifest).priority
         return StoreQuota.open(store, token, batch=manifest.name, priority=priority, clock=clock)
 
     def _client(

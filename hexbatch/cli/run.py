@@ -110,9 +110,9 @@ async def _execute(
         async with anyio.create_task_group() as group:
             group.start_soon(interrupts.watch)
             if progress:
-                group.start_soon(
-                    show_progress, snapshot, Console(stderr=True), None, as_events, view
-                )
+                # The display keeps the batch's time (real for the command line).
+                display = functools.partial(show_progress, time=run.settings.time)
+                group.start_soon(display, snapshot, Console(stderr=True), None, as_events, view)
             report = await run.execute()
             group.cancel_scope.cancel()
     except BaseExceptionGroup as failures:

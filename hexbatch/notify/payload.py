@@ -14,7 +14,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any, Final
 
-from hexbatch.outcome import BatchReport, RunOutcome, iso
+from hexbatch.outcome import BatchReport, RunOutcome, batch_report, iso
 from hexbatch.plan import Plan
 from hexbatch.report.facts import (
     failed_runs,
@@ -78,19 +78,10 @@ class BatchEnd:
 def refused_report(plan: Plan, reason: str, now: datetime) -> BatchReport:
     """The report of a batch refused before its first trigger: every planned run SKIPPED
     with ``reason`` (and left unsettled, as a run never triggered is)."""
-    runs = [
-        RunOutcome(
-            item.key,
-            item.project.id,
-            item.project.name,
-            dict(item.params),
-            SKIPPED,
-            error=reason,
-            settled=False,
-        )
-        for item in plan.items
-    ]
-    return BatchReport(str(plan.manifest.source.resolve()), now, now, runs)
+    runs = [RunOutcome.of(item.planned, SKIPPED, [], reason, settled=False) for item in plan.items]
+    return batch_report(
+        str(plan.manifest.source.resolve()), now, runs, finished_at=now, requests={}, rate_limits={}
+    )
 
 
 def _failure(run: RunOutcome) -> dict[str, Any]:
