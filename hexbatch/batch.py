@@ -634,9 +634,11 @@ class BatchRun:
             journal.record_unstarted(runs)
         if journal.failed is None and all(run.settled for run in runs):
             journal.finish(stopped_at)
+        elif journal.failed is None and self.lease_lost is None:
+            journal.stop(stopped_at)
         if journal.failed is None:
             log.info("batch_recorded", state=store.where, batch=batch_id)
-            return store.report(batch_id, stopped_at=stopped_at)
+            return store.report(batch_id)
         # What could not be stored is known in memory: report from there, and leave the
         # batch unfinished so the next run resumes from the durable records.
         log.warning("batch_not_fully_recorded", state=store.where, batch=batch_id)

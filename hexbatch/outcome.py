@@ -244,18 +244,20 @@ def batch_report(
     finished_at: datetime | None,
     requests: Mapping[str, int],
     rate_limits: Mapping[str, LimitsSeen],
+    stopped_at: datetime | None = None,
 ) -> BatchReport:
     """The report of a batch from its header (manifest, start, end), its runs in plan order,
     its request counts and the rate limits Hex last sent: the one way a report is built,
     for a batch that just ran and for one read back from the state store alike.
 
     A batch whose end is not known (``finished_at`` None: an unfinished batch read back)
-    ends, for the report, at the latest moment its runs recorded.
+    ends, for the report, when its last driver stopped (``stopped_at``), or at the latest
+    moment its runs recorded if that is later (a driver that resumed it and died since).
     """
     return BatchReport(
         manifest=manifest,
         started_at=started_at,
-        finished_at=finished_at or _latest_moment(started_at, runs),
+        finished_at=finished_at or max(stopped_at or started_at, _latest_moment(started_at, runs)),
         runs=list(runs),
         requests=dict(requests),
         rate_limits=dict(rate_limits),

@@ -262,6 +262,10 @@ class StoreJournal:
         """Mark the batch finished (left unfinished when that cannot be written)."""
         self._keep_going(lambda: self.store.finish_batch(self.batch_id, at))
 
+    def stop(self, at: datetime) -> None:
+        """Note when this driver stopped, the batch left unfinished (kept going without)."""
+        self._keep_going(lambda: self.store.record_stopped(self.batch_id, at))
+
 
 @dataclass(slots=True)
 class OpenedBatch:

@@ -17,6 +17,7 @@ from hexbatch.state.schema import (
     ADD_AS_OF,
     ADD_RERUN_AFTER,
     ADD_SELECTION,
+    ADD_STOPPED_AT,
     QUOTA_TABLES,
     new_fingerprint_key,
 )
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 SCHEMA: Final = "hexbatch"
 APPLICATION: Final = "hexbatch state store"
 # The same numbering as the SQLite schema: version 5 is the first one PostgreSQL has.
-SCHEMA_VERSION: Final = 9
+SCHEMA_VERSION: Final = 10
 # A fixed key for pg_advisory_xact_lock ("HXBT"), held while tables are created or upgraded.
 _ADVISORY_KEY: Final = 0x48584254
 
@@ -136,6 +137,11 @@ def _rerun_after(connection: psycopg.Connection[tuple[object, ...]]) -> None:
     connection.execute(ADD_RERUN_AFTER)
 
 
+def _stopped_at(connection: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Version 10: when the last driver of an unfinished batch stopped (as SQLite's)."""
+    connection.execute(ADD_STOPPED_AT)
+
+
 # Upgrades from version N to N + 1, keyed by N; each runs in the transaction that
 # holds the advisory lock. Version 5 is where PostgreSQL stores began.
 MIGRATIONS: dict[int, Step] = {
@@ -143,6 +149,7 @@ MIGRATIONS: dict[int, Step] = {
     6: _batch_as_of,
     7: _batch_selection,
     8: _rerun_after,
+    9: _stopped_at,
 }
 
 

@@ -34,6 +34,8 @@ class BatchInfo:
     """The manifest's name: its batches are found by it, wherever the file is read."""
     as_of: date | None = None
     """The day that was "today" for its dates relative to today (None when none were)."""
+    stopped_at: datetime | None = None
+    """When its last driver stopped while it stayed unfinished (None: never recorded)."""
 
     @property
     def finished(self) -> bool:

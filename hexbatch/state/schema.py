@@ -18,7 +18,7 @@ from hexbatch.state.errors import StateError
 
 # "HXBT" in ASCII: marks the file as ours for `file(1)` and for the check below.
 APPLICATION_ID: Final = 0x48584254
-SCHEMA_VERSION: Final = 9
+SCHEMA_VERSION: Final = 10
 
 # The token-wide quota ledger (schema 6), the same statements on both backends.
 QUOTA_TABLES: Final = (
@@ -37,6 +37,8 @@ ADD_AS_OF: Final = "ALTER TABLE batches ADD COLUMN as_of TEXT"
 ADD_SELECTION: Final = "ALTER TABLE batches ADD COLUMN selection TEXT"
 # A rerun asked for and not yet started (schema 9), the same statement on both backends.
 ADD_RERUN_AFTER: Final = "ALTER TABLE runs ADD COLUMN rerun_after INTEGER"
+# When the last driver of a batch left unfinished stopped (schema 10), on both backends.
+ADD_STOPPED_AT: Final = "ALTER TABLE batches ADD COLUMN stopped_at TEXT"
 _QUOTA_TABLE_NAMES: Final = frozenset({"quota_slots", "quota_waiters", "quota_locks", "store_keys"})
 
 
@@ -59,7 +61,8 @@ CREATE TABLE batches (
     finished_at      TEXT,
     name             TEXT NOT NULL DEFAULT '',
     as_of            TEXT,
-    selection        TEXT
+    selection        TEXT,
+    stopped_at       TEXT
 );
 CREATE INDEX batches_by_manifest ON batches (manifest, id);
 CREATE INDEX batches_by_name ON batches (name, id);
@@ -233,6 +236,12 @@ def _v8_to_v9(connection: sqlite3.Connection) -> None:
     connection.execute(ADD_RERUN_AFTER)
 
 
+def _v9_to_v10(connection: sqlite3.Connection) -> None:
+    """An unfinished batch keeps when its last driver stopped, so its report ends where the
+    driver's report did (NULL: finished, never stopped, or stopped before version 10)."""
+    connection.execute(ADD_STOPPED_AT)
+
+
 def batch_name_of_path(manifest: str) -> str:
     """The batch name of a manifest without ``name:``: its file name, extension dropped."""
     return PurePath(manifest).stem
@@ -248,6 +257,7 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     6: _v6_to_v7,
     7: _v7_to_v8,
     8: _v8_to_v9,
+    9: _v9_to_v10,
 }
 
 

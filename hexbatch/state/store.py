@@ -34,7 +34,7 @@ from hexbatch.status import COMPLETED, REPORT_ORDER, SKIPPED, UNKNOWN
 
 _SELECT_BATCHES = (
     "SELECT id, manifest, manifest_hash, plan_hash, base_url, token_env, hexbatch_version,"
-    " started_at, finished_at, name, as_of FROM batches"
+    " started_at, finished_at, name, as_of, stopped_at FROM batches"
 )
 # An intent, written as plain values or only while the batch's lease is held. The cast
 # types a missing quota wait for PostgreSQL, which reads a bare NULL as text.
@@ -272,6 +272,11 @@ class StateStore:
     def finish_batch(self, batch_id: int, finished_at: datetime) -> None:
         """Mark the batch finished: the next run of its manifest starts a new batch."""
         self._update_batch(batch_id, "finished_at", _to_text(finished_at), "finish the batch")
+
+    def record_stopped(self, batch_id: int, stopped_at: datetime) -> None:
+        """Note when a driver stopped driving the batch, left unfinished: its report ends
+        there, as that driver's did."""
+        self._update_batch(batch_id, "stopped_at", _to_text(stopped_at), "record the stop")
 
     def _update_batch(self, batch_id: int, column: str, value: str | None, doing: str) -> None:
         """Set one column of a batch's header, durably (``column`` is never user input)."""
@@ -539,19 +544,19 @@ class StateStore:
         )
         return {str(kind): int(count) for kind, count in rows}
 
-    def report(self, batch_id: int, *, stopped_at: datetime | None = None) -> BatchReport:
+    def report(self, batch_id: int) -> BatchReport:
         """The batch's report from its stored records, finished or not.
 
-        An unfinished batch ends, for the report, at ``stopped_at`` (when the process that
-        drove it stopped, which only that process knows), else at the latest moment it
-        recorded.
+        An unfinished batch ends, for the report, when its last driver stopped, else (a
+        driver that died) at the latest moment it recorded.
         """
         info = self.batch(batch_id)
         return batch_report(
             info.manifest,
             info.started_at,
             [run.to_outcome() for run in self.runs(batch_id)],
-            finished_at=info.finished_at or stopped_at,
+            finished_at=info.finished_at,
+            stopped_at=info.stopped_at,
             requests=self.requests(batch_id),
             rate_limits=self.rate_limits(batch_id),
         )
@@ -756,6 +761,7 @@ def _batch_info(row: Sequence[Any]) -> BatchInfo:
         finished_at=_to_moment(row[8]),
         name=row[9],
         as_of=None if row[10] is None else date.fromisoformat(row[10]),
+        stopped_at=_to_moment(row[11]),
     )
 
 

@@ -117,49 +117,60 @@ def test_schema_created_once(state_path: Path) -> None:
         assert store.batches() == []
 
 
-def _downgrade_to(path: Path, version: int) -> None:
-    """Turn a current store back into the layout of schema ``version`` (1 to 8)."""
-    with sqlite3.connect(path) as connection:
-        connection.execute("ALTER TABLE runs DROP COLUMN rerun_after")
-        if version == 8:
-            connection.execute("PRAGMA user_version = 8")
-            return
-        connection.execute("ALTER TABLE batches DROP COLUMN selection")
-        if version == 7:
-            connection.execute("PRAGMA user_version = 7")
-            return
-        connection.execute("ALTER TABLE batches DROP COLUMN as_of")
-        if version == 6:
-            connection.execute("PRAGMA user_version = 6")
-            return
-        for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
-            connection.execute(f"DROP TABLE {table}")
-        connection.execute("ALTER TABLE attempts DROP COLUMN quota_wait_ms")
-        if version == 5:
-            connection.execute("PRAGMA user_version = 5")
-            return
-        connection.execute("DROP TABLE leases")
-        connection.execute("DROP INDEX attempts_by_key")
-        connection.execute("DROP INDEX attempts_by_run_id")
-        connection.execute(
+# What each schema upgrade added, undone newest first: (the version it leaves, statements).
+_UNDO: list[tuple[int, tuple[str, ...]]] = [
+    (9, ("ALTER TABLE batches DROP COLUMN stopped_at",)),
+    (8, ("ALTER TABLE runs DROP COLUMN rerun_after",)),
+    (7, ("ALTER TABLE batches DROP COLUMN selection",)),
+    (6, ("ALTER TABLE batches DROP COLUMN as_of",)),
+    (
+        5,
+        (
+            *(f"DROP TABLE {t}" for t in ("quota_slots", "quota_waiters", "quota_locks")),
+            "DROP TABLE store_keys",
+            "ALTER TABLE attempts DROP COLUMN quota_wait_ms",
+        ),
+    ),
+    (
+        4,
+        (
+            "DROP TABLE leases",
+            "DROP INDEX attempts_by_key",
+            "DROP INDEX attempts_by_run_id",
             "CREATE TABLE holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL,"
-            " since TEXT NOT NULL)"
-        )
-        if version == 4:
-            connection.execute("PRAGMA user_version = 4")
-            return
-        connection.execute("DROP INDEX batches_by_name")
-        connection.execute("ALTER TABLE batches DROP COLUMN name")
-        if version == 3:
-            connection.execute("PRAGMA user_version = 3")
-            return
-        for column in ("started_at", "project_version", "state_events"):
-            connection.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
-        connection.execute("DROP TABLE rate_limits")
-        if version == 1:
-            connection.execute("ALTER TABLE attempts DROP COLUMN base_url")
-            connection.execute("ALTER TABLE attempts DROP COLUMN seen_before")
-            connection.execute("DROP TABLE holder")
+            " since TEXT NOT NULL)",
+        ),
+    ),
+    (3, ("DROP INDEX batches_by_name", "ALTER TABLE batches DROP COLUMN name")),
+    (
+        2,
+        (
+            *(
+                f"ALTER TABLE attempts DROP COLUMN {column}"
+                for column in ("started_at", "project_version", "state_events")
+            ),
+            "DROP TABLE rate_limits",
+        ),
+    ),
+    (
+        1,
+        (
+            "ALTER TABLE attempts DROP COLUMN base_url",
+            "ALTER TABLE attempts DROP COLUMN seen_before",
+            "DROP TABLE holder",
+        ),
+    ),
+]
+
+
+def _downgrade_to(path: Path, version: int) -> None:
+    """Turn a current store back into the layout of schema ``version`` (1 to 9)."""
+    with sqlite3.connect(path) as connection:
+        for leaves, statements in _UNDO:
+            if leaves < version:
+                break
+            for statement in statements:
+                connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {version}")
 
 
@@ -208,6 +219,25 @@ def test_a_version_8_store_upgraded_asks_no_rerun_until_one_is_asked(tmp_path: P
         assert store.runs(batch.id)[0].rerun_pending
         store.record_intent(batch.id, "k0", 2, T0)
         assert not store.runs(batch.id)[0].rerun_pending
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_version_9_store_keeps_its_batches_and_learns_when_a_driver_stops(
+    tmp_path: Path,
+) -> None:
+    """Upgrading schema 9 adds when a batch's driver stopped: unknown for the batches before
+    (their reports end at their latest record, as before), kept from then on."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        batch = new_batch(store, planned(1))
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0)
+    _downgrade_to(path, 9)
+    with StateStore(path) as store:
+        assert store.batch(batch.id).stopped_at is None
+        assert store.report(batch.id).finished_at == T0
+        store.record_stopped(batch.id, T0.replace(minute=59))
+        assert store.report(batch.id).finished_at == T0.replace(minute=59)
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 

@@ -19,6 +19,7 @@ from hexbatch.resume import StoreJournal
 from hexbatch.simulator import Scenario, run_simulator
 from hexbatch.state import StateError, StateStore
 from tests.engine.conftest import P1, P2, fast_settings, manifest, project, scenario
+from tests.state.conftest import T0, new_batch, planned
 
 P3 = "33333333-3333-4333-8333-333333333333"
 
@@ -89,11 +90,7 @@ async def _same(path: Path, state: Path, **options: Any) -> dict[str, Any]:
     with StateStore(state) as store:
         numbers = [[a.number for a in run.attempts] for run in store.report(batch_id).runs]
     assert [[a.number for a in run.attempts] for run in report.runs] == numbers
-    if any(run["status"] in ("SKIPPED", "UNKNOWN") for run in live["runs"]):
-        # An unfinished batch: the store cannot know when the process stopped driving it.
-        for unknowable in ("finished_at", "duration_s"):
-            live.pop(unknowable)
-            stored.pop(unknowable)
+    # Unfinished batches too: the store keeps when the process stopped driving it.
     assert _differences(live, stored) == []
     return live
 
@@ -202,3 +199,33 @@ async def test_a_driver_taken_over_leaves_the_runs_it_did_not_trigger_to_the_new
     assert [run.status for run in report.runs] == ["COMPLETED", "SKIPPED"]
     with StateStore(state) as store:
         assert [run.status for run in store.runs(batch_id)] == ["COMPLETED", "PLANNED"]
+
+
+async def test_a_batch_left_unfinished_ends_where_its_driver_stopped(tmp_path: Path) -> None:
+    """Fail-fast leaves the batch unfinished: the store keeps the moment the driver stopped,
+    and its report ends there, as the live one did, not at the last recorded moment."""
+    path = manifest(tmp_path, _ENTRIES, defaults={"max_in_flight": 1, **_RETRIES})
+    state = tmp_path / "state.db"
+
+    live, batch_id = await _run(path, state, fail_fast=True)
+
+    with StateStore(state) as store:
+        info = store.batch(batch_id)
+        stored = store.report(batch_id)
+    assert not info.finished
+    assert info.stopped_at == live.finished_at
+    assert stored.finished_at == live.finished_at
+
+
+def test_a_batch_resumed_since_it_stopped_ends_at_its_latest_record(tmp_path: Path) -> None:
+    """A driver that resumed the batch and died wrote no stop: the report ends at the
+    latest moment recorded since, not at the older stop."""
+    with StateStore(tmp_path / "state.db") as store:
+        batch = new_batch(store, planned(1))
+        store.record_stopped(batch.id, T0)
+        stopped = store.report(batch.id).finished_at
+        store.record_triggered(batch.id, "k0", 1, "r0", None, T0.replace(hour=T0.hour + 1))
+        resumed = store.report(batch.id).finished_at
+
+    assert stopped == T0
+    assert resumed == T0.replace(hour=T0.hour + 1)

@@ -232,6 +232,7 @@ def test_a_version_6_database_keeps_its_batches_with_no_recorded_today(
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
     postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 6")
 
     with StateStore(postgres_url) as store:
@@ -257,6 +258,7 @@ def test_a_version_5_database_gains_the_quota_ledger(
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
     postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 5")
 
     with StateStore(postgres_url) as store:
@@ -278,6 +280,7 @@ def test_a_version_7_database_keeps_each_batchs_selection_from_then_on(
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
     postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 7")
 
     with StateStore(postgres_url) as store:
@@ -299,6 +302,7 @@ def test_a_version_8_database_keeps_a_rerun_asked_until_it_starts(
         store.record_final(batch.id, "k0", "ERRORED")
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
     postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 8")
 
     with StateStore(postgres_url) as store:
@@ -306,6 +310,26 @@ def test_a_version_8_database_keeps_a_rerun_asked_until_it_starts(
         store.clear_final(batch.id, ["k0"])
         assert store.runs(batch.id)[0].rerun_after == 0
         assert store.runs(batch.id)[0].rerun_pending
+
+    assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
+        (postgres_schema.SCHEMA_VERSION,)
+    ]
+
+
+def test_a_version_9_database_learns_when_a_driver_stops(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Schema 9 to 10 adds when a batch's driver stopped: unknown for the batches before."""
+    with StateStore(postgres_url) as store:
+        batch = new_batch(store, planned(1))
+    database = postgres_url.rsplit("/", 1)[1]
+    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
+    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 9")
+
+    with StateStore(postgres_url) as store:
+        assert store.batch(batch.id).stopped_at is None
+        store.record_stopped(batch.id, batch.started_at)
+        assert store.batch(batch.id).stopped_at == batch.started_at
 
     assert postgres_server.sql(database, "SELECT schema_version FROM hexbatch.meta") == [
         (postgres_schema.SCHEMA_VERSION,)
