@@ -25,9 +25,10 @@ from hexbatch.engine.context import utc_now
 from hexbatch.errors import HexbatchError
 from hexbatch.manifest import Manifest, load_manifest
 from hexbatch.manifest.relative import local_today
-from hexbatch.outcome import BatchReport, RunOutcome
+from hexbatch.outcome import BatchReport
 from hexbatch.plan import build_plan
 from hexbatch.report import write_report_dir
+from hexbatch.report.facts import run_label
 from hexbatch.report.writer import ReportsNotWritten
 from hexbatch.resume import NothingToRerun
 from hexbatch.state.leases import LeaseHeldError
@@ -286,7 +287,7 @@ def outcome_payload(report: BatchReport, report_dir: str | None) -> dict[str, An
         "runs": [
             {
                 "key": run.key,
-                "run": _label(run),
+                "run": run_label(run),
                 "status": run.status,
                 "error": run.error,
                 "run_url": run.run_url,
@@ -295,11 +296,6 @@ def outcome_payload(report: BatchReport, report_dir: str | None) -> dict[str, An
         ],
         "report_dir": report_dir,
     }
-
-
-def _label(run: RunOutcome) -> str:
-    params = ", ".join(f"{name}={value}" for name, value in run.params.items())
-    return f"{run.project} ({params})" if params else run.project
 
 
 def summary(payload: Mapping[str, Any]) -> str:

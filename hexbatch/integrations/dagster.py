@@ -31,6 +31,7 @@ from hexbatch.batch import BatchOptions, PreflightError, run_batch
 from hexbatch.errors import ConfigurationError
 from hexbatch.manifest import Manifest, ManifestError, load_manifest
 from hexbatch.outcome import BatchReport, RunOutcome
+from hexbatch.report.facts import params_text
 
 __all__ = [
     "HexBatchResource",
@@ -97,10 +98,6 @@ class HexBatchResource(dg.ConfigurableResource["HexBatchResource"]):
         return asyncio.run(run_batch(loaded, options))
 
 
-def _params(run: RunOutcome) -> str:
-    return ", ".join(f"{name}={value}" for name, value in run.params.items())
-
-
 def _duration_s(run: RunOutcome) -> float | None:
     last = run.last_attempt
     if last is None or last.elapsed_ms is None:
@@ -124,7 +121,7 @@ def _runs_table(runs: Sequence[RunOutcome]) -> str:
                 _cell(cell)
                 for cell in (
                     run.project,
-                    _params(run),
+                    params_text(run.params),
                     run.status,
                     "" if duration is None else str(duration),
                     link,
@@ -156,7 +153,7 @@ def failure_summary(report: BatchReport) -> str:
     for run in failed:
         why = f" ({run.error})" if run.error else ""
         link = f" {run.run_url}" if run.run_url else ""
-        lines.append(f"- {run.project} [{_params(run)}]: {run.status}{why}{link}")
+        lines.append(f"- {run.project} [{params_text(run.params)}]: {run.status}{why}{link}")
     return "\n".join(lines)
 
 
