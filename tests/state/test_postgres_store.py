@@ -22,6 +22,35 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.postgres
 
 
+# What each schema upgrade added, undone newest first: (the version it leaves, statements).
+_UNDO: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (9, ("ALTER TABLE hexbatch.batches DROP COLUMN stopped_at",)),
+    (8, ("ALTER TABLE hexbatch.runs DROP COLUMN rerun_after",)),
+    (7, ("ALTER TABLE hexbatch.batches DROP COLUMN selection",)),
+    (6, ("ALTER TABLE hexbatch.batches DROP COLUMN as_of",)),
+    (
+        5,
+        (
+            *(
+                f"DROP TABLE hexbatch.{table}"
+                for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys")
+            ),
+            "ALTER TABLE hexbatch.attempts DROP COLUMN quota_wait_ms",
+        ),
+    ),
+)
+
+
+def _downgrade_to(server: PostgresServer, database: str, version: int) -> None:
+    """Turn a current database back into the layout of schema ``version`` (5 to 9)."""
+    for leaves, statements in _UNDO:
+        if leaves < version:
+            break
+        for statement in statements:
+            server.sql(database, statement)
+    server.sql(database, f"UPDATE hexbatch.meta SET schema_version = {int(version)}")  # noqa: S608
+
+
 def test_the_password_may_come_from_pgpassword(
     postgres_server: PostgresServer, postgres_role: PostgresRole, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -229,11 +258,7 @@ def test_a_version_6_database_keeps_its_batches_with_no_recorded_today(
     with StateStore(postgres_url) as store:
         batch = new_batch(store)
     database = postgres_url.rsplit("/", 1)[1]
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
-    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 6")
+    _downgrade_to(postgres_server, database, 6)
 
     with StateStore(postgres_url) as store:
         assert (store.batch(batch.id).name, store.batch(batch.id).as_of) == ("sweep", None)
@@ -252,14 +277,7 @@ def test_a_version_5_database_gains_the_quota_ledger(
     with StateStore(postgres_url) as store:
         batch = new_batch(store)
     database = postgres_url.rsplit("/", 1)[1]
-    for table in ("quota_slots", "quota_waiters", "quota_locks", "store_keys"):
-        postgres_server.sql(database, f"DROP TABLE hexbatch.{table}")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.attempts DROP COLUMN quota_wait_ms")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN as_of")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
-    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 5")
+    _downgrade_to(postgres_server, database, 5)
 
     with StateStore(postgres_url) as store:
         assert store.batch(batch.id).name == "sweep"
@@ -278,10 +296,7 @@ def test_a_version_7_database_keeps_each_batchs_selection_from_then_on(
     with StateStore(postgres_url) as store:
         before = new_batch(store)
     database = postgres_url.rsplit("/", 1)[1]
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN selection")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
-    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 7")
+    _downgrade_to(postgres_server, database, 7)
 
     with StateStore(postgres_url) as store:
         assert store.selection(before.id) is None
@@ -301,9 +316,7 @@ def test_a_version_8_database_keeps_a_rerun_asked_until_it_starts(
         batch = new_batch(store, planned(1))
         store.record_final(batch.id, "k0", "ERRORED")
     database = postgres_url.rsplit("/", 1)[1]
-    postgres_server.sql(database, "ALTER TABLE hexbatch.runs DROP COLUMN rerun_after")
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
-    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 8")
+    _downgrade_to(postgres_server, database, 8)
 
     with StateStore(postgres_url) as store:
         assert store.runs(batch.id)[0].rerun_after is None
@@ -323,8 +336,7 @@ def test_a_version_9_database_learns_when_a_driver_stops(
     with StateStore(postgres_url) as store:
         batch = new_batch(store, planned(1))
     database = postgres_url.rsplit("/", 1)[1]
-    postgres_server.sql(database, "ALTER TABLE hexbatch.batches DROP COLUMN stopped_at")
-    postgres_server.sql(database, "UPDATE hexbatch.meta SET schema_version = 9")
+    _downgrade_to(postgres_server, database, 9)
 
     with StateStore(postgres_url) as store:
         assert store.batch(batch.id).stopped_at is None
